@@ -1,0 +1,140 @@
+#include "engine/model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace lfmd {
+
+using gguf::FormatError;
+
+SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx) : n_ctx_(n_ctx) {
+  layers_.resize(hp.n_layer);
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    if (hp.is_attention(l)) {
+      layers_[l].kv_dim = hp.n_head_kv[l] * hp.head_dim;
+    } else {
+      layers_[l].conv.assign((hp.conv_l_cache - 1) * hp.n_embd, 0.0f);
+    }
+  }
+}
+
+void SequenceState::reset() {
+  n_past_ = 0;
+  for (auto& l : layers_) std::fill(l.conv.begin(), l.conv.end(), 0.0f);
+}
+
+void SequenceState::reserve(int64_t n_tokens) {
+  if (n_tokens > n_ctx_) {
+    throw std::length_error("sequence needs " + std::to_string(n_tokens) +
+                            " positions but its context is " + std::to_string(n_ctx_) + " tokens");
+  }
+  if (n_tokens <= capacity_) return;
+  // Grow geometrically (x1.5, at least 256 positions) so long generations reallocate rarely.
+  int64_t cap = std::max<int64_t>({n_tokens, capacity_ + capacity_ / 2, 256});
+  cap = std::min(cap, n_ctx_);
+  for (auto& l : layers_) {
+    if (l.kv_dim == 0) continue;
+    l.k.resize(static_cast<size_t>(cap * l.kv_dim));
+    l.v.resize(static_cast<size_t>(cap * l.kv_dim));
+  }
+  capacity_ = cap;
+}
+
+size_t SequenceState::bytes() const {
+  size_t b = 0;
+  for (const auto& l : layers_) b += (l.k.capacity() + l.v.capacity() + l.conv.capacity()) * sizeof(float);
+  return b;
+}
+
+size_t Batch::n_logits() const {
+  return static_cast<size_t>(std::count(want_logits.begin(), want_logits.end(), uint8_t{1}));
+}
+
+namespace {
+
+int64_t checked_range(uint64_t v, int64_t lo, int64_t hi, const std::string& key) {
+  if (v < static_cast<uint64_t>(lo) || v > static_cast<uint64_t>(hi)) {
+    throw FormatError("metadata '" + key + "' = " + std::to_string(v) + " is out of range [" +
+                      std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return static_cast<int64_t>(v);
+}
+
+// A per-layer key may be a scalar (same for all layers) or an array of n_layer integers.
+std::vector<int64_t> per_layer(const gguf::Reader& f, const std::string& key, int64_t n_layer) {
+  const gguf::Value* v = f.find(key);
+  if (!v) throw FormatError("missing metadata key '" + key + "'");
+  if (v->type == gguf::ValueType::ARRAY) {
+    if (v->arr_int.size() != static_cast<size_t>(n_layer)) {
+      throw FormatError("metadata '" + key + "' has " + std::to_string(v->array_size()) +
+                        " entries, expected one integer per layer (" + std::to_string(n_layer) + ")");
+    }
+    return v->arr_int;
+  }
+  if (!v->is_integer()) throw FormatError("metadata '" + key + "' should be an integer or an array");
+  return std::vector<int64_t>(n_layer, static_cast<int64_t>(v->u));
+}
+
+}  // namespace
+
+Hparams read_hparams(const gguf::Reader& f) {
+  Hparams hp;
+  hp.arch = f.get_string("general.architecture");
+  if (!find_model_factory(hp.arch)) {
+    std::string list;
+    for (const auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
+    throw FormatError("unknown architecture '" + hp.arch + "' (supported: " + list + ")");
+  }
+  const std::string a = hp.arch + ".";
+  hp.n_embd = checked_range(f.get_uint(a + "embedding_length"), 1, 1 << 16, a + "embedding_length");
+  hp.n_layer = checked_range(f.get_uint(a + "block_count"), 1, 1024, a + "block_count");
+  hp.n_head = checked_range(f.get_uint(a + "attention.head_count"), 1, 4096, a + "attention.head_count");
+  hp.n_ctx_train = checked_range(f.get_uint(a + "context_length"), 1, 1 << 24, a + "context_length");
+  hp.conv_l_cache = checked_range(f.get_uint(a + "shortconv.l_cache"), 2, 16, a + "shortconv.l_cache");
+  hp.norm_eps = static_cast<float>(f.get_float(a + "attention.layer_norm_rms_epsilon"));
+  hp.rope_freq_base = static_cast<float>(f.get_float_opt(a + "rope.freq_base").value_or(10000.0));
+  if (!(hp.norm_eps >= 0.0f && hp.norm_eps < 1.0f)) throw FormatError("metadata '" + a + "attention.layer_norm_rms_epsilon' is out of range");
+  if (!(hp.rope_freq_base > 0.0f)) throw FormatError("metadata '" + a + "rope.freq_base' must be positive");
+  if (hp.n_embd % hp.n_head != 0) {
+    throw FormatError("embedding_length " + std::to_string(hp.n_embd) + " is not a multiple of head_count " + std::to_string(hp.n_head));
+  }
+  hp.head_dim = hp.n_embd / hp.n_head;
+  if (hp.head_dim % 2 != 0) throw FormatError("head dimension " + std::to_string(hp.head_dim) + " is odd (RoPE needs pairs)");
+  if (auto rot = f.get_uint_opt(a + "rope.dimension_count"); rot && static_cast<int64_t>(*rot) != hp.head_dim) {
+    throw FormatError("partial RoPE (rope.dimension_count " + std::to_string(*rot) + " != head dim " + std::to_string(hp.head_dim) + ") is not supported");
+  }
+  hp.n_head_kv = per_layer(f, a + "attention.head_count_kv", hp.n_layer);
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    int64_t kv = hp.n_head_kv[l];
+    if (kv < 0 || kv > hp.n_head || (kv > 0 && hp.n_head % kv != 0)) {
+      throw FormatError("layer " + std::to_string(l) + ": head_count_kv " + std::to_string(kv) + " does not divide head_count " + std::to_string(hp.n_head));
+    }
+  }
+  std::vector<int64_t> ff = per_layer(f, a + "feed_forward_length", hp.n_layer);
+  hp.n_ff = *std::max_element(ff.begin(), ff.end());
+  if (hp.n_ff < 0 || hp.n_ff > (1 << 20)) throw FormatError("feed_forward_length out of range");
+
+  if (const gguf::TensorInfo* emb = f.tensor("token_embd.weight")) {
+    hp.n_vocab = emb->ne[1];
+  } else {
+    throw FormatError("missing tensor 'token_embd.weight'");
+  }
+  if (auto vs = f.get_uint_opt(a + "vocab_size"); vs && static_cast<int64_t>(*vs) != hp.n_vocab) {
+    throw FormatError("metadata '" + a + "vocab_size' = " + std::to_string(*vs) + " but token_embd.weight has " + std::to_string(hp.n_vocab) + " rows");
+  }
+
+  if (auto ne = f.get_uint_opt(a + "expert_count"); ne && *ne > 0) {
+    hp.n_expert = checked_range(*ne, 1, 1024, a + "expert_count");
+    hp.n_expert_used = checked_range(f.get_uint(a + "expert_used_count"), 1, hp.n_expert, a + "expert_used_count");
+    hp.n_ff_exp = checked_range(f.get_uint(a + "expert_feed_forward_length"), 1, 1 << 20, a + "expert_feed_forward_length");
+    hp.n_dense_lead = checked_range(f.get_uint_opt(a + "leading_dense_block_count").value_or(0), 0, hp.n_layer, a + "leading_dense_block_count");
+    uint64_t gating = f.get_uint_opt(a + "expert_gating_func").value_or(2);
+    if (gating != 2) throw FormatError("expert_gating_func " + std::to_string(gating) + " is not supported (LFM2-MoE uses 2 = sigmoid)");
+    hp.expert_weights_scale = static_cast<float>(f.get_float_opt(a + "expert_weights_scale").value_or(0.0));
+  } else if (hp.arch == "lfm2moe") {
+    throw FormatError("missing metadata key '" + a + "expert_count'");
+  }
+  return hp;
+}
+
+}  // namespace lfmd

@@ -1,0 +1,120 @@
+// Model interface shared by all architectures, per-sequence state, and token batches.
+// A Model is owned and driven by one thread; it may use a ThreadPool inside forward().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/gguf.h"
+#include "engine/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace lfmd {
+
+// Hyperparameters read from GGUF metadata ({arch}.* keys); nothing is assumed per model size.
+struct Hparams {
+  std::string arch;             // general.architecture: "lfm2" | "lfm2moe"
+  int64_t n_vocab = 0;          // rows of token_embd
+  int64_t n_ctx_train = 0;      // {arch}.context_length
+  int64_t n_embd = 0;           // D
+  int64_t n_layer = 0;
+  int64_t n_head = 0;           // query heads
+  int64_t head_dim = 0;         // D / n_head
+  std::vector<int64_t> n_head_kv;  // per layer; 0 = short-conv layer
+  int64_t n_ff = 0;             // dense FFN width
+  int64_t conv_l_cache = 0;     // L (3): conv kernel length; state keeps L-1 rows
+  float norm_eps = 1e-5f;
+  float rope_freq_base = 1e6f;
+  int64_t n_expert = 0;         // 0 for dense models
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
+  int64_t n_dense_lead = 0;     // leading layers with a dense FFN (MoE models)
+  float expert_weights_scale = 0.0f;  // 0 or 1 = no scaling
+
+  bool is_attention(int64_t layer) const { return n_head_kv[layer] > 0; }
+  bool is_moe(int64_t layer) const { return n_expert > 0 && layer >= n_dense_lead; }
+};
+
+// Per-sequence state: the KV cache of attention layers and the conv rows of short-conv layers.
+// Grows on demand up to n_ctx tokens.
+class SequenceState {
+ public:
+  struct Layer {
+    int64_t kv_dim = 0;        // Hkv * head_dim (0 for conv layers)
+    std::vector<float> k, v;   // [capacity][kv_dim]
+    std::vector<float> conv;   // [L-1][D], oldest row first (conv layers)
+  };
+
+  SequenceState(const Hparams& hp, int64_t n_ctx);
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t n_past() const { return n_past_; }
+  // Forget everything (positions restart at 0).
+  void reset();
+  // Ensure room for positions [0, n_tokens). Throws std::length_error past n_ctx.
+  void reserve(int64_t n_tokens);
+  void set_n_past(int64_t n) { n_past_ = n; }
+  size_t bytes() const;
+  std::vector<Layer>& layers() { return layers_; }
+
+ private:
+  int64_t n_ctx_;
+  int64_t n_past_ = 0;
+  int64_t capacity_ = 0;
+  std::vector<Layer> layers_;
+};
+
+// Tokens to run in one forward pass. Tokens of one sequence must appear in position order and
+// continue that sequence (pos == n_past, n_past + 1, ...).
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> pos;
+  std::vector<SequenceState*> seq;
+  std::vector<uint8_t> want_logits;
+
+  void add(int32_t token, int64_t p, SequenceState* s, bool logits) {
+    tokens.push_back(token);
+    pos.push_back(p);
+    seq.push_back(s);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  void clear() { tokens.clear(); pos.clear(); seq.clear(); want_logits.clear(); }
+  size_t size() const { return tokens.size(); }
+  size_t n_logits() const;
+};
+
+struct ForwardContext {
+  const kernels::KernelTable* kernels = nullptr;
+  ThreadPool* pool = nullptr;
+  int64_t max_batch = 512;  // most tokens per forward() call; sizes the scratch buffers
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const Hparams& hparams() const { return hp_; }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx) const {
+    return std::make_unique<SequenceState>(hp_, n_ctx);
+  }
+  // Runs the batch (size() <= max_batch), appending to each sequence's state, and writes one row
+  // of n_vocab logits per token with want_logits, in batch order, to `logits`.
+  virtual void forward(const Batch& batch, float* logits) = 0;
+  // Bytes of scratch owned by the model (excluding weights and sequence states).
+  virtual size_t scratch_bytes() const = 0;
+
+ protected:
+  Hparams hp_;
+};
+
+// Reads Hparams for a supported architecture; throws gguf::FormatError naming the problem.
+Hparams read_hparams(const gguf::Reader& file);
+
+// Architecture registry: general.architecture -> constructor.
+using ModelFactory = std::unique_ptr<Model> (*)(const gguf::Reader&, const Hparams&,
+                                                const ForwardContext&);
+ModelFactory find_model_factory(const std::string& arch);
+std::vector<std::string> supported_architectures();
+
+}  // namespace lfmd

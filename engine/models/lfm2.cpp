@@ -1,0 +1,398 @@
+// LFM2 family forward pass: "lfm2" (dense) and "lfm2moe" (sparse MoE FFN after the leading
+// dense layers). Semantics follow ../shared/lfm2-spec.md §2; the order of float operations
+// mirrors llama.cpp's graph so that F32 runs agree with it to ~1e-6.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "engine/model.h"
+#include "engine/models/models.h"
+
+namespace lfmd {
+namespace {
+
+using gguf::FormatError;
+using kernels::DType;
+
+// A matrix of n_out rows of n_in elements in the mapping; `slabs` stacked matrices for experts.
+struct Weight {
+  DType type = DType::F32;
+  int64_t n_in = 0, n_out = 0, slabs = 1;
+  size_t row_bytes = 0, slab_bytes = 0;
+  const uint8_t* data = nullptr;
+  const uint8_t* slab(int64_t e) const { return data + static_cast<size_t>(e) * slab_bytes; }
+};
+
+std::string shape_str(const std::vector<int64_t>& ne) {
+  std::string s = "[";
+  for (size_t i = 0; i < ne.size(); ++i) s += (i ? ", " : "") + std::to_string(ne[i]);
+  return s + "]";
+}
+
+const gguf::TensorInfo& find_tensor(const gguf::Reader& f, const std::string& name,
+                                    const std::vector<int64_t>& ne) {
+  const gguf::TensorInfo* t = f.tensor(name);
+  if (!t) throw FormatError("missing tensor '" + name + "'");
+  bool ok = t->n_dims <= ne.size() || (t->n_dims > ne.size() && t->ne[t->n_dims - 1] == 1);
+  for (size_t d = 0; d < 4 && ok; ++d) ok = t->ne[d] == (d < ne.size() ? ne[d] : 1);
+  if (!ok) {
+    throw FormatError("tensor '" + name + "' has shape " + t->shape_string() + ", expected " + shape_str(ne));
+  }
+  return *t;
+}
+
+Weight load_weight(const gguf::Reader& f, const std::string& name, std::vector<int64_t> ne) {
+  const gguf::TensorInfo& t = find_tensor(f, name, ne);
+  Weight w;
+  w.type = t.type;
+  w.n_in = ne[0];
+  w.n_out = ne[1];
+  w.slabs = ne.size() > 2 ? ne[2] : 1;
+  w.row_bytes = kernels::row_bytes(t.type, w.n_in);
+  w.slab_bytes = w.row_bytes * static_cast<size_t>(w.n_out);
+  w.data = t.data;
+  return w;
+}
+
+// Small tensors (norms, conv kernels, biases) are copied to f32 once.
+std::vector<float> load_f32(const gguf::Reader& f, const std::string& name, std::vector<int64_t> ne) {
+  const gguf::TensorInfo& t = find_tensor(f, name, ne);
+  std::vector<float> out(static_cast<size_t>(t.n_elements()));
+  kernels::dequantize_row(t.type, t.data, out.data(), t.n_elements());
+  return out;
+}
+
+struct Layer {
+  std::vector<float> attn_norm, ffn_norm;
+  Weight in_proj, out_proj;           // short conv: [3D <- D], [D <- D]
+  std::vector<float> conv_kernel;     // [D][L]
+  Weight wq, wk, wv, wo;              // attention
+  std::vector<float> q_norm, k_norm;  // [head_dim]
+  Weight ffn_gate, ffn_up, ffn_down;  // dense SwiGLU
+  Weight router, gate_exps, up_exps, down_exps;  // MoE
+  std::vector<float> exp_bias;        // [E], used only to select experts
+};
+
+class Lfm2Model final : public Model {
+ public:
+  Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx);
+  void forward(const Batch& batch, float* logits) override;
+  size_t scratch_bytes() const override;
+
+ private:
+  void matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok, float* y,
+              int64_t ldy);
+  void conv_block(const Layer& L, int64_t il, const Batch& b);
+  void attention_block(const Layer& L, int64_t il, const Batch& b);
+  void dense_ffn(const Layer& L, int64_t n_tok);
+  void moe_ffn(const Layer& L, int64_t n_tok);
+
+  ForwardContext ctx_;
+  Weight tok_embd_, output_;
+  std::vector<float> output_norm_;
+  std::vector<Layer> layers_;
+
+  // Scratch, [max_batch][width] row-major.
+  std::vector<float> x_, a_, wide_, kbuf_, vbuf_, y_, o_, g_, u_;
+  std::vector<float> router_, probs_, expert_out_, xe_, ge_, ue_, de_;
+  std::vector<int32_t> sel_idx_;
+  std::vector<float> sel_w_;
+  std::vector<uint8_t> act_scratch_;
+  std::vector<std::vector<float>> thread_scores_;
+};
+
+Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx) : ctx_(ctx) {
+  hp_ = hp;
+  const int64_t D = hp.n_embd, V = hp.n_vocab, hd = hp.head_dim, Lc = hp.conv_l_cache;
+  tok_embd_ = load_weight(f, "token_embd.weight", {D, V});
+  output_ = f.tensor("output.weight") ? load_weight(f, "output.weight", {D, V}) : tok_embd_;
+  // LFM2's final norm is stored as token_embd_norm (llama.cpp's name); Ollama writes output_norm.
+  output_norm_ = f.tensor("token_embd_norm.weight") ? load_f32(f, "token_embd_norm.weight", {D})
+                                                     : load_f32(f, "output_norm.weight", {D});
+  layers_.resize(hp.n_layer);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    Layer& L = layers_[il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    L.attn_norm = load_f32(f, p + "attn_norm.weight", {D});
+    L.ffn_norm = load_f32(f, p + "ffn_norm.weight", {D});
+    if (hp.is_attention(il)) {
+      const int64_t kv = hp.n_head_kv[il] * hd;
+      L.wq = load_weight(f, p + "attn_q.weight", {D, hp.n_head * hd});
+      L.wk = load_weight(f, p + "attn_k.weight", {D, kv});
+      L.wv = load_weight(f, p + "attn_v.weight", {D, kv});
+      L.wo = load_weight(f, p + "attn_output.weight", {hp.n_head * hd, D});
+      L.q_norm = load_f32(f, p + "attn_q_norm.weight", {hd});
+      L.k_norm = load_f32(f, p + "attn_k_norm.weight", {hd});
+    } else {
+      L.in_proj = load_weight(f, p + "shortconv.in_proj.weight", {D, 3 * D});
+      L.out_proj = load_weight(f, p + "shortconv.out_proj.weight", {D, D});
+      L.conv_kernel = load_f32(f, p + "shortconv.conv.weight", {Lc, D});
+    }
+    if (hp.is_moe(il)) {
+      const int64_t E = hp.n_expert, Fe = hp.n_ff_exp;
+      L.router = load_weight(f, p + "ffn_gate_inp.weight", {D, E});
+      L.exp_bias = load_f32(f, p + "exp_probs_b.bias", {E});
+      L.gate_exps = load_weight(f, p + "ffn_gate_exps.weight", {D, Fe, E});
+      L.up_exps = load_weight(f, p + "ffn_up_exps.weight", {D, Fe, E});
+      L.down_exps = load_weight(f, p + "ffn_down_exps.weight", {Fe, D, E});
+    } else {
+      if (hp.n_ff <= 0) throw FormatError("layer " + std::to_string(il) + " needs a dense FFN but feed_forward_length is 0");
+      L.ffn_gate = load_weight(f, p + "ffn_gate.weight", {D, hp.n_ff});
+      L.ffn_up = load_weight(f, p + "ffn_up.weight", {D, hp.n_ff});
+      L.ffn_down = load_weight(f, p + "ffn_down.weight", {hp.n_ff, D});
+    }
+  }
+
+  const int64_t T = ctx_.max_batch;
+  int64_t max_kv = 0;
+  for (int64_t il = 0; il < hp.n_layer; ++il) max_kv = std::max(max_kv, hp.n_head_kv[il] * hd);
+  const int64_t wide = std::max(3 * D, hp.n_head * hd);
+  auto sz = [](int64_t a, int64_t b) { return static_cast<size_t>(a * b); };
+  x_.resize(sz(T, D));
+  a_.resize(sz(T, D));
+  wide_.resize(sz(T, wide));
+  kbuf_.resize(sz(T, max_kv));
+  vbuf_.resize(sz(T, max_kv));
+  y_.resize(sz(T, std::max(D, hp.n_head * hd)));
+  o_.resize(sz(T, D));
+  if (hp.n_ff > 0) {
+    g_.resize(sz(T, hp.n_ff));
+    u_.resize(sz(T, hp.n_ff));
+  }
+  if (hp.n_expert > 0) {
+    const int64_t E = hp.n_expert, K = hp.n_expert_used, Fe = hp.n_ff_exp;
+    router_.resize(sz(T, E));
+    probs_.resize(sz(T, E));
+    sel_idx_.resize(sz(T, K));
+    sel_w_.resize(sz(T, K));
+    expert_out_.resize(sz(T * K, D));
+    xe_.resize(sz(T, D));
+    ge_.resize(sz(T, Fe));
+    ue_.resize(sz(T, Fe));
+    de_.resize(sz(T, D));
+  }
+  thread_scores_.resize(ctx_.pool ? ctx_.pool->size() : 1);
+}
+
+size_t Lfm2Model::scratch_bytes() const {
+  size_t n = 0;
+  for (const auto* v : {&x_, &a_, &wide_, &kbuf_, &vbuf_, &y_, &o_, &g_, &u_, &router_, &probs_,
+                        &expert_out_, &xe_, &ge_, &ue_, &de_, &sel_w_}) {
+    n += v->capacity() * sizeof(float);
+  }
+  n += sel_idx_.capacity() * sizeof(int32_t) + act_scratch_.capacity();
+  for (const auto& s : thread_scores_) n += s.capacity() * sizeof(float);
+  return n;
+}
+
+// y[t][r] = W_slab[r] . x[t] for all rows r; rows are split across the pool.
+void Lfm2Model::matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok,
+                       float* y, int64_t ldy) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  kernels::PreparedActs acts;
+  acts.x = x;
+  acts.ldx = ldx;
+  acts.n_in = w.n_in;
+  acts.n_tok = n_tok;
+  size_t need = K.acts_bytes(w.type, w.n_in, n_tok);
+  if (need > 0) {
+    if (act_scratch_.size() < need + 64) act_scratch_.resize(need + 64);
+    // 64-byte aligned start for the kernel's vector loads.
+    auto base = reinterpret_cast<uintptr_t>(act_scratch_.data());
+    void* aligned = act_scratch_.data() + ((64 - base % 64) % 64);
+    K.prepare_acts(w.type, acts, aligned);
+  }
+  const uint8_t* data = w.slab(slab);
+  auto run = [&](int64_t r0, int64_t r1) { K.matmul(w.type, data, w.row_bytes, r0, r1, acts, y, ldy); };
+  if (ctx_.pool) {
+    ctx_.pool->parallel_for(w.n_out, 16, run);
+  } else {
+    run(0, w.n_out);
+  }
+}
+
+void Lfm2Model::conv_block(const Layer& L, int64_t il, const Batch& b) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  const int64_t D = hp_.n_embd, T = static_cast<int64_t>(b.size()), Lc = hp_.conv_l_cache;
+  matmul(L.in_proj, 0, a_.data(), D, T, wide_.data(), 3 * D);  // [T][B | C | x]
+  std::vector<float> bx(D), conv(D);
+  std::vector<const float*> hist(Lc - 1);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* B = wide_.data() + t * 3 * D;
+    const float* C = B + D;
+    const float* X = B + 2 * D;
+    for (int64_t c = 0; c < D; ++c) bx[c] = B[c] * X[c];
+    std::vector<float>& state = b.seq[t]->layers()[il].conv;  // [L-1][D], oldest first
+    for (int64_t k = 0; k < Lc - 1; ++k) hist[k] = state.data() + k * D;
+    K.conv_step(hist.data(), bx.data(), L.conv_kernel.data(), Lc, D, conv.data());
+    float* y = y_.data() + t * D;
+    for (int64_t c = 0; c < D; ++c) y[c] = C[c] * conv[c];
+    // Shift the window: drop the oldest row, append this token's B*x.
+    std::memmove(state.data(), state.data() + D, sizeof(float) * D * (Lc - 2));
+    std::memcpy(state.data() + (Lc - 2) * D, bx.data(), sizeof(float) * D);
+  }
+  matmul(L.out_proj, 0, y_.data(), D, T, o_.data(), D);
+}
+
+void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  const int64_t D = hp_.n_embd, T = static_cast<int64_t>(b.size()), hd = hp_.head_dim;
+  const int64_t Hq = hp_.n_head, Hkv = hp_.n_head_kv[il], qd = Hq * hd, kvd = Hkv * hd;
+  const int64_t group = Hq / Hkv;
+  float* q = wide_.data();
+  matmul(L.wq, 0, a_.data(), D, T, q, qd);
+  matmul(L.wk, 0, a_.data(), D, T, kbuf_.data(), kvd);
+  matmul(L.wv, 0, a_.data(), D, T, vbuf_.data(), kvd);
+  for (int64_t t = 0; t < T; ++t) {
+    float* qt = q + t * qd;
+    float* kt = kbuf_.data() + t * kvd;
+    for (int64_t h = 0; h < Hq; ++h) K.rmsnorm(qt + h * hd, L.q_norm.data(), hd, hp_.norm_eps, qt + h * hd);
+    for (int64_t h = 0; h < Hkv; ++h) K.rmsnorm(kt + h * hd, L.k_norm.data(), hd, hp_.norm_eps, kt + h * hd);
+    K.rope_neox(qt, Hq, hd, b.pos[t], hp_.rope_freq_base);
+    K.rope_neox(kt, Hkv, hd, b.pos[t], hp_.rope_freq_base);
+    SequenceState::Layer& cache = b.seq[t]->layers()[il];
+    std::memcpy(cache.k.data() + b.pos[t] * kvd, kt, sizeof(float) * kvd);
+    std::memcpy(cache.v.data() + b.pos[t] * kvd, vbuf_.data() + t * kvd, sizeof(float) * kvd);
+  }
+  // All keys of the batch are in the caches now; each token attends to positions <= its own.
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  int64_t max_kv = 0;
+  for (int64_t t = 0; t < T; ++t) max_kv = std::max(max_kv, b.pos[t] + 1);
+  for (auto& s : thread_scores_) {
+    if (static_cast<int64_t>(s.size()) < max_kv) s.resize(max_kv);
+  }
+  auto work = [&](int64_t i0, int64_t i1, int worker) {
+    float* scores = thread_scores_[worker].data();
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t t = i / Hq, h = i % Hq, j = h / group;
+      const SequenceState::Layer& cache = b.seq[t]->layers()[il];
+      K.attention_head(q + t * qd + h * hd, cache.k.data() + j * hd, cache.v.data() + j * hd, kvd,
+                       b.pos[t] + 1, hd, scale, scores, y_.data() + t * qd + h * hd);
+    }
+  };
+  const int64_t n_items = T * Hq;
+  if (ctx_.pool && ctx_.pool->size() > 1 && n_items > 1) {
+    const int n = ctx_.pool->size();
+    ctx_.pool->run([&](int w) { work(n_items * w / n, n_items * (w + 1) / n, w); });
+  } else {
+    work(0, n_items, 0);
+  }
+  matmul(L.wo, 0, y_.data(), qd, T, o_.data(), D);
+}
+
+void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {
+  const int64_t D = hp_.n_embd, F = hp_.n_ff;
+  matmul(L.ffn_gate, 0, a_.data(), D, T, g_.data(), F);
+  matmul(L.ffn_up, 0, a_.data(), D, T, u_.data(), F);
+  ctx_.kernels->swiglu(g_.data(), u_.data(), T * F, g_.data());
+  matmul(L.ffn_down, 0, g_.data(), F, T, o_.data(), D);
+}
+
+void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  const int64_t D = hp_.n_embd, E = hp_.n_expert, k_used = hp_.n_expert_used, Fe = hp_.n_ff_exp;
+  matmul(L.router, 0, a_.data(), D, T, router_.data(), E);
+  K.sigmoid(router_.data(), T * E, probs_.data());
+  // Select experts by sigmoid + bias; weight them by the unbiased sigmoid, renormalised.
+  std::vector<int32_t> order(E);
+  std::vector<float> sel(E);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* p = probs_.data() + t * E;
+    for (int64_t e = 0; e < E; ++e) sel[e] = p[e] + L.exp_bias[e];
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k_used, order.end(),
+                      [&](int32_t a, int32_t c) { return sel[a] > sel[c] || (sel[a] == sel[c] && a < c); });
+    double sum = 0;
+    for (int64_t k = 0; k < k_used; ++k) sum += p[order[k]];
+    const float denom = std::max(static_cast<float>(sum), 6.103515625e-5f);
+    for (int64_t k = 0; k < k_used; ++k) {
+      float w = p[order[k]] / denom;
+      if (hp_.expert_weights_scale != 0.0f && hp_.expert_weights_scale != 1.0f) w *= hp_.expert_weights_scale;
+      sel_idx_[t * k_used + k] = order[k];
+      sel_w_[t * k_used + k] = w;
+    }
+  }
+  // Group (token, slot) pairs by expert so each selected expert's weights are read once.
+  std::vector<std::vector<int64_t>> routed(E);
+  for (int64_t i = 0; i < T * k_used; ++i) routed[sel_idx_[i]].push_back(i);
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& items = routed[e];
+    const int64_t n = static_cast<int64_t>(items.size());
+    if (n == 0) continue;
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(xe_.data() + r * D, a_.data() + (items[r] / k_used) * D, sizeof(float) * D);
+    }
+    matmul(L.gate_exps, e, xe_.data(), D, n, ge_.data(), Fe);
+    matmul(L.up_exps, e, xe_.data(), D, n, ue_.data(), Fe);
+    K.swiglu(ge_.data(), ue_.data(), n * Fe, ge_.data());
+    matmul(L.down_exps, e, ge_.data(), Fe, n, de_.data(), D);
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(expert_out_.data() + items[r] * D, de_.data() + r * D, sizeof(float) * D);
+    }
+  }
+  // o[t] = ((y0*w0 + y1*w1) + y2*w2) + ...  (slot order, as llama.cpp adds them)
+  for (int64_t t = 0; t < T; ++t) {
+    float* o = o_.data() + t * D;
+    for (int64_t k = 0; k < k_used; ++k) {
+      const float w = sel_w_[t * k_used + k];
+      const float* y = expert_out_.data() + (t * k_used + k) * D;
+      if (k == 0) {
+        for (int64_t c = 0; c < D; ++c) o[c] = y[c] * w;
+      } else {
+        for (int64_t c = 0; c < D; ++c) {
+          const float yw = y[c] * w;
+          o[c] = o[c] + yw;
+        }
+      }
+    }
+  }
+}
+
+void Lfm2Model::forward(const Batch& b, float* logits) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  const int64_t T = static_cast<int64_t>(b.size()), D = hp_.n_embd;
+  if (T == 0) return;
+  if (T > ctx_.max_batch) throw std::invalid_argument("batch of " + std::to_string(T) + " tokens exceeds max_batch " + std::to_string(ctx_.max_batch));
+  // Validate positions and make room in every touched sequence before any state changes.
+  std::vector<std::pair<SequenceState*, int64_t>> next;  // sequence -> next expected position
+  for (int64_t t = 0; t < T; ++t) {
+    if (b.tokens[t] < 0 || b.tokens[t] >= hp_.n_vocab) throw std::invalid_argument("token id " + std::to_string(b.tokens[t]) + " is outside the vocabulary");
+    auto it = std::find_if(next.begin(), next.end(), [&](auto& p) { return p.first == b.seq[t]; });
+    int64_t expect = it == next.end() ? b.seq[t]->n_past() : it->second;
+    if (b.pos[t] != expect) throw std::invalid_argument("token position " + std::to_string(b.pos[t]) + " does not continue its sequence (expected " + std::to_string(expect) + ")");
+    if (it == next.end()) next.emplace_back(b.seq[t], expect + 1); else it->second = expect + 1;
+  }
+  for (auto& [s, n] : next) s->reserve(n);
+
+  for (int64_t t = 0; t < T; ++t) {
+    kernels::dequantize_row(tok_embd_.type, tok_embd_.data + tok_embd_.row_bytes * b.tokens[t], x_.data() + t * D, D);
+  }
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    const Layer& L = layers_[il];
+    for (int64_t t = 0; t < T; ++t) K.rmsnorm(x_.data() + t * D, L.attn_norm.data(), D, hp_.norm_eps, a_.data() + t * D);
+    if (hp_.is_attention(il)) attention_block(L, il, b); else conv_block(L, il, b);
+    for (int64_t i = 0; i < T * D; ++i) x_[i] = x_[i] + o_[i];
+    for (int64_t t = 0; t < T; ++t) K.rmsnorm(x_.data() + t * D, L.ffn_norm.data(), D, hp_.norm_eps, a_.data() + t * D);
+    if (hp_.is_moe(il)) moe_ffn(L, T); else dense_ffn(L, T);
+    for (int64_t i = 0; i < T * D; ++i) x_[i] = x_[i] + o_[i];
+  }
+  for (auto& [s, n] : next) s->set_n_past(n);
+
+  int64_t n_out = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    if (!b.want_logits[t]) continue;
+    K.rmsnorm(x_.data() + t * D, output_norm_.data(), D, hp_.norm_eps, a_.data() + n_out * D);
+    ++n_out;
+  }
+  if (n_out > 0) matmul(output_, 0, a_.data(), D, n_out, logits, hp_.n_vocab);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_lfm2(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx) {
+  return std::make_unique<Lfm2Model>(f, hp, ctx);
+}
+
+}  // namespace lfmd

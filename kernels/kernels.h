@@ -1,0 +1,102 @@
+// lfmd kernels: raw-pointer numeric routines, no knowledge of models, threads or files.
+// Every routine has a scalar reference (kernels/ref/); ISA versions (kernels/avx2/, kernels/neon/)
+// must match it within the tolerances stated in tests/unit/test_kernels.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lfmd::kernels {
+
+// Tensor element types, numbered as ggml numbers them (GGUF stores these ids).
+enum class DType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  BF16 = 30,
+};
+
+struct TypeInfo {
+  const char* name;    // "Q4_K"
+  int64_t block_size;  // weights per block (1 for float types, 32, 256)
+  size_t block_bytes;  // bytes per block
+};
+
+// nullptr when `ggml_type` is not one of the DType values above.
+const TypeInfo* type_info(uint32_t ggml_type);
+inline const TypeInfo& type_info(DType t) { return *type_info(static_cast<uint32_t>(t)); }
+// Bytes of one row of n elements; n must be a multiple of the block size.
+size_t row_bytes(DType t, int64_t n);
+
+float fp16_to_fp32(uint16_t h);
+uint16_t fp32_to_fp16(float f);  // round to nearest even, as F16C / ggml do
+float bf16_to_fp32(uint16_t h);
+uint16_t fp32_to_bf16(float f);  // round to nearest even, NaN kept quiet (ggml rule)
+
+// ---- Reference conversions (always scalar, bit-exact with ggml's reference code) ----
+// dst[0..n) = dequantized src row; n multiple of the block size.
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+// Quantize a row with ggml's reference rounding. Supported: F32, F16, BF16, Q8_0, Q4_0.
+// Returns false for other types.
+bool quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+enum class Isa { Scalar, Avx2, Neon };
+const char* isa_name(Isa isa);
+
+// Activations prepared once per matmul call (e.g. quantized to int8 blocks) so that several
+// threads working on disjoint row ranges of the same weight share them.
+struct PreparedActs {
+  const float* x = nullptr;  // [n_tok][ldx] f32 activations (always valid)
+  int64_t ldx = 0;           // row stride of x in floats
+  int64_t n_in = 0;          // used columns of x
+  int64_t n_tok = 0;
+  const void* q = nullptr;   // kernel-private quantized copy (may be null)
+};
+
+struct KernelTable {
+  Isa isa;
+
+  // ---- matmul: y[t*ldy + r] = sum_i W[r][i] * x[t][i] for r in [r0, r1), t in [0, n_tok) ----
+  // W rows are `w_row_bytes` apart, of type wt, n_in elements each.
+  // Bytes of scratch the kernel needs for prepare_acts (0 = none).
+  size_t (*acts_bytes)(DType wt, int64_t n_in, int64_t n_tok);
+  // Fill acts.q from acts.x into `scratch` (of acts_bytes() bytes). Called once per matmul.
+  void (*prepare_acts)(DType wt, PreparedActs& acts, void* scratch);
+  void (*matmul)(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
+                 const PreparedActs& acts, float* y, int64_t ldy);
+
+  // ---- element-wise and small ops (f32) ----
+  // y = x * w / sqrt(mean(x^2) + eps); sum of squares accumulated in double (as ggml). y may be x.
+  void (*rmsnorm)(const float* x, const float* w, int64_t n, float eps, float* y);
+  // NEOX rotate-half RoPE in place on x[n_heads][head_dim] at absolute position pos; angles as
+  // ggml computes them: theta_0 = pos, theta_{i+1} = theta_i * base^(-2/head_dim) in float.
+  void (*rope_neox)(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, float freq_base);
+  // In place: x = softmax(x * scale) over n values (max subtracted, exp sum in double).
+  void (*softmax)(float* x, int64_t n, float scale);
+  // out[i] = silu(gate[i]) * up[i]   (silu(v) = v / (1 + exp(-v)))
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
+  // out[i] = 1 / (1 + exp(-x[i]))
+  void (*sigmoid)(const float* x, int64_t n, float* out);
+  // Causal depthwise conv for one token over channels c in [0, n):
+  // out[c] = sum_{k<L} kernel[c*L + k] * window_k[c] where window_k = hist[k] for k < L-1
+  // (hist[k] points at n values, oldest first) and window_{L-1} = cur.
+  void (*conv_step)(const float* const* hist, const float* cur, const float* kernel, int64_t L,
+                    int64_t n, float* out);
+  // One query head against n_kv cached keys/values (rows `ld` floats apart):
+  // out[hd] = softmax(scale * q.k_j) @ v_j over j < n_kv. scores is scratch of n_kv floats.
+  void (*attention_head)(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
+                         int64_t head_dim, float scale, float* scores, float* out);
+};
+
+// The table for `isa`; nullptr if that ISA is not compiled in or not supported by this CPU.
+const KernelTable* kernel_table(Isa isa);
+const KernelTable& scalar_table();
+// Chosen once: LFMD_ISA=scalar|avx2|neon if set (error if unavailable), else the best supported.
+// Returns nullptr and fills *error when LFMD_ISA names an unavailable ISA.
+const KernelTable* select_kernels(const char* requested, const char** error);
+
+}  // namespace lfmd::kernels

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what lfmd needs on Debian 12 (as root or with sudo). With --oracle also the test-only
+# llama.cpp oracle from npm (tests/oracle/install.sh). Idempotent.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+pkgs=(g++ cmake ninja-build pkg-config git libpcre2-dev nlohmann-json3-dev doctest-dev
+      libspdlog-dev libconcurrentqueue-dev libcpp-httplib-dev libssl-dev python3 python3-numpy
+      python3-jinja2 nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: apt-get install ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--oracle" ]; then
+  bash tests/oracle/install.sh >/dev/null
+fi

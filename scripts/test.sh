@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds and runs every test: unit suites, CLI and bad-file tests, the llama.cpp oracle tests
+# (Release build), and unit + bad-file tests again under AddressSanitizer/UBSan.
+# Needs: bash scripts/install-deps.sh --oracle
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_ORACLE=ON >/dev/null
+cmake --build build -j "$jobs"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLFMD_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+status=0
+(cd build && ctest --output-on-failure -j "$jobs") || status=1
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -R 'lfmd_|bad_model_files|cli') || status=1
+exit $status
