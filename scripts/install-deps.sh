@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 pkgs=(g++ cmake ninja-build pkg-config git libpcre2-dev nlohmann-json3-dev doctest-dev
       libspdlog-dev libconcurrentqueue-dev libcpp-httplib-dev libssl-dev python3 python3-numpy
-      python3-jinja2 nodejs npm)
+      python3-jinja2)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node.js may come from elsewhere than Debian (the oracle wants node >= 20); only add Debian's if none.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "install-deps: apt-get install ${missing[*]}" >&2
