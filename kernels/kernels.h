@@ -1,6 +1,6 @@
 // lfmd kernels: raw-pointer numeric routines, no knowledge of models, threads or files.
 // Every routine has a scalar reference (kernels/ref/); ISA versions (kernels/avx2/, kernels/neon/)
-// must match it within the tolerances stated in tests/unit/test_kernels.cpp.
+// must match it within the tolerances stated in tests/kernels/test_matmul.cpp and test_ops.cpp.
 #pragma once
 
 #include <cstddef>
@@ -64,7 +64,10 @@ struct KernelTable {
   // W rows are `w_row_bytes` apart, of type wt, n_in elements each.
   // Bytes of scratch the kernel needs for prepare_acts (0 = none).
   size_t (*acts_bytes)(DType wt, int64_t n_in, int64_t n_tok);
-  // Fill acts.q from acts.x into `scratch` (of acts_bytes() bytes). Called once per matmul.
+  // Fill acts.q from acts.x into `scratch` (of acts_bytes() bytes, any alignment). Called once
+  // per matmul; matmul also works with acts.q == nullptr (it then quantizes privately, slower).
+  // The prepared form depends only on the activation format of wt: acts prepared for Q4_0 serve
+  // Q8_0 weights and vice versa, and likewise among Q4_K/Q5_K/Q6_K (same n_in, x, n_tok).
   void (*prepare_acts)(DType wt, PreparedActs& acts, void* scratch);
   void (*matmul)(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const PreparedActs& acts, float* y, int64_t ldy);

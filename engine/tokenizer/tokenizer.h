@@ -55,13 +55,19 @@ class Tokenizer {
   static VocabData vocab_from_hf_json(std::string_view json_text,
                                       std::string_view tokenizer_config_json = {});
 
-  // add_bos: prepend BOS when the vocabulary says so (add_bos) and add_bos is true.
-  // parse_special: control / user-defined tokens in the text are matched whole (longest first).
+  // add_bos: prepend BOS when the vocabulary says so (add_bos) and add_bos is true. It plays
+  // llama.cpp's add_special: EOS is appended too when the vocabulary's add_eos is set.
+  // parse_special: CONTROL (and UNKNOWN) tokens in the text are matched whole; USER_DEFINED ones
+  // are matched always; UNUSED / NORMAL never. Matching follows llama.cpp: longest text first
+  // over the whole text, then BPE on the fragments between. Invalid UTF-8 in the fragments is
+  // replaced like llama.cpp does (U+FFFD per bad lead byte). Thread-safe (const).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
 
   // Raw bytes a token stands for (byte-level decoded). Control tokens give their text when
-  // `special` is true and "" otherwise. Out-of-range ids give "".
+  // `special` is true and "" otherwise. Out-of-range ids give "". Same as llama_token_to_piece.
   std::string token_bytes(int32_t id, bool special = true) const;
+  // Concatenated token_bytes (may end inside a UTF-8 sequence). No clean-up of spaces: llama.cpp's
+  // llama_detokenize does that for lfm2 (" ," -> ","), its server's /detokenize does not.
   std::string decode(const std::vector<int32_t>& ids, bool special = true) const;
 
   int32_t n_vocab() const;
@@ -96,7 +102,7 @@ class IncrementalDetokenizer {
 
 // GPT-2 byte<->unicode map used by byte-level BPE.
 std::string byte_level_encode(std::string_view raw_bytes);  // raw bytes -> mapped UTF-8
-std::string byte_level_decode(std::string_view mapped);      // mapped UTF-8 -> raw bytes
+std::string byte_level_decode(std::string_view mapped);     // mapped UTF-8 -> raw bytes
 
 // Writes a Hugging Face tokenizer.json for `v` (BPE model, Split(lfm2 regex) + ByteLevel
 // pre-tokenizer, ByteLevel decoder, TemplateProcessing for add_bos/add_eos). CONTROL / UNKNOWN
@@ -105,7 +111,9 @@ std::string byte_level_decode(std::string_view mapped);      // mapped UTF-8 -> 
 // merges as ["a", "b"] instead of "a b".
 std::string to_hf_json(const VocabData& v, bool merges_as_pairs = false);
 
-// Splits text with the lfm2 / llama3 pre-tokenizer regex (PCRE2, Unicode properties).
+// Splits text with the lfm2 / llama3 pre-tokenizer regex (PCRE2, Unicode properties), exactly as
+// llama.cpp's LLAMA3 splitter does. Invalid UTF-8 is first replaced like llama.cpp (see
+// tokenizer_internal.h), so the pieces concatenate to the input only when it is valid UTF-8.
 std::vector<std::string> pretokenize_lfm2(std::string_view text);
 
 // Trains byte-level BPE merges on `corpus` (pre-tokenized with pretokenize_lfm2) until

@@ -1,0 +1,94 @@
+// Shared helpers of the AVX2 kernels (compiled with -mavx2 -mfma -mf16c only).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/ref/ref.h"
+
+namespace lfmd::kernels::avx2 {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float f16_to_f32(const void* p) {
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(ref::load_u16(p))));
+}
+// fp16 value at p broadcast to 8 lanes.
+inline __m256 bcast_f16(const void* p) {
+  return _mm256_cvtph_ps(_mm_broadcastw_epi16(_mm_loadu_si16(p)));  // vpbroadcastw m16 + vcvtph2ps
+}
+inline float round_to_f16(float x) { return _cvtsh_ss(_cvtss_sh(x, 0)); }
+
+inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 32 int16 pair-products of unsigned a and signed b summed into 8 int32 lanes.
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+// Matmul arguments shared by all tiles of one call.
+struct MatCtx {
+  const uint8_t* w;
+  size_t rb;       // bytes between weight rows
+  const PreparedActs* acts;
+  const void* q;   // quantized activations (kernel-specific layout), may be null for floats
+  float* y;
+  int64_t ldy;
+};
+
+// A tile computes rows [r, r+NR) x tokens [t0, t0+NT).
+using TileFn = void (*)(const MatCtx&, int64_t r, int64_t t0);
+constexpr int kMaxNR = 4;
+constexpr int kMaxNT = 8;
+// fn[nr-1][nt-1]: decode tiles (decode_nr and 1 rows x 1 token) and prefill tiles (multi_nr
+// rows and 1 row x 1..multi_nt tokens); other entries are null.
+struct TileSet {
+  TileFn fn[kMaxNR][kMaxNT];
+  int decode_nr, multi_nr, multi_nt;
+};
+
+template <template <int, int> class K, int NR, int... I>
+constexpr void fill_tiles(TileSet& s, std::integer_sequence<int, I...>) {
+  ((s.fn[NR - 1][I] = K<NR, I + 1>::run), ...);
+}
+
+template <template <int, int> class K, int DNR, int MNR, int MNT>
+constexpr TileSet make_tiles() {
+  static_assert(DNR >= 1 && DNR <= kMaxNR && MNR >= 1 && MNR <= kMaxNR && MNT >= 1 && MNT <= kMaxNT);
+  TileSet s{};
+  s.decode_nr = DNR;
+  s.multi_nr = MNR;
+  s.multi_nt = MNT;
+  s.fn[DNR - 1][0] = K<DNR, 1>::run;
+  fill_tiles<K, 1>(s, std::make_integer_sequence<int, MNT>{});
+  fill_tiles<K, MNR>(s, std::make_integer_sequence<int, MNT>{});
+  return s;
+}
+
+// Walks rows [r0, r1) x tokens [0, n_tok) in tiles. Decode (n_tok == 1): decode_nr rows at a time.
+// Otherwise rows are taken in chunks whose weights stay in L2 while all token groups pass over
+// them, multi_nr rows x multi_nt tokens per tile.
+void run_tiles(const TileSet& tiles, const MatCtx& c, int64_t r0, int64_t r1, int64_t n_tok);
+
+const KernelTable* table();
+
+// Per-weight-type matmul entry points (kernels/avx2/*.cpp).
+void matmul_float(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
+// Rounds activations to the weight type's 16-bit format into out [n_tok][n_in]; sets acts.q.
+void round_acts_to_half(DType wt, PreparedActs& acts, float* out);
+size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok);
+void q8_0_prepare(PreparedActs& acts, void* scratch);
+void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
+size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok);
+void q8_K_prepare(PreparedActs& acts, void* scratch);
+void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
+
+}  // namespace lfmd::kernels::avx2

@@ -1,0 +1,60 @@
+// ISA tables and their selection (LFMD_ISA).
+#include <cstring>
+#include <initializer_list>
+
+#include "kernels/ref/ref.h"
+
+namespace lfmd::kernels {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Neon: return "neon";
+  }
+  return "unknown";
+}
+
+const KernelTable* kernel_table(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return &scalar_table();
+    case Isa::Avx2:
+#if defined(LFMD_HAVE_AVX2)
+      return avx2_table();
+#else
+      return nullptr;
+#endif
+    case Isa::Neon: return nullptr;  // no NEON kernels yet
+  }
+  return nullptr;
+}
+
+const KernelTable* select_kernels(const char* requested, const char** error) {
+  if (error) *error = nullptr;
+  if (requested == nullptr || requested[0] == '\0') {
+    for (Isa isa : {Isa::Avx2, Isa::Neon}) {
+      if (const KernelTable* t = kernel_table(isa)) return t;
+    }
+    return &scalar_table();
+  }
+  struct Named {
+    const char* name;
+    Isa isa;
+    const char* missing;
+  };
+  static const Named kNames[] = {
+      {"scalar", Isa::Scalar, "LFMD_ISA=scalar requested but this CPU/build lacks it"},
+      {"avx2", Isa::Avx2, "LFMD_ISA=avx2 requested but this CPU/build lacks it"},
+      {"neon", Isa::Neon, "LFMD_ISA=neon requested but this CPU/build lacks it"},
+  };
+  for (const Named& n : kNames) {
+    if (std::strcmp(requested, n.name) != 0) continue;
+    const KernelTable* t = kernel_table(n.isa);
+    if (!t && error) *error = n.missing;
+    return t;
+  }
+  if (error) *error = "LFMD_ISA must be one of scalar, avx2, neon";
+  return nullptr;
+}
+
+}  // namespace lfmd::kernels
