@@ -18,6 +18,15 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Sum of four 8-lane vectors in the order of ggml's f32 dot reduction:
+// (v0 + v2) + (v1 + v3), then 128-bit halves, then two horizontal adds.
+inline float hsum_pairwise4(const __m256* v) {
+  const __m256 x = _mm256_add_ps(_mm256_add_ps(v[0], v[2]), _mm256_add_ps(v[1], v[3]));
+  const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  const __m128 t1 = _mm_hadd_ps(t0, t0);
+  return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
 inline float f16_to_f32(const void* p) {
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(ref::load_u16(p))));
 }
@@ -82,8 +91,11 @@ const KernelTable* table();
 
 // Per-weight-type matmul entry points (kernels/avx2/*.cpp).
 void matmul_float(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
-// Rounds activations to the weight type's 16-bit format into out [n_tok][n_in]; sets acts.q.
-void round_acts_to_half(DType wt, PreparedActs& acts, float* out);
+// 8-lane exp (polynomial, ~1 ulp) and out = silu(gate) * up (kernels/avx2/activations.cpp).
+__m256 exp8(__m256 x);
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L, int64_t n,
+               float* out);
 size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok);
 void q8_0_prepare(PreparedActs& acts, void* scratch);
 void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1);

@@ -1,6 +1,5 @@
-// AVX2 matmul for float weights (F32, F16, BF16): 8-wide FMA dots. For F16 / BF16 weights the
-// activations are first rounded to the weight's 16-bit format (prepare_acts), as ggml's x86 backend
-// does (vec_dot_type F16 / BF16), so lfmd and llama.cpp agree to ~1e-6 on such files.
+// AVX2 matmul for float weights (F32, F16, BF16) against f32 activations: 8-wide FMA dots.
+// (ggml rounds activations to F16/BF16 for such weights; we keep f32: more accurate, same speed.)
 #include "kernels/avx2/common.h"
 
 namespace lfmd::kernels::avx2 {
@@ -37,9 +36,7 @@ struct FloatTile {
       const uint8_t* rows[NR];
       const float* xs[NT];
       for (int i = 0; i < NR; ++i) rows[i] = c.w + (r + i) * c.rb;
-      // Rounded copy from prepare_acts ([n_tok][n_in]) when there is one, else the f32 input.
-      const float* xq = static_cast<const float*>(c.q);
-      for (int t = 0; t < NT; ++t) xs[t] = xq ? xq + (t0 + t) * n : a.x + (t0 + t) * a.ldx;
+      for (int t = 0; t < NT; ++t) xs[t] = a.x + (t0 + t) * a.ldx;
       __m256 acc[NR][NT];
       for (int i = 0; i < NR; ++i)
         for (int t = 0; t < NT; ++t) acc[i][t] = _mm256_setzero_ps();
@@ -70,25 +67,6 @@ constexpr TileSet kF16Tiles = make_tiles<FloatTile<DType::F16>::K, 1, 4, 2>();
 constexpr TileSet kBF16Tiles = make_tiles<FloatTile<DType::BF16>::K, 1, 4, 2>();
 
 }  // namespace
-
-void round_acts_to_half(DType wt, PreparedActs& acts, float* out) {
-  const int64_t n = acts.n_in;
-  for (int64_t t = 0; t < acts.n_tok; ++t) {
-    const float* x = acts.x + t * acts.ldx;
-    float* o = out + t * n;
-    int64_t i = 0;
-    if (wt == DType::F16) {
-      for (; i + 8 <= n; i += 8) {
-        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
-        _mm256_storeu_ps(o + i, _mm256_cvtph_ps(h));
-      }
-      for (; i < n; ++i) o[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
-    } else {
-      for (; i < n; ++i) o[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
-    }
-  }
-  acts.q = out;
-}
 
 void matmul_float(DType wt, const MatCtx& c, int64_t r0, int64_t r1) {
   const TileSet& tiles = wt == DType::F32 ? kF32Tiles : wt == DType::F16 ? kF16Tiles : kBF16Tiles;

@@ -1,7 +1,7 @@
 // AVX2 KernelTable: matmul dispatch, tile walking, and the small ops (attention vectorized,
 // the rest shared with the scalar reference for now).
 #include <algorithm>
-#include <vector>
+#include <cmath>
 
 #include "kernels/avx2/common.h"
 
@@ -33,7 +33,6 @@ void run_tiles(const TileSet& tiles, const MatCtx& c, int64_t r0, int64_t r1, in
 namespace {
 
 size_t acts_bytes(DType wt, int64_t n_in, int64_t n_tok) {
-  if (wt == DType::F16 || wt == DType::BF16) return static_cast<size_t>(n_in * n_tok) * sizeof(float);
   switch (ref::act_quant_for(wt)) {
     case ref::ActQuant::Q8_0: return q8_0_acts_bytes(n_in, n_tok);
     case ref::ActQuant::Q8_K: return q8_K_acts_bytes(n_in, n_tok);
@@ -43,10 +42,6 @@ size_t acts_bytes(DType wt, int64_t n_in, int64_t n_tok) {
 }
 
 void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
-  if (wt == DType::F16 || wt == DType::BF16) {
-    round_acts_to_half(wt, acts, static_cast<float*>(scratch));
-    return;
-  }
   switch (ref::act_quant_for(wt)) {
     case ref::ActQuant::Q8_0: q8_0_prepare(acts, scratch); return;
     case ref::ActQuant::Q8_K: q8_K_prepare(acts, scratch); return;
@@ -57,15 +52,6 @@ void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
             const PreparedActs& acts, float* y, int64_t ldy) {
   if (r1 <= r0 || acts.n_tok <= 0) return;
-  if ((wt == DType::F16 || wt == DType::BF16) && acts.q == nullptr) {
-    // Not prepared: round the activations privately (same result, slower).
-    thread_local std::vector<float> rounded;
-    rounded.resize(static_cast<size_t>(acts.n_in * acts.n_tok));
-    PreparedActs own = acts;
-    round_acts_to_half(wt, own, rounded.data());
-    matmul_float(wt, MatCtx{static_cast<const uint8_t*>(w), w_row_bytes, &own, own.q, y, ldy}, r0, r1);
-    return;
-  }
   const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, acts.q, y, ldy};
   switch (ref::act_quant_for(wt)) {
     case ref::ActQuant::Q8_0: matmul_q8_0(wt, c, r0, r1); return;
@@ -74,48 +60,68 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   }
 }
 
-// scores_j = q . k_j (8-wide FMA), softmax as the reference, out = sum_j p_j v_j (FMA over hd).
+// One head of causal attention. The summation orders mirror llama.cpp's x86 CPU path so that
+// on random models (which amplify rounding) lfmd stays as close to it as its own paths are:
+//   scores_j = q . k_j with four 8-lane accumulators over 32-element steps (ggml's f32 dot),
+//   softmax with the vectorized exp in 8-lane chunks, chunk sums added in double,
+//   out[d] = sum_j p_j v_j[d] with lane (j mod 8) accumulators reduced like a 256-bit hsum.
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
                     int64_t head_dim, float scale, float* scores, float* out) {
-  const int64_t hd8 = head_dim & ~int64_t{7};
+  const int64_t hd32 = head_dim & ~int64_t{31};
   for (int64_t j = 0; j < n_kv; ++j) {
     const float* kj = k + j * ld;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd8; d += 8)
-      acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), acc);
-    float s = hsum(acc);
-    for (int64_t d = hd8; d < head_dim; ++d) s += q[d] * kj[d];
-    scores[j] = s;
-  }
-  ref::softmax(scores, n_kv, scale);
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  // Blocks of 32 output dims held in registers across all j.
-  int64_t d0 = 0;
-  for (; d0 + 32 <= head_dim; d0 += 32) {
-    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-    for (int64_t j = 0; j < n_kv; ++j) {
-      const float* vj = v + j * ld + d0;
-      const __m256 p = _mm256_set1_ps(scores[j]);
-      o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
-      o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
-      o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 16), o2);
-      o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 24), o3);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t d = 0; d < hd32; d += 32) {
+      for (int a = 0; a < 4; ++a)
+        acc[a] = _mm256_fmadd_ps(_mm256_loadu_ps(kj + d + 8 * a), _mm256_loadu_ps(q + d + 8 * a), acc[a]);
     }
-    _mm256_storeu_ps(out + d0, o0);
-    _mm256_storeu_ps(out + d0 + 8, o1);
-    _mm256_storeu_ps(out + d0 + 16, o2);
-    _mm256_storeu_ps(out + d0 + 24, o3);
+    float s = hsum_pairwise4(acc);
+    for (int64_t d = hd32; d < head_dim; ++d) s += kj[d] * q[d];
+    scores[j] = s * scale;
+  }
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n_kv; ++j) mx = std::fmax(mx, scores[j]);
+  double sum = 0.0;
+  const __m256 vmx = _mm256_set1_ps(mx);
+  int64_t j = 0;
+  for (; j < n_kv; j += 8) {
+    const int64_t m = std::min<int64_t>(8, n_kv - j);
+    alignas(32) float buf[8];
+    for (int64_t l = 0; l < 8; ++l) buf[l] = l < m ? scores[j + l] : -INFINITY;
+    // Lanes past n_kv stand for masked positions: exp(-inf) = 0 adds nothing to the sum.
+    __m256 e = exp8(_mm256_sub_ps(_mm256_load_ps(buf), vmx));
+    e = _mm256_blendv_ps(_mm256_setzero_ps(), e,
+                         _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(m)),
+                                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+    _mm256_store_ps(buf, e);
+    for (int64_t l = 0; l < m; ++l) scores[j + l] = buf[l];
+    sum += static_cast<double>(hsum(e));
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n_kv; ++i) scores[i] *= inv;
+  // out[d]: eight accumulators per block of 8 dims, one per (j mod 8), reduced as hsum does:
+  // ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)).
+  int64_t d0 = 0;
+  for (; d0 + 8 <= head_dim; d0 += 8) {
+    __m256 a[8];
+    for (int l = 0; l < 8; ++l) a[l] = _mm256_setzero_ps();
+    for (int64_t jj = 0; jj < n_kv; ++jj) {
+      a[jj & 7] = _mm256_fmadd_ps(_mm256_loadu_ps(v + jj * ld + d0), _mm256_set1_ps(scores[jj]), a[jj & 7]);
+    }
+    const __m256 r = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6])),
+                                   _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7])));
+    _mm256_storeu_ps(out + d0, r);
   }
   for (; d0 < head_dim; ++d0) {
-    float s = 0.0f;
-    for (int64_t j = 0; j < n_kv; ++j) s += scores[j] * v[j * ld + d0];
-    out[d0] = s;
+    float a[8] = {};
+    for (int64_t jj = 0; jj < n_kv; ++jj) a[jj & 7] = std::fma(v[jj * ld + d0], scores[jj], a[jj & 7]);
+    out[d0] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
   }
 }
 
 const KernelTable kTable{
     Isa::Avx2,     acts_bytes,   prepare_acts,   matmul,         ref::rmsnorm,
-    ref::rope_neox, ref::softmax, ref::swiglu,   ref::sigmoid,   ref::conv_step,
+    ref::rope_neox, ref::softmax, swiglu,        ref::sigmoid,   conv_step,
     attention_head,
 };
 

@@ -29,6 +29,11 @@ PROMPT = ("<|im_start|>system\nYou are a careful assistant.<|im_end|>\n<|im_star
           "São Paulo 🚀. Next: fix `parse_args(argv)` in main.cpp and re-run tests.<|im_end|>\n"
           "<|im_start|>assistant\n")
 N_GEN = 64
+SPREAD_PROMPTS = [
+    PROMPT,
+    "<|im_start|>user\nWrite a haiku about the sea, then explain its rhythm in two sentences.<|im_end|>\n<|im_start|>assistant\n",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n    a, b = 0, 1\n    for _ in range(n):\n",
+]
 failures = []
 
 
@@ -107,9 +112,9 @@ def lfmd_logits(model, ids, n_vocab, env=None):
     return ol.read_logits(of, n_vocab)
 
 
-def llama_logits(model, ids, n_vocab, one_by_one=False):
+def llama_logits(model, ids, n_vocab, extra=()):
     tf, of = write_ids("llama-in.txt", ids), path("llama-logits.bin")
-    oracle("logits", model, tf, of, *(["--one-by-one"] if one_by_one else []))
+    oracle("logits", model, tf, of, *extra)
     return ol.read_logits(of, n_vocab)
 
 
@@ -143,9 +148,66 @@ def exact_case(label, lfmd_model, llama_model, env=None):
     return err
 
 
+# lfmd's fast kernels are AVX2, so the reference is llama.cpp's AVX2 ("haswell") CPU build; its
+# other valid paths on the same machine measure how far llama.cpp lands from itself.
+LLAMA_REF = ["--cpu-backend", "haswell"]
+LLAMA_ALTERNATIVES = {
+    "one token at a time": LLAMA_REF + ["--one-by-one"],
+    "no weight repacking": LLAMA_REF + ["--no-repack"],
+    "its default (AVX-512) build": [],
+}
+
+
+def spread_case(label, model, n_vocab, report_only=False):
+    """Default kernels vs llama.cpp (AVX2 build) on the same file, held to llama.cpp's own spread:
+    where activations are rounded (int8 blocks; fp16 in ggml's F16 path) random models amplify any
+    difference in summation order, so the bar is how far llama.cpp's own valid paths (one token at
+    a time, no repacking, the AVX-512 build it picks by default here) land from that reference.
+    lfmd's median must not exceed twice the largest of those medians."""
+    # Pooled over several prompts: chaos makes single-prompt medians jump between ~0 and ~1e-2.
+    # llama.cpp's own spread is the largest median between any two of its valid paths.
+    paths = {"AVX2 build": LLAMA_REF, **LLAMA_ALTERNATIVES}
+    e_mine, top_mine = [], []
+    e_pair = {}
+    for text in SPREAD_PROMPTS:
+        prompt = tokens_of(model, text)
+        ids = prompt + llama_greedy(model, prompt, N_GEN)
+        outs = {name: llama_logits(model, ids, n_vocab, extra=flags) for name, flags in paths.items()}
+        mine = lfmd_logits(model, ids, n_vocab)
+        ref = outs["AVX2 build"]
+        e_mine.append(ol.rel_l2(mine, ref))
+        top_mine.append(ol.top1_agreement(mine, ref))
+        names = list(paths)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                e_pair.setdefault((a, b), []).append(ol.rel_l2(outs[a], outs[b]))
+    e_mine = np.concatenate(e_mine)
+    spreads = sorted(((float(np.median(np.concatenate(v))), f"{a} vs {b}", float(np.concatenate(v).max()))
+                      for (a, b), v in e_pair.items()), reverse=True)
+    own = spreads[0]
+    m_mine = float(np.median(e_mine))
+    detail = "; ".join(f"{n}: median {m:.2e} worst {w:.2e}" for m, n, w in spreads)
+    msg = (f"{label}: lfmd vs llama.cpp (AVX2 build) median rel L2 {m_mine:.2e} worst {e_mine.max():.2e} "
+           f"top-1 {np.mean(top_mine):.3f}; llama.cpp's own paths - {detail} (limit: median <= 2 x {own[0]:.2e})")
+    if report_only:
+        print("INFO: " + msg, flush=True)
+    else:
+        check(m_mine <= 2 * own[0] + 1e-6, msg)
+
+
 def case_float(preset, typ):
     m = gen_model(preset, typ)
-    exact_case(f"{preset} {typ}", m, m)
+    if typ == "f32":
+        exact_case(f"{preset} {typ}", m, m)
+        return
+    # F16 weights are exact floats, but ggml rounds activations to fp16 for them on x86 (lfmd
+    # keeps f32). The exact comparison is against llama.cpp on the F32 copy of the same weights.
+    ref = oracle_f32_copy(m)
+    exact_case(f"{preset} {typ} (vs llama.cpp on its F32 copy of the file)", m, ref)
+    # Reported, not held to llama.cpp's spread: its fp16 rounding of activations is a choice lfmd
+    # does not copy (f32 activations are more accurate at the same speed).
+    spread_case(f"{preset} {typ} vs llama.cpp on the F16 file itself", m, len(unused_mask(m)), report_only=True)
+    os.remove(ref)
 
 
 def case_quant(preset):
@@ -171,19 +233,8 @@ def case_quant(preset):
         # 2. Exact path: reference kernels on the quantized file vs llama.cpp on the F32 copy.
         exact_case(f"{preset} {mix} exact path (LFMD_ISA=scalar vs llama.cpp on the F32 copy)", q, ref_f32,
                    env={"LFMD_ISA": "scalar"})
-        # 3. Fast path: default kernels vs llama.cpp on the same quantized file, beside llama.cpp's
-        #    own spread (batched vs one token at a time).
-        prompt = tokens_of(q, PROMPT)
-        ids = prompt + llama_greedy(q, prompt, N_GEN)
-        mine = lfmd_logits(q, ids, n_vocab)
-        ref = llama_logits(q, ids, n_vocab)
-        ref1 = llama_logits(q, ids, n_vocab, one_by_one=True)
-        e_mine, e_self = ol.rel_l2(mine, ref), ol.rel_l2(ref1, ref)
-        m_mine, m_self = float(np.median(e_mine)), float(np.median(e_self))
-        check(m_mine <= 2 * m_self + 1e-6,
-              f"{preset} {mix} fast path: lfmd vs llama.cpp median rel L2 {m_mine:.2e} worst {e_mine.max():.2e} "
-              f"top-1 {ol.top1_agreement(mine, ref):.3f}; llama.cpp vs itself median {m_self:.2e} worst {e_self.max():.2e} "
-              f"top-1 {ol.top1_agreement(ref1, ref):.3f} (limit: median <= 2x llama.cpp's own)")
+        # 3. Fast path: default kernels vs llama.cpp on the same quantized file.
+        spread_case(f"{preset} {mix} fast path", q, n_vocab)
         os.remove(ref_f32)
 
 
