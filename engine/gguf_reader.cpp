@@ -178,8 +178,14 @@ void Reader::parse() {
   uint64_t n_tensors = c.read<uint64_t>("tensor count");
   uint64_t n_kv = c.read<uint64_t>("metadata count");
   // Each KV needs >= 8 (key len) + 4 (type) + 1 bytes; each tensor info >= 8 + 4 + 8 + 4 + 8.
-  if (n_kv > c.left() / 13) fail("metadata count " + std::to_string(n_kv) + " exceeds what the file can hold");
-  if (n_tensors > c.left() / 32) fail("tensor count " + std::to_string(n_tensors) + " exceeds what the file can hold");
+  if (n_kv > c.left() / 13) {
+    fail("file truncated or corrupt: metadata count " + std::to_string(n_kv) + " needs more than the " +
+         std::to_string(c.left()) + " bytes left");
+  }
+  if (n_tensors > c.left() / 32) {
+    fail("file truncated or corrupt: tensor count " + std::to_string(n_tensors) + " needs more than the " +
+         std::to_string(c.left()) + " bytes left");
+  }
 
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key = c.read_string("metadata key");

@@ -34,7 +34,7 @@ export LFMD_CACHE_DIR="$work/cache"
 err=$("$lfmd" complete --prompt "Hello" -n 8 --seed 1 2>&1 >/dev/null)
 expect "demo model is generated and announced as random" 'grep -q "RANDOM" <<<"$err" && ls "$work/cache"/*.gguf >/dev/null'
 expect "start-up logs weights and working memory separately" 'grep -q "memory-mapped" <<<"$err" && grep -q "working memory" <<<"$err"'
-expect "complete prints a timing line" 'grep -q "prefill .* tok/s; decode .* tok/s" <<<"$err"'
+expect "complete prints a timing line" 'grep -q "prefill .* tok/s); decode .* tok/s" <<<"$err"'
 o1=$("$lfmd" complete --prompt "Hello" -n 16 --temp 1 --seed 9 2>/dev/null)
 o2=$("$lfmd" complete --prompt "Hello" -n 16 --temp 1 --seed 9 2>/dev/null)
 expect "same seed, same sampled output" '[ "$o1" = "$o2" ] && [ -n "$o1" ]'
