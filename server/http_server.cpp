@@ -1,0 +1,220 @@
+// The one file that includes httplib (Debian's libcpp-httplib, a compiled library).
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <regex>
+
+#include "server/http.h"
+
+namespace lfmd::http {
+
+std::string Request::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// The connection's socket, found by its peer address: httplib does not expose it, and peeking
+// at it is the only way to notice a client that went away while we compute (no write pending).
+int find_peer_socket(const std::string& addr, int port) {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  int found = -1;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || fd < 0) continue;
+    struct stat st {};
+    if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    int p = 0;
+    if (ss.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+      p = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+      p = ntohs(a->sin6_port);
+    } else {
+      continue;
+    }
+    if (p == port && addr == buf) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+// false once the peer has closed (EOF) or reset the connection.
+bool peer_alive(int fd) {
+  if (fd < 0) return true;  // unknown: assume alive, writes will tell
+  char c;
+  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return true;
+  if (n == 0) return false;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+class SinkWriter final : public StreamWriter {
+ public:
+  explicit SinkWriter(httplib::DataSink& sink) : sink_(sink) {}
+  bool write(std::string_view bytes) override {
+    if (failed_) return false;
+    if (!sink_.is_writable() || !sink_.write(bytes.data(), bytes.size())) failed_ = true;
+    return !failed_;
+  }
+
+ private:
+  httplib::DataSink& sink_;
+  bool failed_ = false;
+};
+
+Request convert(const httplib::Request& r) {
+  Request out;
+  out.method = r.method;
+  out.path = r.path;
+  out.body = r.body;
+  out.remote_addr = r.remote_addr;
+  out.remote_port = r.remote_port;
+  for (const auto& [k, v] : r.headers) out.headers.emplace(lower(k), v);
+  for (size_t i = 1; i < r.matches.size(); ++i) out.path_params.push_back(r.matches[i].str());
+  return out;
+}
+
+void apply(const Response& in, httplib::Response& res) {
+  res.status = in.status;
+  for (const auto& [k, v] : in.headers) res.set_header(k, v);
+  if (in.stream) {
+    auto stream = in.stream;
+    res.set_chunked_content_provider(in.content_type, [stream](size_t, httplib::DataSink& sink) {
+      SinkWriter w(sink);
+      stream(w);
+      sink.done();
+      return true;
+    });
+  } else {
+    res.set_content(in.body, in.content_type);
+  }
+}
+
+Response internal_error(const std::string& what) {
+  Response r;
+  r.status = 500;
+  r.body = std::string("{\"error\":{\"message\":\"internal error: ") + what +
+           "\",\"type\":\"server_error\",\"param\":null,\"code\":null}}";
+  return r;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions opt;
+  httplib::Server srv;
+  Filter filter;
+  std::function<Response(int, const Request&)> on_error;
+};
+
+Server::Server(ServerOptions opt) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = opt;
+  auto& s = impl_->srv;
+  const int threads = std::max(2, opt.threads);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_payload_max_length(opt.max_body_bytes);
+  s.set_read_timeout(opt.read_timeout_s, 0);
+  s.set_write_timeout(opt.write_timeout_s, 0);
+  s.set_keep_alive_max_count(1000);
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!impl_->on_error || !res.body.empty()) return;
+    apply(impl_->on_error(res.status, convert(req)), res);
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    apply(internal_error(what), res);
+  });
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!impl_->filter) return httplib::Server::HandlerResponse::Unhandled;
+    std::optional<Response> r = impl_->filter(convert(req));
+    if (!r) return httplib::Server::HandlerResponse::Unhandled;
+    apply(*r, res);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
+Server::~Server() { stop(); }
+
+void Server::route(const std::string& method, const std::string& pattern, Handler h) {
+  std::string re = std::regex_replace(pattern, std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
+  auto wrapped = [h](const httplib::Request& req, httplib::Response& res) {
+    Request r = convert(req);
+    int fd = -2;  // looked up lazily: most requests never ask
+    AliveCheck alive = [&fd, addr = r.remote_addr, port = r.remote_port] {
+      if (fd == -2) fd = find_peer_socket(addr, port);
+      return peer_alive(fd);
+    };
+    Response out;
+    try {
+      out = h(r, alive);
+    } catch (const std::exception& e) {
+      out = internal_error(e.what());
+    }
+    apply(out, res);
+  };
+  if (method == "GET") impl_->srv.Get(re, wrapped);
+  else if (method == "POST") impl_->srv.Post(re, wrapped);
+  else if (method == "DELETE") impl_->srv.Delete(re, wrapped);
+  else if (method == "OPTIONS") impl_->srv.Options(re, wrapped);
+}
+
+void Server::set_filter(Filter f) { impl_->filter = std::move(f); }
+void Server::set_error_handler(std::function<Response(int, const Request&)> h) { impl_->on_error = std::move(h); }
+
+int Server::bind(std::string* error) {
+  auto& s = impl_->srv;
+  int port = impl_->opt.port;
+  bool ok;
+  if (port == 0) {
+    port = s.bind_to_any_port(impl_->opt.host);
+    ok = port > 0;
+  } else {
+    ok = s.bind_to_port(impl_->opt.host, port);
+  }
+  if (!ok) {
+    if (error) *error = "cannot listen on " + impl_->opt.host + ":" + std::to_string(impl_->opt.port) + " (" + std::strerror(errno) + ")";
+    return -1;
+  }
+  return port;
+}
+
+void Server::run() { impl_->srv.listen_after_bind(); }
+void Server::stop() {
+  if (impl_ && impl_->srv.is_running()) impl_->srv.stop();
+}
+
+}  // namespace lfmd::http

@@ -1,0 +1,71 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace lfmd {
+
+namespace {
+std::string num(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+}  // namespace
+
+void Histogram::observe(double v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  counts_[i] += 1;
+  sum_ += v;
+  n_ += 1;
+}
+
+void Histogram::render(const std::string& name, const std::string& help, std::string& out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  uint64_t cum = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cum += counts_[i];
+    out += name + "_bucket{le=\"" + num(bounds_[i]) + "\"} " + std::to_string(cum) + "\n";
+  }
+  cum += counts_.back();
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cum) + "\n";
+  out += name + "_sum " + num(sum_) + "\n" + name + "_count " + std::to_string(n_) + "\n";
+}
+
+Metrics::Metrics() = default;
+
+void Metrics::count_request(int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  by_status_[status] += 1;
+}
+
+std::string Metrics::render(const EngineStats& e) const {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, int64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " + std::to_string(v) + "\n";
+  };
+  auto gauge = [&](const char* name, const char* help, int64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " + std::to_string(v) + "\n";
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out += "# HELP lfmd_http_requests_total HTTP requests answered, by status code\n# TYPE lfmd_http_requests_total counter\n";
+    for (const auto& [status, n] : by_status_) {
+      out += "lfmd_http_requests_total{status=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  counter("lfmd_generation_requests_total", "generation requests finished by the engine", e.requests_total);
+  counter("lfmd_prompt_tokens_total", "prompt tokens processed", e.prompt_tokens_total);
+  counter("lfmd_generated_tokens_total", "tokens generated", e.generated_tokens_total);
+  counter("lfmd_cancelled_total", "generations cancelled (client gone, stop string, shutdown)", e.cancelled_total);
+  counter("lfmd_client_disconnects_total", "generations stopped because the client disconnected", disconnects.load());
+  gauge("lfmd_queue_depth", "requests waiting for the engine", e.queued);
+  gauge("lfmd_requests_running", "requests being generated", e.running);
+  ttft.render("lfmd_time_to_first_token_seconds", "time from request to first generated token", out);
+  itl.render("lfmd_inter_token_latency_seconds", "time between consecutive generated tokens", out);
+  return out;
+}
+
+}  // namespace lfmd
