@@ -144,7 +144,7 @@ void Engine::run(Job& job) {
   });
   Sampler sampler(r.sampling, &m_.never_sample);
   for (int32_t t : r.prompt) sampler.accept(t);
-  IncrementalDetokenizer detok(*m_.tokenizer);
+  IncrementalDetokenizer detok(*m_.tokenizer, /*special=*/false);
   int64_t n_gen = 0;
   std::string finish = "length";
   while (n_gen < r.max_tokens) {
@@ -173,7 +173,11 @@ void Engine::run(Job& job) {
       finish = "stop";
       break;
     }
-    ev.text = detok.push(tok);
+    if (std::find(r.visible_specials.begin(), r.visible_specials.end(), tok) != r.visible_specials.end()) {
+      ev.text = detok.flush() + m_.tokenizer->token_bytes(tok, true);
+    } else {
+      ev.text = detok.push(tok);
+    }
     job.stream->push(std::move(ev));
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -193,7 +197,7 @@ void Engine::run(Job& job) {
   done.kind = TokenEvent::Kind::Done;
   done.finish_reason = finish;
   done.n_prompt = n_prompt;
-  done.n_generated = n_gen;
+  done.n_generated = n_gen - (finish == "stop" ? 1 : 0);  // the end-of-turn token is not content
   job.stream->push(std::move(done));
 }
 

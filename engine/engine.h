@@ -27,6 +27,9 @@ struct GenerateRequest {
   SamplingParams sampling;
   int32_t top_logprobs = -1;       // -1: no logprobs; 0..20: logprob of the chosen + N alternatives
   std::vector<int32_t> forced;     // test hook: emit exactly these tokens instead of sampling
+  // Control tokens whose text is part of the output (e.g. tool-call markers); other control
+  // tokens produce no text.
+  std::vector<int32_t> visible_specials;
 };
 
 struct TopLogprob {

@@ -23,14 +23,22 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab) {
       if ((*never_)[i]) logits[i] = neg_inf;
     }
   }
-  if (p_.repetition_penalty != 1.0f) {
+  for (const auto& [id, bias] : p_.logit_bias) {
+    if (id >= 0 && id < n_vocab && logits[id] != neg_inf) logits[id] += bias;
+  }
+  if (p_.repetition_penalty != 1.0f || p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f) {
     std::vector<int32_t> seen(recent_.begin(), recent_.end());
     std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    for (int32_t t : seen) {
+    for (size_t i = 0; i < seen.size();) {
+      size_t j = i;
+      while (j < seen.size() && seen[j] == seen[i]) ++j;
+      const int32_t t = seen[i];
+      const float count = static_cast<float>(j - i);
+      i = j;
       if (t < 0 || t >= n_vocab) continue;
       float& l = logits[t];
-      l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
+      if (p_.repetition_penalty != 1.0f) l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
+      l -= p_.presence_penalty + p_.frequency_penalty * count;
     }
   }
   int32_t best = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace lfmd {
@@ -16,6 +17,9 @@ struct SamplingParams {
   float min_p = 0.15f;
   float repetition_penalty = 1.05f; // 1 = off; applied over the last `penalty_last_n` tokens
   int32_t penalty_last_n = 64;
+  float presence_penalty = 0.0f;    // OpenAI: minus this once for any token in the window
+  float frequency_penalty = 0.0f;   // OpenAI: minus this times the token's count in the window
+  std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logits first
   uint64_t seed = 0;
 };
 

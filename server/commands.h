@@ -6,6 +6,7 @@
 
 namespace lfmd::cli {
 
+int cmd_serve(const std::vector<std::string>& args);
 int cmd_complete(const std::vector<std::string>& args);
 int cmd_chat(const std::vector<std::string>& args);
 int cmd_tokenize(const std::vector<std::string>& args);

@@ -173,10 +173,12 @@ void Server::route(const std::string& method, const std::string& pattern, Handle
   std::string re = std::regex_replace(pattern, std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
   auto wrapped = [h](const httplib::Request& req, httplib::Response& res) {
     Request r = convert(req);
-    int fd = -2;  // looked up lazily: most requests never ask
-    AliveCheck alive = [&fd, addr = r.remote_addr, port = r.remote_port] {
-      if (fd == -2) fd = find_peer_socket(addr, port);
-      return peer_alive(fd);
+    // Looked up lazily (most requests never ask); shared so that a streaming body produced
+    // after the handler returns can keep asking. The fd lives as long as the connection.
+    auto fd = std::make_shared<int>(-2);
+    AliveCheck alive = [fd, addr = r.remote_addr, port = r.remote_port] {
+      if (*fd == -2) *fd = find_peer_socket(addr, port);
+      return peer_alive(*fd);
     };
     Response out;
     try {

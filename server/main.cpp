@@ -15,6 +15,7 @@ struct Subcommand {
 };
 
 constexpr Subcommand kCommands[] = {
+    {"serve", lfmd::cli::cmd_serve, "serve the model over the OpenAI API"},
     {"complete", lfmd::cli::cmd_complete, "generate a continuation of a prompt"},
     {"chat", lfmd::cli::cmd_chat, "interactive chat in the terminal"},
     {"tokenize", lfmd::cli::cmd_tokenize, "print the token ids of a text"},

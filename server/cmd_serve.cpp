@@ -1,0 +1,224 @@
+// lfmd serve: the OpenAI-compatible HTTP daemon.
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "server/chat_routes.h"
+#include "server/cli_common.h"
+#include "server/commands.h"
+
+namespace lfmd::cli {
+namespace {
+
+using config::OptionSpec;
+using config::OptType;
+
+config::Command serve_cmd() {
+  config::Command c{"serve", "Serve the model over the OpenAI API (/v1/chat/completions, /v1/models, /health, /metrics).",
+                    "lfmd serve [--model M] [--host 127.0.0.1] [--port 8080] [--api-key K] [--config FILE] [options]",
+                    model_options()};
+  std::vector<OptionSpec> more = {
+      {"host", OptType::String, "127.0.0.1", "address to listen on (non-loopback needs --api-key)"},
+      {"port", OptType::Int, "8080", "TCP port (0 = any free port)", 0, 65535},
+      {"api-key", OptType::String, "", "require 'Authorization: Bearer KEY' on every route but /health"},
+      {"config", OptType::String, "", "config file of 'name = value' lines (flags and env win over it)"},
+      {"model-alias", OptType::String, "", "model id shown by /v1/models (default: the file's name)"},
+      {"allowed-hosts", OptType::String, "", "extra Host header names accepted, comma-separated (DNS-rebinding guard)"},
+      {"cors-origins", OptType::String, "", "origins allowed by CORS, comma-separated (default: none)"},
+      {"max-queue", OptType::Int, "16", "requests waiting for the engine before 429", 1, 100000},
+      {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
+      {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
+      {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
+      {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output); never in production"},
+  };
+  for (auto& o : more) c.options.push_back(o);
+  return c;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string item = s.substr(i, j - i);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    i = j + 1;
+  }
+  return out;
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+// Host header without the port: "localhost:8080" -> "localhost", "[::1]:80" -> "::1".
+std::string host_name(const std::string& h) {
+  if (!h.empty() && h.front() == '[') {
+    auto e = h.find(']');
+    return e == std::string::npos ? h : h.substr(1, e - 1);
+  }
+  auto c = h.find(':');
+  return c == std::string::npos ? h : h.substr(0, c);
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0;
+}
+
+int run_serve(const config::Options& o) {
+  const std::string host = o.str("host");
+  const std::string key = o.str("api-key");
+  if (!is_loopback(host) && key.empty()) {
+    throw std::runtime_error("refusing to listen on non-loopback address " + host + " without --api-key (or LFMD_API_KEY)");
+  }
+  // Signals are taken by one thread (sigwait), so no handler runs inside a library call.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = static_cast<int>(o.integer("port"));
+  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
+  so.threads = static_cast<int>(o.integer("http-threads"));
+  http::Server server(so);
+  Metrics metrics;
+  std::atomic<ChatService*> service{nullptr};
+  std::atomic<bool> ready{false};
+
+  std::vector<std::string> allowed = {"localhost", "127.0.0.1", "::1", host};
+  for (auto& h : split_list(o.str("allowed-hosts"))) allowed.push_back(h);
+  const std::vector<std::string> cors = split_list(o.str("cors-origins"));
+  server.set_filter([&, key, allowed, cors](const http::Request& req) -> std::optional<http::Response> {
+    const std::string h = req.header("host");
+    if (!h.empty() && std::find(allowed.begin(), allowed.end(), host_name(h)) == allowed.end()) {
+      metrics.count_request(403);
+      http::Response r = error_response(api::invalid_request("Host '" + api::sanitize_for_message(h, 64) +
+                                                             "' is not allowed (see --allowed-hosts)", "", "host_not_allowed"));
+      r.status = 403;
+      return r;
+    }
+    const std::string origin = req.header("origin");
+    const bool cors_ok = !origin.empty() && std::find(cors.begin(), cors.end(), origin) != cors.end();
+    if (req.method == "OPTIONS") {
+      http::Response r;
+      r.status = cors_ok ? 204 : 403;
+      if (cors_ok) {
+        r.headers = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"},
+                     {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                     {"Access-Control-Allow-Headers", "Authorization, Content-Type"}};
+      }
+      return r;
+    }
+    if (!key.empty() && req.path != "/health") {
+      const std::string auth = req.header("authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) != 0) {
+        metrics.count_request(401);
+        return error_response(api::missing_api_key());
+      }
+      if (!constant_time_equal(auth.substr(prefix.size()), key)) {
+        metrics.count_request(401);
+        return error_response(api::invalid_api_key());
+      }
+    }
+    return std::nullopt;
+  });
+  server.set_error_handler([&](int status, const http::Request& req) {
+    metrics.count_request(status);
+    if (status == 413) return error_response(api::body_too_large(so.max_body_bytes));
+    if (status == 404) return error_response(api::route_not_found(req.method, req.path));
+    return error_response(api::invalid_request("HTTP error " + std::to_string(status)));
+  });
+  server.route("GET", "/health", [&](const http::Request&, const http::AliveCheck&) {
+    if (!ready) return error_response(api::model_loading(2));
+    http::Response r;
+    r.body = R"({"status":"ok"})";
+    return r;
+  });
+  auto forward = [&](http::Response (ChatService::*fn)(const http::Request&, const http::AliveCheck&)) {
+    return [&service, &metrics, fn](const http::Request& req, const http::AliveCheck& alive) {
+      ChatService* s = service.load();
+      http::Response r = s ? (s->*fn)(req, alive) : error_response(api::model_loading(2));
+      metrics.count_request(r.status);
+      return r;
+    };
+  };
+  server.route("POST", "/v1/chat/completions", forward(&ChatService::chat_completions));
+  server.route("GET", "/v1/models", forward(&ChatService::list_models));
+  server.route("GET", "/v1/models/{id}", forward(&ChatService::get_model));
+  server.route("GET", "/metrics", forward(&ChatService::metrics_text));
+
+  std::string err;
+  const int port = server.bind(&err);
+  if (port < 0) throw std::runtime_error(err);
+  std::thread http_thread([&] { server.run(); });
+  std::atomic<bool> stop_requested{false};
+  std::atomic<Engine*> live_engine{nullptr};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (stop_requested.exchange(true)) return;
+    std::fprintf(stderr, "lfmd: signal %d: stopping\n", sig);
+    // Running generations end now with a final event; then the listener closes.
+    if (Engine* e = live_engine.load()) e->shutdown();
+    server.stop();
+  });
+
+  std::unique_ptr<LoadedModel> model;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<ChatService> chat;
+  try {
+    model = load_from_options(o);
+    engine = std::make_unique<Engine>(*model, o.integer("max-queue"));
+    ChatServiceOptions co;
+    co.model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
+    co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
+    co.test_hooks = o.flag("test-hooks");
+    chat = std::make_unique<ChatService>(*engine, *model, co, metrics);
+  } catch (...) {
+    server.stop();
+    http_thread.join();
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+    throw;
+  }
+  live_engine = engine.get();
+  service = chat.get();
+  ready = true;
+  std::printf("listening on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), port);
+  std::fflush(stdout);
+  http_thread.join();  // returns after server.stop()
+  // Stop admission, end running generations with a final event, then exit 0.
+  engine->shutdown();
+  service = nullptr;
+  live_engine = nullptr;
+  chat.reset();
+  engine.reset();
+  if (!stop_requested.exchange(true)) pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  std::fprintf(stderr, "lfmd: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+int cmd_serve(const std::vector<std::string>& a) { return guarded("serve", run_serve, serve_cmd(), a); }
+
+}  // namespace lfmd::cli
