@@ -17,5 +17,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ "${1:-}" = "--oracle" ]; then
+  # Test-only dependencies: the llama.cpp oracle and the official openai npm client.
   bash tests/oracle/install.sh >/dev/null
+  if [ -f tests/server/install.sh ]; then bash tests/server/install.sh >/dev/null; fi
 fi
