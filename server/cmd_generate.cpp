@@ -6,6 +6,7 @@
 
 #include "engine/sampler.h"
 #include "engine/session.h"
+#include "server/chat_prompt.h"
 #include "server/cli_common.h"
 #include "server/commands.h"
 
@@ -114,13 +115,18 @@ int run_complete(const config::Options& o) {
   return 0;
 }
 
-// LFM2 chat turns are appended to one live sequence, so earlier turns are never recomputed.
+// Each turn renders the whole conversation with the model's own chat template; when the new
+// prompt extends what the sequence already holds, only the new tokens are processed.
 int run_chat(const config::Options& o) {
   auto m = load_from_options(o);
+  const auto& tok = *m->tokenizer;
+  ChatPrompt prompt(m->chat_template, tok.token_bytes(tok.bos_id()), tok.token_bytes(tok.eos_id()));
   Session s(*m);
   Sampler sampler(sampling_from(o), &m->never_sample);
-  std::string pending = m->tokenizer->token_bytes(m->tokenizer->bos_id());
-  if (!o.str("system").empty()) pending += "<|im_start|>system\n" + o.str("system") + "<|im_end|>\n";
+  api::ChatRequest conv;
+  conv.messages = nlohmann::ordered_json::array();
+  if (!o.str("system").empty()) conv.messages.push_back({{"role", "system"}, {"content", o.str("system")}});
+  std::vector<int32_t> held;  // tokens in the sequence, in order
   std::fprintf(stderr, "lfmd chat: type a message; /reset starts over, /exit or Ctrl-D quits\n");
   std::string line;
   for (;;) {
@@ -129,26 +135,40 @@ int run_chat(const config::Options& o) {
     if (line == "/exit" || line == "/quit") break;
     if (line == "/reset") {
       s.reset();
-      pending = m->tokenizer->token_bytes(m->tokenizer->bos_id());
+      held.clear();
+      nlohmann::ordered_json keep = nlohmann::ordered_json::array();
+      if (!o.str("system").empty()) keep.push_back(conv.messages[0]);
+      conv.messages = keep;
       continue;
     }
     if (line.empty()) continue;
-    pending += "<|im_start|>user\n" + line + "<|im_end|>\n<|im_start|>assistant\n";
-    std::vector<int32_t> toks = m->tokenizer->encode(pending, false, true);
-    pending.clear();
-    if (s.n_past() + static_cast<int64_t>(toks.size()) >= s.n_ctx()) {
-      std::fprintf(stderr, "lfmd: this message does not fit the remaining context (%lld of %lld tokens used); /reset to start over\n",
-                   static_cast<long long>(s.n_past()), static_cast<long long>(s.n_ctx()));
+    conv.messages.push_back({{"role", "user"}, {"content", line}});
+    std::vector<int32_t> toks = tok.encode(prompt.render(conv), false, true);
+    if (static_cast<int64_t>(toks.size()) >= s.n_ctx()) {
+      std::fprintf(stderr, "lfmd: the conversation no longer fits the context (%zu of %lld tokens); /reset to start over\n",
+                   toks.size(), static_cast<long long>(s.n_ctx()));
+      conv.messages.erase(conv.messages.end() - 1);
       continue;
     }
-    for (int32_t t : toks) sampler.accept(t);
-    std::vector<float> logits = s.prefill(toks);
-    GenStats st = generate(*m, s, std::move(logits), sampler, o.integer("n"), false, [](const std::string& p) {
+    const bool extends = held.size() <= toks.size() && std::equal(held.begin(), held.end(), toks.begin());
+    if (!extends) {
+      s.reset();
+      held.clear();
+    }
+    std::vector<int32_t> fresh(toks.begin() + static_cast<long>(held.size()), toks.end());
+    for (int32_t t : fresh) sampler.accept(t);
+    std::vector<float> logits = s.prefill(fresh);
+    held = toks;
+    std::string reply;
+    GenStats st = generate(*m, s, std::move(logits), sampler, o.integer("n"), false, [&](const std::string& p) {
+      reply += p;
       std::fwrite(p.data(), 1, p.size(), stdout);
       std::fflush(stdout);
     });
     std::fputc('\n', stdout);
-    pending = st.finish == "stop" ? "\n" : "<|im_end|>\n";
+    held.insert(held.end(), st.ids.begin(), st.ids.end());
+    if (static_cast<int64_t>(held.size()) > s.n_past()) held.resize(s.n_past());
+    conv.messages.push_back({{"role", "assistant"}, {"content", reply}});
     std::fprintf(stderr, "[%lld tokens, %.1f tok/s, %s]\n", static_cast<long long>(st.n_generated),
                  st.n_generated / std::max(st.decode_s, 1e-9), st.finish.c_str());
   }
