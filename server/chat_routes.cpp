@@ -81,7 +81,10 @@ struct Call {
   }
 };
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+// Token texts may hold part of a UTF-8 character (logprobs of a single token): such bytes are
+// replaced (U+FFFD) instead of making the serializer throw; the raw bytes are in "bytes".
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
 
 }  // namespace
 
@@ -188,7 +191,7 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
                                              {"finish_reason", finish}}})},
                    {"usage", call->usage(*ev)}};
       http::Response r;
-      r.body = body.dump();
+      r.body = dump(body);
       return r;
     }
   }

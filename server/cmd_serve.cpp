@@ -146,18 +146,27 @@ int run_serve(const config::Options& o) {
     if (status == 404) return error_response(api::route_not_found(req.method, req.path));
     return error_response(api::invalid_request("HTTP error " + std::to_string(status)));
   });
-  server.route("GET", "/health", [&](const http::Request&, const http::AliveCheck&) {
-    if (!ready) return error_response(api::model_loading(2));
+  // An allowed Origin gets CORS headers on every response, not only on preflights.
+  auto with_cors = [cors](const http::Request& req, http::Response r) {
+    const std::string origin = req.header("origin");
+    if (!origin.empty() && std::find(cors.begin(), cors.end(), origin) != cors.end()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
+      r.headers.emplace_back("Vary", "Origin");
+    }
+    return r;
+  };
+  server.route("GET", "/health", [&, with_cors](const http::Request& req, const http::AliveCheck&) {
+    if (!ready) return with_cors(req, error_response(api::model_loading(2)));
     http::Response r;
     r.body = R"({"status":"ok"})";
-    return r;
+    return with_cors(req, r);
   });
-  auto forward = [&](http::Response (ChatService::*fn)(const http::Request&, const http::AliveCheck&)) {
-    return [&service, &metrics, fn](const http::Request& req, const http::AliveCheck& alive) {
+  auto forward = [&, with_cors](http::Response (ChatService::*fn)(const http::Request&, const http::AliveCheck&)) {
+    return [&service, &metrics, fn, with_cors](const http::Request& req, const http::AliveCheck& alive) {
       ChatService* s = service.load();
       http::Response r = s ? (s->*fn)(req, alive) : error_response(api::model_loading(2));
       metrics.count_request(r.status);
-      return r;
+      return with_cors(req, std::move(r));
     };
   };
   server.route("POST", "/v1/chat/completions", forward(&ChatService::chat_completions));

@@ -109,7 +109,13 @@ void apply(const Response& in, httplib::Response& res) {
     auto stream = in.stream;
     res.set_chunked_content_provider(in.content_type, [stream](size_t, httplib::DataSink& sink) {
       SinkWriter w(sink);
-      stream(w);
+      try {
+        stream(w);
+      } catch (const std::exception&) {
+        // Never let a streaming body take the process down: report in-band, then close.
+        w.write(std::string("data: {\"error\":{\"message\":\"internal error while streaming\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"));
+      } catch (...) {
+      }
       sink.done();
       return true;
     });
@@ -171,8 +177,16 @@ Server::~Server() { stop(); }
 
 void Server::route(const std::string& method, const std::string& pattern, Handler h) {
   std::string re = std::regex_replace(pattern, std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
-  auto wrapped = [h](const httplib::Request& req, httplib::Response& res) {
+  auto wrapped = [h, max_body = impl_->opt.max_body_bytes, on_error = impl_->on_error](const httplib::Request& req,
+                                                                                      httplib::Response& res) {
     Request r = convert(req);
+    if (r.body.size() > max_body) {
+      // httplib bounds bodies sent with Content-Length, not chunked ones: check here too.
+      Response too_big = on_error ? on_error(413, r) : Response{};
+      if (!on_error) too_big.status = 413;
+      apply(too_big, res);
+      return;
+    }
     // Looked up lazily (most requests never ask); shared so that a streaming body produced
     // after the handler returns can keep asking. The fd lives as long as the connection.
     auto fd = std::make_shared<int>(-2);
