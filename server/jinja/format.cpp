@@ -75,6 +75,17 @@ std::string c_float(double v, char type, int prec, bool alt) {
   return buf;
 }
 
+// "-" for negatives, else "+" / " " / "" by the sign flag.
+std::string sign_of(bool negative, char flag) {
+  std::string r;
+  if (negative) {
+    r.push_back('-');
+  } else if (flag == '+' || flag == ' ') {
+    r.push_back(flag);
+  }
+  return r;
+}
+
 struct Spec {
   char32_t fill = ' ';
   char align = 0, sign = '-', type = 0, grouping = 0;
@@ -149,10 +160,11 @@ std::string format_value(const Value& v, const std::string& spec_str) {
       if (sp.alt && (t == 'b' || t == 'o' || t == 'x' || t == 'X'))
         body = std::string("0") + t + body;
     }
-    sign = i < 0 ? "-" : sp.sign == '+' ? "+" : sp.sign == ' ' ? " " : "";
+    sign = sign_of(i < 0, sp.sign);
   } else {
     if (t != 0 && std::string_view("eEfFgG%n").find(t) == std::string_view::npos)
-      fail(std::string("Unknown format code '") + t + "' for object of type '" + type_name(v) + "'");
+      fail(std::string("Unknown format code '") + t + "' for object of type '" + type_name(v) +
+           "'");
     double d = v.as_float();
     double a = std::fabs(d);
     int prec = sp.prec < 0 ? 6 : static_cast<int>(std::min<std::int64_t>(sp.prec, 300));
@@ -171,10 +183,7 @@ std::string format_value(const Value& v, const std::string& spec_str) {
       body = group_digits(body.substr(0, end), sp.grouping) +
              (end == std::string::npos ? "" : body.substr(end));
     }
-    sign = std::signbit(d) && !std::isnan(d) ? "-"
-           : sp.sign == '+'                  ? "+"
-           : sp.sign == ' '                  ? " "
-                                             : "";
+    sign = sign_of(std::signbit(d) && !std::isnan(d), sp.sign);
   }
   return pad_to(sign + body, sp.width, sp.fill, sp.align ? sp.align : '>', sign.size());
 }

@@ -1,6 +1,7 @@
 #include "server/jinja/interp.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
 
@@ -64,8 +65,8 @@ namespace {
 
 struct BudgetScope {
   Budget* saved;
-  explicit BudgetScope(Budget* b) : saved(tl_budget) { tl_budget = b; }
-  ~BudgetScope() { tl_budget = saved; }
+  explicit BudgetScope(Budget* b) : saved(swap_budget(b)) {}
+  ~BudgetScope() { swap_budget(saved); }
 };
 
 bool is_seq(const Value& v) {
@@ -95,9 +96,15 @@ Interp::~Interp() {
   while (!graveyard.empty()) graveyard.pop_back();
 }
 
-std::tm Interp::now() const {
+std::tm Interp::now(long* micro) const {
+  if (micro) *micro = 0;
   if (opts_.now) return opts_.now();
-  std::time_t t = std::time(nullptr);
+  auto since = std::chrono::system_clock::now().time_since_epoch();
+  std::time_t t =
+      static_cast<std::time_t>(std::chrono::duration_cast<std::chrono::seconds>(since).count());
+  if (micro)
+    *micro = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::microseconds>(since).count() % 1000000);
   std::tm tm{};
   localtime_r(&t, &tm);
   return tm;

@@ -60,8 +60,8 @@ class Interp {
   Value call_method(const Value& self, const std::string& name, Args& args);
   Value call_global(Callable& f, Args& args);
   static bool is_global(std::string_view name);
-  void track(const NsP& ns);  // for cycle breaking
-  std::tm now() const;
+  void track(const NsP& ns);                 // for cycle breaking
+  std::tm now(long* micro = nullptr) const;  // local time (or RenderOptions::now)
 
  private:
   enum class Flow { Normal, Break, Continue };

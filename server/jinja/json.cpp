@@ -165,9 +165,9 @@ struct JsonDump {
           } else if (k.is_bool()) {
             out += k.b() ? "\"true\"" : "\"false\"";
           } else if (k.is_int()) {
-            out += "\"" + std::to_string(k.i()) + "\"";
+            out.append(1, '"').append(std::to_string(k.i())).append(1, '"');
           } else if (k.is_float()) {
-            out += "\"" + json_float(k.f()) + "\"";
+            out.append(1, '"').append(json_float(k.f())).append(1, '"');
           } else if (k.is_none()) {
             out += "\"null\"";
           } else {

@@ -1,5 +1,6 @@
 // Python methods of str / dict / list / loop, and the template globals.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <unordered_set>
 
@@ -555,11 +556,27 @@ Value Interp::call_global(Callable& f, Args& a) {
   if (n == "strftime_now") {
     a.check("strftime_now", 1, {"format"});
     std::string fmt = need_str(need(a, 0, "format", "strftime_now"), "strftime_now");
-    // Python's %f (microseconds) is not in C strftime; the injected clock has none.
-    for (std::size_t p = fmt.find("%f"); p != std::string::npos; p = fmt.find("%f", p + 6))
-      if (p == 0 || fmt[p - 1] != '%') fmt.replace(p, 2, "000000");
+    long micro = 0;
+    std::tm tm = now(&micro);
+    // datetime.strftime handles %f, %z, %Z itself; datetime.now() is naive: no zone.
+    std::string c_fmt;
+    for (std::size_t i = 0; i < fmt.size(); ++i) {
+      if (fmt[i] != '%' || i + 1 >= fmt.size()) {
+        c_fmt += fmt[i];
+        continue;
+      }
+      char ch = fmt[++i];
+      if (ch == 'f') {
+        char us[16];
+        std::snprintf(us, sizeof us, "%06ld", micro);
+        c_fmt += us;
+      } else if (ch != 'z' && ch != 'Z') {
+        c_fmt += '%';
+        c_fmt += ch;
+      }
+    }
+    fmt = std::move(c_fmt);
     if (fmt.empty()) return Value(std::string());
-    std::tm tm = now();
     std::string buf(fmt.size() * 4 + 64, '\0');
     while (true) {
       std::size_t len = std::strftime(buf.data(), buf.size(), fmt.c_str(), &tm);

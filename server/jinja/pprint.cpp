@@ -91,7 +91,7 @@ struct Printer {
       std::string rep = srepr(its[i]->first);
       out += rep + ": ";
       format(its[i]->second, indent + len(rep) + 2, last ? allowance : 1, level);
-      if (!last) out += ",\n" + std::string(static_cast<std::size_t>(indent), ' ');
+      if (!last) out.append(",\n").append(static_cast<std::size_t>(indent), ' ');
     }
     out += '}';
   }
@@ -103,7 +103,7 @@ struct Printer {
     allowance += static_cast<std::int64_t>(std::char_traits<char>::length(close));
     for (std::size_t i = 0; i < v.size(); ++i) {
       bool last = i + 1 == v.size();
-      if (i) out += ",\n" + std::string(static_cast<std::size_t>(indent), ' ');
+      if (i) out.append(",\n").append(static_cast<std::size_t>(indent), ' ');
       format(v[i], indent, last ? allowance : 1, level);
     }
     out += close;
@@ -177,7 +177,7 @@ struct Printer {
     }
     if (level == 1) out += '(';
     for (std::size_t i = 0; i < chunks.size(); ++i) {
-      if (i) out += "\n" + std::string(static_cast<std::size_t>(indent), ' ');
+      if (i) out.append(1, '\n').append(static_cast<std::size_t>(indent), ' ');
       out += chunks[i];
     }
     if (level == 1) out += ')';

@@ -9,7 +9,18 @@
 
 namespace lfmd::jinja::detail {
 
+namespace {
 thread_local Budget* tl_budget = nullptr;
+}  // namespace
+
+Budget* current_budget() {
+  return tl_budget;
+}
+Budget* swap_budget(Budget* b) {
+  Budget* old = tl_budget;
+  tl_budget = b;
+  return old;
+}
 
 void fail(std::string msg) {
   throw Error(Error::Kind::Runtime, std::move(msg));

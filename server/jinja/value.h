@@ -23,13 +23,15 @@ struct Budget {
   void release(std::uint64_t bytes) noexcept { live -= bytes < live ? bytes : live; }
   void scan(std::uint64_t bytes);
 };
-// The budget of the render running on this thread (null outside a render).
-extern thread_local Budget* tl_budget;
+// The budget of the render running on this thread (null outside a render). Accessed through
+// functions: an extern thread_local trips UBSan's null check in optimized GCC builds.
+Budget* current_budget();
+Budget* swap_budget(Budget* b);  // returns the previous one
 inline void charge_iter(std::uint64_t n = 1) {
-  if (tl_budget) tl_budget->iterate(n);
+  if (Budget* b = current_budget()) b->iterate(n);
 }
 inline void charge_scan(std::uint64_t n) {
-  if (tl_budget) tl_budget->scan(n);
+  if (Budget* b = current_budget()) b->scan(n);
 }
 void check_size(std::uint64_t bytes);  // one string/list may not exceed max_output_bytes
 
