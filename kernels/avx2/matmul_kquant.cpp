@@ -266,16 +266,9 @@ void q8_K_prepare(PreparedActs& acts, void* scratch) {
 }
 
 void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1) {
-  MatCtx cc = c;
-  if (cc.q == nullptr) {
-    thread_local std::vector<uint8_t> buf;
-    buf.resize(q8_K_acts_bytes(c.acts->n_in, c.acts->n_tok));
-    uint8_t* base = align_up(buf.data());
-    quantize_tokens(*c.acts, base);
-    cc.q = base;
-  }
+  // c.q is always prepared (the table's matmul quantizes privately when the caller did not).
   const TileSet& tiles = wt == DType::Q4_K ? kQ4KTiles : wt == DType::Q5_K ? kQ5KTiles : kQ6KTiles;
-  run_tiles(tiles, cc, r0, r1, c.acts->n_tok);
+  run_tiles(tiles, c, r0, r1, c.acts->n_tok);
 }
 
 }  // namespace lfmd::kernels::avx2

@@ -168,15 +168,8 @@ void q8_0_prepare(PreparedActs& acts, void* scratch) {
 }
 
 void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1) {
-  MatCtx cc = c;
-  if (cc.q == nullptr) {
-    // Not prepared by the caller: quantize privately (correct, but repeated per call).
-    thread_local std::vector<uint8_t> buf;
-    buf.resize(q8_0_acts_bytes(c.acts->n_in, c.acts->n_tok));
-    cc.q = align_up(buf.data());
-    quantize_tokens(*c.acts, static_cast<uint8_t*>(const_cast<void*>(cc.q)));
-  }
-  run_tiles(wt == DType::Q4_0 ? kQ4_0Tiles : kQ8_0Tiles, cc, r0, r1, c.acts->n_tok);
+  // c.q is always prepared (the table's matmul quantizes privately when the caller did not).
+  run_tiles(wt == DType::Q4_0 ? kQ4_0Tiles : kQ8_0Tiles, c, r0, r1, c.acts->n_tok);
 }
 
 }  // namespace lfmd::kernels::avx2

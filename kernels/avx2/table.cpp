@@ -2,6 +2,7 @@
 // the rest shared with the scalar reference for now).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/avx2/common.h"
 
@@ -52,7 +53,19 @@ void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
             const PreparedActs& acts, float* y, int64_t ldy) {
   if (r1 <= r0 || acts.n_tok <= 0) return;
-  const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, acts.q, y, ldy};
+  const PreparedActs* a = &acts;
+  PreparedActs own;
+  if (acts.q == nullptr) {
+    if (const size_t need = acts_bytes(wt, acts.n_in, acts.n_tok); need > 0) {
+      // Not prepared by the caller: quantize privately (same result, repeated per call).
+      thread_local std::vector<uint8_t> scratch;
+      scratch.resize(need);
+      own = acts;
+      prepare_acts(wt, own, scratch.data());
+      a = &own;
+    }
+  }
+  const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, a, a->q, y, ldy};
   switch (ref::act_quant_for(wt)) {
     case ref::ActQuant::Q8_0: matmul_q8_0(wt, c, r0, r1); return;
     case ref::ActQuant::Q8_K: matmul_kquant(wt, c, r0, r1); return;
