@@ -9,17 +9,20 @@ using gguf::FormatError;
 
 SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx) : n_ctx_(n_ctx) {
   layers_.resize(hp.n_layer);
+  conv_rows_ = (hp.conv_l_cache - 1) * hp.n_embd;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     if (hp.is_attention(l)) {
       layers_[l].kv_dim = hp.n_head_kv[l] * hp.head_dim;
     } else {
-      layers_[l].conv.assign((hp.conv_l_cache - 1) * hp.n_embd, 0.0f);
+      layers_[l].conv.assign(conv_rows_, 0.0f);
+      layers_[l].conv_slot = n_conv_layers_++;
     }
   }
 }
 
 void SequenceState::reset() {
   n_past_ = 0;
+  snaps_.clear();
   for (auto& l : layers_) std::fill(l.conv.begin(), l.conv.end(), 0.0f);
 }
 
@@ -43,7 +46,66 @@ void SequenceState::reserve(int64_t n_tokens) {
 size_t SequenceState::bytes() const {
   size_t b = 0;
   for (const auto& l : layers_) b += (l.k.capacity() + l.v.capacity() + l.conv.capacity()) * sizeof(float);
+  for (const auto& s : snaps_) b += s.capacity() * sizeof(float);
   return b;
+}
+
+float* SequenceState::snapshot_rows(int64_t n, int64_t layer) {
+  if (snap_every_ <= 0 || n <= 0 || n % snap_every_ != 0 || n_conv_layers_ == 0) return nullptr;
+  const int64_t slot = layers_[layer].conv_slot;
+  if (slot < 0) return nullptr;
+  const size_t i = static_cast<size_t>(n / snap_every_ - 1);
+  if (snaps_.size() <= i) snaps_.resize(i + 1);
+  if (snaps_[i].empty()) snaps_[i].assign(static_cast<size_t>(n_conv_layers_ * conv_rows_), 0.0f);
+  return snaps_[i].data() + slot * conv_rows_;
+}
+
+bool SequenceState::can_resume_at(int64_t n) const {
+  if (n == 0 || n == n_past_) return n <= n_past_;
+  if (n < 0 || n > n_past_ || snap_every_ <= 0 || n % snap_every_ != 0) return false;
+  const size_t i = static_cast<size_t>(n / snap_every_ - 1);
+  return i < snaps_.size() && !snaps_[i].empty();
+}
+
+int64_t SequenceState::resume_point(int64_t limit) const {
+  if (limit >= n_past_) return n_past_;
+  if (limit <= 0 || snap_every_ <= 0) return 0;
+  for (int64_t n = limit / snap_every_ * snap_every_; n > 0; n -= snap_every_) {
+    if (can_resume_at(n)) return n;
+  }
+  return 0;
+}
+
+void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
+  if (!src.can_resume_at(n) || layers_.size() != src.layers_.size() || conv_rows_ != src.conv_rows_) {
+    throw std::logic_error("copy_prefix_from: state cannot resume at " + std::to_string(n) + " tokens");
+  }
+  reset();
+  reserve(n);
+  snap_every_ = src.snap_every_;
+  const std::vector<float>* snap = nullptr;
+  if (n > 0 && n < src.n_past_) snap = &src.snaps_[static_cast<size_t>(n / src.snap_every_ - 1)];
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& d = layers_[l];
+    const Layer& s = src.layers_[l];
+    if (d.kv_dim > 0) {
+      const size_t count = static_cast<size_t>(n * d.kv_dim);
+      std::copy(s.k.begin(), s.k.begin() + count, d.k.begin());
+      std::copy(s.v.begin(), s.v.begin() + count, d.v.begin());
+    } else if (n == 0) {
+      std::fill(d.conv.begin(), d.conv.end(), 0.0f);
+    } else if (snap) {
+      const float* rows = snap->data() + d.conv_slot * conv_rows_;
+      std::copy(rows, rows + conv_rows_, d.conv.begin());
+    } else {
+      d.conv = s.conv;
+    }
+  }
+  if (snap_every_ > 0) {
+    const size_t keep = std::min(src.snaps_.size(), static_cast<size_t>(n / snap_every_));
+    snaps_.assign(src.snaps_.begin(), src.snaps_.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  n_past_ = n;
 }
 
 size_t Batch::n_logits() const {

@@ -39,13 +39,15 @@ struct Hparams {
 };
 
 // Per-sequence state: the KV cache of attention layers and the conv rows of short-conv layers.
-// Grows on demand up to n_ctx tokens.
+// Grows on demand up to n_ctx tokens. Optional conv-state snapshots every `interval` tokens let
+// a copy of this state resume exactly at any multiple of the interval (the prefix cache).
 class SequenceState {
  public:
   struct Layer {
     int64_t kv_dim = 0;        // Hkv * head_dim (0 for conv layers)
     std::vector<float> k, v;   // [capacity][kv_dim]
     std::vector<float> conv;   // [L-1][D], oldest row first (conv layers)
+    int64_t conv_slot = -1;    // index among conv layers (-1 for attention layers)
   };
 
   SequenceState(const Hparams& hp, int64_t n_ctx);
@@ -59,11 +61,29 @@ class SequenceState {
   size_t bytes() const;
   std::vector<Layer>& layers() { return layers_; }
 
+  // ---- conv-state snapshots ----
+  void set_snapshot_interval(int64_t every) { snap_every_ = every; }
+  int64_t snapshot_interval() const { return snap_every_; }
+  // Where forward() stores layer `layer`'s conv rows ([L-1][D]) once the sequence holds n tokens,
+  // n a positive multiple of the interval; nullptr when snapshots are off or n is not such a point.
+  float* snapshot_rows(int64_t n, int64_t layer);
+  // Whether a copy can start at n tokens: 0, n_past, or a snapshot point <= n_past.
+  bool can_resume_at(int64_t n) const;
+  // The largest n <= limit at which a copy can start.
+  int64_t resume_point(int64_t limit) const;
+  // Becomes a copy of `src` at n tokens (src.can_resume_at(n)): KV rows [0, n), the conv rows
+  // at n and the snapshots up to n. Bit-exact: continuing from here equals continuing src.
+  void copy_prefix_from(const SequenceState& src, int64_t n);
+
  private:
   int64_t n_ctx_;
   int64_t n_past_ = 0;
   int64_t capacity_ = 0;
+  int64_t conv_rows_ = 0;     // floats of one conv layer's state: (L-1) * D
+  int64_t n_conv_layers_ = 0;
+  int64_t snap_every_ = 0;
   std::vector<Layer> layers_;
+  std::vector<std::vector<float>> snaps_;  // snaps_[i]: all conv layers at (i+1)*snap_every_ tokens
 };
 
 // Tokens to run in one forward pass. Tokens of one sequence must appear in position order and

@@ -232,6 +232,8 @@ void Lfm2Model::conv_block(const Layer& L, int64_t il, const Batch& b) {
     // Shift the window: drop the oldest row, append this token's B*x.
     std::memmove(state.data(), state.data() + D, sizeof(float) * D * (Lc - 2));
     std::memcpy(state.data() + (Lc - 2) * D, bx.data(), sizeof(float) * D);
+    // Keep the rows at snapshot points so a copy of this sequence can resume there exactly.
+    if (float* snap = b.seq[t]->snapshot_rows(b.pos[t] + 1, il)) std::memcpy(snap, state.data(), sizeof(float) * D * (Lc - 1));
   }
   matmul(L.out_proj, 0, y_.data(), D, T, o_.data(), D);
 }

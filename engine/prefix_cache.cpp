@@ -1,0 +1,57 @@
+#include "engine/prefix_cache.h"
+
+#include <algorithm>
+
+namespace lfmd {
+
+int64_t common_prefix(const std::vector<int32_t>& tokens, const std::vector<int32_t>& prompt) {
+  const size_t n = std::min(tokens.size(), prompt.size());
+  size_t i = 0;
+  while (i < n && tokens[i] == prompt[i]) ++i;
+  return static_cast<int64_t>(i);
+}
+
+PrefixCache::Hit PrefixCache::find(const std::vector<int32_t>& prompt, int64_t limit) {
+  Hit best;
+  auto best_it = entries_.end();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    const int64_t lcp = std::min(common_prefix(it->tokens, prompt), limit);
+    const int64_t n = it->state->resume_point(lcp);
+    if (n > best.n) {
+      best = {it->state.get(), n};
+      best_it = it;
+    }
+  }
+  if (best_it != entries_.end()) entries_.splice(entries_.begin(), entries_, best_it);
+  return best;
+}
+
+void PrefixCache::insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state) {
+  const size_t b = state->bytes();
+  if (b > budget_ || tokens.empty()) return;
+  // An entry whose tokens are a prefix of the new one is dropped: the new state restarts at all
+  // its snapshot points (at most one snapshot interval short of the old entry's exact end).
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const int64_t n = static_cast<int64_t>(it->tokens.size());
+    const bool covered = n <= static_cast<int64_t>(tokens.size()) && common_prefix(it->tokens, tokens) == n;
+    if (covered) {
+      bytes_ -= it->bytes;
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  entries_.push_front(Entry{std::move(tokens), std::move(state), b});
+  bytes_ += b;
+  while (bytes_ > budget_) {
+    bytes_ -= entries_.back().bytes;
+    entries_.pop_back();
+  }
+}
+
+void PrefixCache::clear() {
+  entries_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace lfmd
