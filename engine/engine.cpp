@@ -1,15 +1,14 @@
 #include "engine/engine.h"
 
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
 #include <algorithm>
 #include <cmath>
 
+#include "engine/prefix_cache.h"
 #include "engine/session.h"
 
 namespace lfmd {
-
-namespace {
-struct CancelledInPrefill {};
-}  // namespace
 
 void RequestStream::push(TokenEvent e) {
   {
@@ -27,8 +26,44 @@ std::optional<TokenEvent> RequestStream::pop(std::chrono::milliseconds timeout) 
   return e;
 }
 
-Engine::Engine(LoadedModel& model, int64_t max_queue)
-    : m_(model), max_queue_(max_queue), thread_([this] { loop(); }) {}
+struct Engine::Job {
+  uint64_t id = 0;
+  GenerateRequest req;
+  std::shared_ptr<RequestStream> stream;
+  std::atomic<bool> cancelled{false};
+};
+
+// A running request: its sequence state and the tokens that state holds.
+struct Engine::Seq {
+  std::shared_ptr<Job> job;
+  std::unique_ptr<SequenceState> state;
+  std::vector<int32_t> fed;   // tokens whose effect is in `state` (prompt prefix, then generated)
+  int64_t n_prompt = 0;
+  int64_t n_cached = 0;       // prompt tokens restored from a cached prefix
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<IncrementalDetokenizer> detok;
+  int64_t n_gen = 0;          // tokens sampled so far
+  int32_t pending = -1;       // sampled token to feed at the next step (decode phase)
+  int64_t logits_row = -1;    // row of this step's logits, -1 if none
+  bool done = false;
+
+  bool prefilling() const { return static_cast<int64_t>(fed.size()) < n_prompt; }
+};
+
+struct Engine::Queue {
+  moodycamel::BlockingConcurrentQueue<std::shared_ptr<Job>> q;  // nullptr = wake-up
+};
+
+Engine::Engine(LoadedModel& model, EngineOptions opt)
+    : m_(model), opt_(opt), queue_(std::make_unique<Queue>()), cache_(std::make_unique<PrefixCache>(opt.cache_bytes)) {
+  if (opt_.parallel < 1 || opt_.parallel > m_.max_batch) {
+    throw std::invalid_argument("parallel sequences must be between 1 and the batch size (" + std::to_string(m_.max_batch) + ")");
+  }
+  if (opt_.prefill_chunk < 1) throw std::invalid_argument("prefill chunk must be at least 1 token");
+  logits_.resize(static_cast<size_t>(opt_.parallel * m_.hp.n_vocab));
+  stats_.cache_budget_bytes = local_.cache_budget_bytes = static_cast<int64_t>(opt_.cache_bytes);
+  thread_ = std::thread([this] { loop(); });
+}
 
 Engine::~Engine() {
   shutdown();
@@ -36,91 +71,75 @@ Engine::~Engine() {
 }
 
 uint64_t Engine::submit(GenerateRequest req, std::shared_ptr<RequestStream> stream) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || static_cast<int64_t>(queue_.size()) >= max_queue_) return 0;
+  submitting_.fetch_add(1);
+  struct Leave {
+    std::atomic<int64_t>& n;
+    ~Leave() { n.fetch_sub(1); }
+  } leave{submitting_};
+  if (stopping_.load()) return 0;
+  if (n_waiting_.fetch_add(1) >= opt_.max_queue) {
+    n_waiting_.fetch_sub(1);
+    return 0;
+  }
   auto job = std::make_shared<Job>();
-  job->id = next_id_++;
+  job->id = next_id_.fetch_add(1);
   job->req = std::move(req);
   job->stream = std::move(stream);
-  live_[job->id] = job;
-  queue_.push_back(job);
-  stats_.queued = static_cast<int64_t>(queue_.size());
-  cv_.notify_one();
-  return job->id;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_[job->id] = job;
+  }
+  const uint64_t id = job->id;
+  queue_->q.enqueue(std::move(job));
+  return id;
 }
 
 void Engine::cancel(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(live_mu_);
   auto it = live_.find(id);
   if (it != live_.end()) it->second->cancelled = true;
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  EngineStats s = stats_;
+  s.queued = n_waiting_.load();
+  return s;
 }
 
 void Engine::shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stopping_ = true;
-  for (auto& [id, job] : live_) job->cancelled = true;
-  cv_.notify_all();
-}
-
-void Engine::loop() {
-  for (;;) {
-    std::shared_ptr<Job> job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      job = queue_.front();
-      queue_.pop_front();
-      stats_.queued = static_cast<int64_t>(queue_.size());
-      stats_.running = 1;
-    }
-    const int64_t n_prompt = static_cast<int64_t>(job->req.prompt.size());
-    try {
-      run(*job);
-    } catch (const CancelledInPrefill&) {
-      TokenEvent done;
-      done.kind = TokenEvent::Kind::Done;
-      done.finish_reason = "cancelled";
-      done.n_prompt = n_prompt;
-      job->stream->push(std::move(done));
-    } catch (const std::exception& e) {
-      TokenEvent err;
-      err.kind = TokenEvent::Kind::Error;
-      err.error = e.what();
-      job->stream->push(std::move(err));
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    live_.erase(job->id);
-    stats_.running = 0;
-    stats_.requests_total += 1;
-    stats_.prompt_tokens_total += n_prompt;
-    if (job->cancelled) stats_.cancelled_total += 1;
-  }
+  if (stopping_.exchange(true)) return;
+  queue_->q.enqueue(nullptr);  // wakes an idle engine thread
 }
 
 namespace {
 
+TokenEvent done_event(const std::string& reason, int64_t n_prompt, int64_t n_gen, int64_t n_cached) {
+  TokenEvent e;
+  e.kind = TokenEvent::Kind::Done;
+  e.finish_reason = reason;
+  e.n_prompt = n_prompt;
+  e.n_generated = n_gen;
+  e.n_cached = n_cached;
+  return e;
+}
+
 // log-softmax of logits[id] and the `k` most likely tokens, from the unmodified distribution.
-void fill_logprobs(const std::vector<float>& logits, const std::vector<uint8_t>& masked, int32_t chosen,
+void fill_logprobs(const float* logits, int64_t n_vocab, const std::vector<uint8_t>& masked, int32_t chosen,
                    int32_t k, TokenEvent& ev) {
   float mx = -INFINITY;
-  for (size_t i = 0; i < logits.size(); ++i) {
+  for (int64_t i = 0; i < n_vocab; ++i) {
     if (!masked[i]) mx = std::max(mx, logits[i]);
   }
   double sum = 0;
-  for (size_t i = 0; i < logits.size(); ++i) {
+  for (int64_t i = 0; i < n_vocab; ++i) {
     if (!masked[i]) sum += std::exp(static_cast<double>(logits[i] - mx));
   }
   const double lse = mx + std::log(sum);
   ev.logprob = static_cast<float>(logits[chosen] - lse);
   if (k <= 0) return;
   std::vector<int32_t> idx;
-  for (size_t i = 0; i < logits.size(); ++i) {
+  for (int64_t i = 0; i < n_vocab; ++i) {
     if (!masked[i]) idx.push_back(static_cast<int32_t>(i));
   }
   k = std::min<int32_t>(k, static_cast<int32_t>(idx.size()));
@@ -132,73 +151,251 @@ void fill_logprobs(const std::vector<float>& logits, const std::vector<uint8_t>&
 
 }  // namespace
 
-void Engine::run(Job& job) {
-  const GenerateRequest& r = job.req;
-  Session s(m_);
-  const int64_t n_prompt = static_cast<int64_t>(r.prompt.size());
-  if (n_prompt == 0) throw std::invalid_argument("empty prompt");
-  if (job.cancelled) throw CancelledInPrefill{};
-  std::vector<float> logits = s.prefill(r.prompt, [&](int64_t done, int64_t total) {
-    // Prefill runs in chunks; a cancel between chunks ends the request (no output yet).
-    if (done < total && job.cancelled) throw CancelledInPrefill{};
-  });
-  Sampler sampler(r.sampling, &m_.never_sample);
-  for (int32_t t : r.prompt) sampler.accept(t);
-  IncrementalDetokenizer detok(*m_.tokenizer, /*special=*/false);
-  int64_t n_gen = 0;
-  std::string finish = "length";
-  while (n_gen < r.max_tokens) {
-    if (job.cancelled) {
-      finish = "cancelled";
-      break;
+void Engine::loop() {
+  for (;;) {
+    // Idle: block until a submission (or the shutdown wake-up) arrives.
+    if (running_.empty() && waiting_.empty() && !stopping_.load()) {
+      std::shared_ptr<Job> job;
+      queue_->q.wait_dequeue(job);
+      if (job) waiting_.push_back(std::move(job));
     }
-    TokenEvent ev;
-    int32_t tok;
-    if (!r.forced.empty()) {
-      tok = n_gen < static_cast<int64_t>(r.forced.size()) ? r.forced[n_gen] : m_.stop_ids.front();
-    } else {
-      if (r.top_logprobs >= 0) {
-        // logprobs come from the model's distribution before penalties and temperature.
-        std::vector<float> raw = logits;
-        tok = sampler.sample(logits.data(), m_.hp.n_vocab);
-        fill_logprobs(raw, m_.never_sample, tok, r.top_logprobs, ev);
+    std::shared_ptr<Job> job;
+    while (queue_->q.try_dequeue(job)) {
+      if (job) waiting_.push_back(std::move(job));
+    }
+    if (stopping_.load()) break;
+    // Cancelled requests leave at once: queued ones end, running ones free their state.
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if ((*it)->cancelled) {
+        n_waiting_.fetch_sub(1);
+        local_.requests_total += 1;
+        local_.cancelled_total += 1;
+        {
+          std::lock_guard<std::mutex> lock(live_mu_);
+          live_.erase((*it)->id);
+        }
+        publish_stats();
+        (*it)->stream->push(done_event("cancelled", static_cast<int64_t>((*it)->req.prompt.size()), 0, 0));
+        it = waiting_.erase(it);
       } else {
-        tok = sampler.sample(logits.data(), m_.hp.n_vocab);
+        ++it;
       }
     }
-    ++n_gen;
-    ev.token = tok;
-    const bool stop = std::find(m_.stop_ids.begin(), m_.stop_ids.end(), tok) != m_.stop_ids.end();
-    if (stop) {
-      finish = "stop";
-      break;
+    for (auto& s : running_) {
+      if (s->job->cancelled && !s->done) finish(*s, "cancelled");
     }
-    if (std::find(r.visible_specials.begin(), r.visible_specials.end(), tok) != r.visible_specials.end()) {
-      ev.text = detok.flush() + m_.tokenizer->token_bytes(tok, true);
-    } else {
-      ev.text = detok.push(tok);
+    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+    while (static_cast<int64_t>(running_.size()) < opt_.parallel && !waiting_.empty()) {
+      std::shared_ptr<Job> next = std::move(waiting_.front());
+      waiting_.pop_front();
+      n_waiting_.fetch_sub(1);
+      admit(std::move(next));
     }
-    job.stream->push(std::move(ev));
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.generated_tokens_total += 1;
-    }
-    if (n_gen >= r.max_tokens) break;
-    if (s.n_past() >= s.n_ctx()) break;  // "length": the context is full
-    logits = s.step(tok);
+    if (!running_.empty()) step();
+    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+    publish_stats();
   }
-  std::string tail = detok.flush();
+  // Shutdown: no new admissions; everything in flight ends with a final event.
+  while (submitting_.load() > 0) std::this_thread::yield();
+  std::shared_ptr<Job> job;
+  while (queue_->q.try_dequeue(job)) {
+    if (job) waiting_.push_back(std::move(job));
+  }
+  for (auto& s : running_) {
+    if (!s->done) finish(*s, "cancelled");
+  }
+  running_.clear();
+  for (auto& j : waiting_) {
+    j->stream->push(done_event("cancelled", static_cast<int64_t>(j->req.prompt.size()), 0, 0));
+    n_waiting_.fetch_sub(1);
+    local_.requests_total += 1;
+    local_.cancelled_total += 1;
+  }
+  waiting_.clear();
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.clear();
+  }
+  cache_->clear();
+  publish_stats();
+}
+
+bool Engine::admit(std::shared_ptr<Job> job) {
+  auto s = std::make_unique<Seq>();
+  s->job = std::move(job);
+  const GenerateRequest& r = s->job->req;
+  s->n_prompt = static_cast<int64_t>(r.prompt.size());
+  if (s->n_prompt == 0 || s->n_prompt > m_.n_ctx) {
+    fail(*s, s->n_prompt == 0 ? "empty prompt" : context_overflow_message(s->n_prompt, m_.n_ctx));
+    return false;
+  }
+  s->state = m_.model->new_sequence(m_.n_ctx);
+  s->state->set_snapshot_interval(opt_.cache_bytes > 0 ? opt_.snapshot_interval : 0);
+  if (opt_.cache_bytes > 0) {
+    // Longest restart point among cached and running sequences; at least one prompt token is
+    // left to compute (its logits start the generation).
+    const int64_t limit = s->n_prompt - 1;
+    PrefixCache::Hit best = cache_->find(r.prompt, limit);
+    for (const auto& o : running_) {
+      const int64_t lcp = std::min(common_prefix(o->fed, r.prompt), limit);
+      const int64_t n = o->state->resume_point(std::min<int64_t>(lcp, o->state->n_past()));
+      if (n > best.n) best = {o->state.get(), n};
+    }
+    if (best.n > 0) {
+      s->state->copy_prefix_from(*best.state, best.n);
+      s->n_cached = best.n;
+    }
+  }
+  s->fed.assign(r.prompt.begin(), r.prompt.begin() + s->n_cached);
+  s->sampler = std::make_unique<Sampler>(r.sampling, &m_.never_sample);
+  for (int32_t t : r.prompt) s->sampler->accept(t);
+  s->detok = std::make_unique<IncrementalDetokenizer>(*m_.tokenizer, /*special=*/false);
+  local_.cached_prompt_tokens_total += s->n_cached;
+  running_.push_back(std::move(s));
+  return true;
+}
+
+void Engine::step() {
+  Batch batch;
+  int64_t n_rows = 0;
+  // Decode tokens first: every running stream advances by one token each step.
+  for (auto& s : running_) {
+    s->logits_row = -1;
+    if (s->done || s->prefilling()) continue;
+    batch.add(s->pending, s->state->n_past(), s->state.get(), true);
+    s->fed.push_back(s->pending);
+    s->logits_row = n_rows++;
+  }
+  // Then prompt tokens, oldest request first, up to one chunk while others decode (so a long
+  // prompt delays running streams by at most one chunk) or a full batch when none do.
+  const int64_t budget = std::min<int64_t>(m_.max_batch, batch.size() > 0 ? static_cast<int64_t>(batch.size()) + opt_.prefill_chunk : m_.max_batch);
+  for (auto& s : running_) {
+    if (s->done || !s->prefilling()) continue;
+    const int64_t room = budget - static_cast<int64_t>(batch.size());
+    if (room <= 0) break;
+    const int64_t start = static_cast<int64_t>(s->fed.size());
+    const int64_t end = std::min(s->n_prompt, start + room);
+    for (int64_t i = start; i < end; ++i) {
+      const bool last = i == s->n_prompt - 1;
+      batch.add(s->job->req.prompt[i], s->state->n_past() + (i - start), s->state.get(), last);
+      s->fed.push_back(s->job->req.prompt[i]);
+      if (last) s->logits_row = n_rows++;
+    }
+  }
+  if (batch.size() == 0) return;
+  try {
+    m_.model->forward(batch, logits_.data());
+  } catch (const std::exception& e) {
+    for (auto& s : running_) {
+      if (!s->done) fail(*s, std::string("forward pass failed: ") + e.what());
+    }
+    return;
+  }
+  local_.decode_steps_total += 1;
+  local_.batch_tokens_total += static_cast<int64_t>(batch.size());
+  for (auto& s : running_) {
+    if (s->done || s->logits_row < 0) continue;
+    try {
+      handle_logits(*s, logits_.data() + s->logits_row * m_.hp.n_vocab);
+    } catch (const std::exception& e) {
+      fail(*s, e.what());
+    }
+  }
+}
+
+// One sampled token for `s` from its logits row: emit it, then end or queue it for the next step.
+void Engine::handle_logits(Seq& s, float* logits) {
+  const GenerateRequest& r = s.job->req;
+  if (s.job->cancelled) {
+    finish(s, "cancelled");
+    return;
+  }
+  TokenEvent ev;
+  int32_t tok;
+  if (!r.forced.empty()) {
+    tok = s.n_gen < static_cast<int64_t>(r.forced.size()) ? r.forced[s.n_gen] : m_.stop_ids.front();
+  } else if (r.top_logprobs >= 0) {
+    // logprobs come from the model's distribution before penalties and temperature.
+    std::vector<float> raw(logits, logits + m_.hp.n_vocab);
+    tok = s.sampler->sample(logits, m_.hp.n_vocab);
+    fill_logprobs(raw.data(), m_.hp.n_vocab, m_.never_sample, tok, r.top_logprobs, ev);
+  } else {
+    tok = s.sampler->sample(logits, m_.hp.n_vocab);
+  }
+  ++s.n_gen;
+  ev.token = tok;
+  if (std::find(m_.stop_ids.begin(), m_.stop_ids.end(), tok) != m_.stop_ids.end()) {
+    finish(s, "stop");
+    return;
+  }
+  if (std::find(r.visible_specials.begin(), r.visible_specials.end(), tok) != r.visible_specials.end()) {
+    ev.text = s.detok->flush() + m_.tokenizer->token_bytes(tok, true);
+  } else {
+    ev.text = s.detok->push(tok);
+  }
+  s.job->stream->push(std::move(ev));
+  local_.generated_tokens_total += 1;
+  if (s.n_gen >= r.max_tokens || s.state->n_past() >= s.state->n_ctx()) {
+    finish(s, "length");  // max_tokens reached, or the context is full
+    return;
+  }
+  s.pending = tok;
+}
+
+// Bookkeeping first, then the final event: a client that saw Done also sees the freed memory in
+// stats().
+void Engine::finish(Seq& s, const std::string& reason) {
+  std::string tail = s.detok ? s.detok->flush() : std::string();
   if (!tail.empty()) {
     TokenEvent ev;
     ev.text = std::move(tail);
-    job.stream->push(std::move(ev));
+    s.job->stream->push(std::move(ev));
   }
-  TokenEvent done;
-  done.kind = TokenEvent::Kind::Done;
-  done.finish_reason = finish;
-  done.n_prompt = n_prompt;
-  done.n_generated = n_gen - (finish == "stop" ? 1 : 0);  // the end-of-turn token is not content
-  job.stream->push(std::move(done));
+  s.done = true;
+  local_.requests_total += 1;
+  local_.prompt_tokens_total += s.n_prompt;
+  if (reason == "cancelled") {
+    local_.cancelled_total += 1;  // a cancelled request's memory is released, not cached
+  } else if (cache_->budget() > 0 && s.state && !s.prefilling()) {
+    cache_->insert(std::move(s.fed), std::move(s.state));
+  }
+  s.state.reset();
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.erase(s.job->id);
+  }
+  publish_stats();
+  // The end-of-turn token is not content.
+  const int64_t n_gen = s.n_gen - (reason == "stop" ? 1 : 0);
+  s.job->stream->push(done_event(reason, s.n_prompt, n_gen, s.n_cached));
+}
+
+void Engine::fail(Seq& s, const std::string& message) {
+  s.done = true;
+  s.state.reset();
+  local_.requests_total += 1;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.erase(s.job->id);
+  }
+  publish_stats();
+  TokenEvent err;
+  err.kind = TokenEvent::Kind::Error;
+  err.error = message;
+  s.job->stream->push(std::move(err));
+}
+
+void Engine::publish_stats() {
+  local_.running = static_cast<int64_t>(std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; }));
+  int64_t seq_bytes = 0;
+  for (const auto& s : running_) {
+    if (s->state) seq_bytes += static_cast<int64_t>(s->state->bytes());
+  }
+  local_.sequence_bytes = seq_bytes;
+  local_.cache_bytes = static_cast<int64_t>(cache_->bytes());
+  local_.cache_entries = static_cast<int64_t>(cache_->entries());
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_ = local_;
 }
 
 }  // namespace lfmd

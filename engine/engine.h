@@ -1,6 +1,6 @@
 // The only door between the server and the model: submit a request with its event stream,
-// cancel it, read stats. One engine thread owns the model and every sequence; callers never
-// touch model state. (Requests run one at a time until the scheduler issue adds batching.)
+// cancel it, read stats. One engine thread owns the model, every sequence and the prefix cache;
+// callers never touch model state.
 #pragma once
 
 #include <atomic>
@@ -68,47 +68,77 @@ struct EngineStats {
   int64_t running = 0;           // in prefill or decode
   int64_t requests_total = 0;    // finished (any reason)
   int64_t prompt_tokens_total = 0;
+  int64_t cached_prompt_tokens_total = 0;  // prompt tokens restored from the prefix cache
   int64_t generated_tokens_total = 0;
   int64_t cancelled_total = 0;
-  int64_t decode_steps_total = 0;  // forward passes run (prefill chunks + decode steps)
+  int64_t decode_steps_total = 0;  // forward passes run
+  int64_t batch_tokens_total = 0;  // tokens over all forward passes
+  int64_t sequence_bytes = 0;    // state (KV, conv, snapshots) of running sequences
+  int64_t cache_bytes = 0;       // prefix cache
+  int64_t cache_entries = 0;
+  int64_t cache_budget_bytes = 0;
 };
 
+struct EngineOptions {
+  int64_t max_queue = 16;          // requests waiting for a slot before submit() refuses
+  int64_t parallel = 4;            // sequences running at once, each with the model's full n_ctx
+  int64_t prefill_chunk = 64;      // prompt tokens per step while other sequences decode
+  size_t cache_bytes = 1ull << 30; // prefix cache budget (0 = off)
+  int64_t snapshot_interval = 64;  // conv-state snapshot every N tokens (prefix restart points)
+};
+
+// The scheduler. Every step it runs ONE forward pass holding the next token of every decoding
+// sequence plus a chunk of pending prompt tokens, samples each sequence's next token, and
+// retires finished ones into the prefix cache. New requests join at the next step.
 class Engine {
  public:
   // Starts the engine thread. `model` must outlive the engine.
-  Engine(LoadedModel& model, int64_t max_queue);
+  Engine(LoadedModel& model, EngineOptions opt);
   ~Engine();  // stops the thread; pending requests end with Done("cancelled")
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Enqueues a request. Returns its id, or 0 when the queue is full (caller answers 429).
+  // Enqueues a request (lock-free). Returns its id, or 0 when the queue is full or the engine is
+  // stopping (caller answers 429 / 503).
   uint64_t submit(GenerateRequest req, std::shared_ptr<RequestStream> stream);
   // Stops a request at the next step (also while queued or in prefill); no-op if finished.
+  // Its sequence state is freed, not cached.
   void cancel(uint64_t id);
   EngineStats stats() const;
   const LoadedModel& model() const { return m_; }
+  const EngineOptions& options() const { return opt_; }
   // Stops admission; running and queued requests end with Done("cancelled").
   void shutdown();
 
  private:
-  struct Job {
-    uint64_t id;
-    GenerateRequest req;
-    std::shared_ptr<RequestStream> stream;
-    std::atomic<bool> cancelled{false};
-  };
+  struct Job;
+  struct Seq;
+  struct Queue;
   void loop();
-  void run(Job& job);
+  bool admit(std::shared_ptr<Job> job);
+  void step();
+  void handle_logits(Seq& s, float* logits);
+  void finish(Seq& s, const std::string& reason);
+  void fail(Seq& s, const std::string& message);
+  void publish_stats();
 
   LoadedModel& m_;
-  const int64_t max_queue_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Job>> queue_;
+  const EngineOptions opt_;
+  std::unique_ptr<Queue> queue_;                 // submissions: HTTP threads -> engine thread
+  std::atomic<int64_t> n_waiting_{0};            // submitted, not admitted
+  std::atomic<int64_t> submitting_{0};           // submit() calls in flight
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> next_id_{1};
+  mutable std::mutex live_mu_;                   // id -> job, for cancel()
   std::map<uint64_t, std::shared_ptr<Job>> live_;
-  uint64_t next_id_ = 1;
-  bool stopping_ = false;
+  mutable std::mutex stats_mu_;
   EngineStats stats_;
+  // Engine-thread state.
+  std::deque<std::shared_ptr<Job>> waiting_;
+  std::vector<std::unique_ptr<Seq>> running_;
+  std::unique_ptr<class PrefixCache> cache_;
+  std::vector<float> logits_;                    // [parallel][n_vocab]
+  EngineStats local_;                            // counters owned by the engine thread
   std::thread thread_;
 };
 

@@ -28,7 +28,11 @@ config::Command serve_cmd() {
       {"model-alias", OptType::String, "", "model id shown by /v1/models (default: the file's name)"},
       {"allowed-hosts", OptType::String, "", "extra Host header names accepted, comma-separated (DNS-rebinding guard)"},
       {"cors-origins", OptType::String, "", "origins allowed by CORS, comma-separated (default: none)"},
-      {"max-queue", OptType::Int, "16", "requests waiting for the engine before 429", 1, 100000},
+      {"max-queue", OptType::Int, "16", "requests waiting for a free sequence slot before 429", 1, 100000},
+      {"parallel", OptType::Int, "4", "sequences generated at once (each with the full --ctx)", 1, 256},
+      {"prefill-chunk", OptType::Int, "64", "prompt tokens per step while other streams decode (bounds their stall)", 1, 65536},
+      {"cache-mb", OptType::Int, "2048", "prefix cache budget in MiB (0 = off)", 0, 1 << 20},
+      {"snapshot-every", OptType::Int, "64", "conv-state snapshot interval in tokens (prefix-cache restart points)", 1, 1 << 20},
       {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
       {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
@@ -195,7 +199,16 @@ int run_serve(const config::Options& o) {
   std::unique_ptr<ChatService> chat;
   try {
     model = load_from_options(o);
-    engine = std::make_unique<Engine>(*model, o.integer("max-queue"));
+    EngineOptions eo;
+    eo.max_queue = o.integer("max-queue");
+    eo.parallel = o.integer("parallel");
+    eo.prefill_chunk = o.integer("prefill-chunk");
+    eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
+    eo.snapshot_interval = o.integer("snapshot-every");
+    engine = std::make_unique<Engine>(*model, eo);
+    std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB\n",
+                 static_cast<long long>(eo.parallel), static_cast<long long>(model->n_ctx),
+                 static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")));
     ChatServiceOptions co;
     co.model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
     co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));

@@ -61,7 +61,14 @@ std::string Metrics::render(const EngineStats& e) const {
   counter("lfmd_generated_tokens_total", "tokens generated", e.generated_tokens_total);
   counter("lfmd_cancelled_total", "generations cancelled (client gone, stop string, shutdown)", e.cancelled_total);
   counter("lfmd_client_disconnects_total", "generations stopped because the client disconnected", disconnects.load());
-  gauge("lfmd_queue_depth", "requests waiting for the engine", e.queued);
+  counter("lfmd_prompt_tokens_cached_total", "prompt tokens restored from the prefix cache", e.cached_prompt_tokens_total);
+  counter("lfmd_forward_passes_total", "forward passes run by the scheduler", e.decode_steps_total);
+  counter("lfmd_batch_tokens_total", "tokens over all forward passes", e.batch_tokens_total);
+  gauge("lfmd_queue_depth", "requests waiting for a sequence slot", e.queued);
+  gauge("lfmd_sequence_state_bytes", "memory of running sequences (KV cache, conv state, snapshots)", e.sequence_bytes);
+  gauge("lfmd_prefix_cache_bytes", "memory held by the prefix cache", e.cache_bytes);
+  gauge("lfmd_prefix_cache_entries", "sequences held by the prefix cache", e.cache_entries);
+  gauge("lfmd_prefix_cache_budget_bytes", "prefix cache budget", e.cache_budget_bytes);
   gauge("lfmd_requests_running", "requests being generated", e.running);
   ttft.render("lfmd_time_to_first_token_seconds", "time from request to first generated token", out);
   itl.render("lfmd_inter_token_latency_seconds", "time between consecutive generated tokens", out);

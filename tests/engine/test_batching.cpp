@@ -1,41 +1,18 @@
 // Several sequences in one forward pass give exactly the logits each gives alone (batch
 // invariance: the scheduler relies on it), with any chunking of the prompt.
 #include <doctest/doctest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <random>
 
 #include "engine/loader.h"
 #include "engine/session.h"
 #include "engine/testmodel/generator.h"
+#include "tests/engine/test_models.h"
 
 using namespace lfmd;
+using lfmd::testing::model_path;
 
 namespace {
-
-// Models generated once per test run into a private directory, removed at exit.
-struct TempModels {
-  std::string dir = "/tmp/lfmd-engine-test-" + std::to_string(::getpid());
-  std::vector<std::string> files;
-  ~TempModels() {
-    for (const auto& f : files) ::unlink(f.c_str());
-    ::rmdir(dir.c_str());
-  }
-  std::string get(const char* preset) {
-    ::mkdir(dir.c_str(), 0755);
-    std::string p = dir + "/" + preset + ".gguf";
-    if (::access(p.c_str(), F_OK) != 0) {
-      write_test_model(*find_test_model_preset(preset), kernels::DType::Q8_0, 11, p, nullptr);
-      files.push_back(p);
-    }
-    return p;
-  }
-};
-TempModels temp_models;
-
-std::string model_path(const char* preset) { return temp_models.get(preset); }
 
 std::vector<int32_t> random_tokens(std::mt19937& rng, int n) {
   std::vector<int32_t> t{1};

@@ -425,8 +425,9 @@ class QueueFull(unittest.TestCase):
 
     def test_429_with_retry_after(self):
         with tempfile.TemporaryDirectory(prefix="lfmd-queue-") as tmp:
-            with LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--max-queue", "1"]) as srv:
+            with LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--max-queue", "1", "--parallel", "1"]) as srv:
                 long_req = {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True}
+                before = srv.metrics()
                 a = RawStream(srv, long_req)
                 b = None
                 try:
@@ -445,8 +446,14 @@ class QueueFull(unittest.TestCase):
                         b.close()
                 wait_for(lambda: (lambda m: m["lfmd_requests_running"] == 0 and m["lfmd_queue_depth"] == 0)(
                     srv.metrics()), 20, "both cancelled after disconnect")
+                # Cancelled requests release their memory: nothing running, the cache as before.
+                after = srv.metrics()
+                self.assertEqual(after["lfmd_sequence_state_bytes"], 0)
+                self.assertEqual(after["lfmd_prefix_cache_bytes"], before["lfmd_prefix_cache_bytes"])
                 status, _, data = srv.chat({"messages": [user("x")], "max_tokens": 2})
                 self.assertEqual(status, 200, data[:300])
+                # A finished request is kept in the prefix cache (so the check above can fail).
+                self.assertGreater(srv.metrics()["lfmd_prefix_cache_bytes"], before["lfmd_prefix_cache_bytes"])
 
 
 if __name__ == "__main__":
