@@ -147,6 +147,8 @@ void Engine::run(Job& job) {
   IncrementalDetokenizer detok(*m_.tokenizer, /*special=*/false);
   int64_t n_gen = 0;
   std::string finish = "length";
+  ConfidenceTracker confidence(&m_.never_sample, m_.hp.n_vocab, r.confidence_window);
+  std::vector<float> raw;  // the unmodified distribution when the sampler changes `logits`
   while (n_gen < r.max_tokens) {
     if (job.cancelled) {
       finish = "cancelled";
@@ -154,18 +156,19 @@ void Engine::run(Job& job) {
     }
     TokenEvent ev;
     int32_t tok;
+    const float* dist = logits.data();  // the model's distribution (for logprobs and confidence)
     if (!r.forced.empty()) {
       tok = n_gen < static_cast<int64_t>(r.forced.size()) ? r.forced[n_gen] : m_.stop_ids.front();
     } else {
-      if (r.top_logprobs >= 0) {
-        // logprobs come from the model's distribution before penalties and temperature.
-        std::vector<float> raw = logits;
-        tok = sampler.sample(logits.data(), m_.hp.n_vocab);
-        fill_logprobs(raw, m_.never_sample, tok, r.top_logprobs, ev);
-      } else {
-        tok = sampler.sample(logits.data(), m_.hp.n_vocab);
+      if (r.top_logprobs >= 0 || r.want_confidence) {
+        // logprobs and confidence come from the distribution before penalties and temperature.
+        raw.assign(logits.begin(), logits.end());
+        dist = raw.data();
       }
+      tok = sampler.sample(logits.data(), m_.hp.n_vocab);
+      if (r.top_logprobs >= 0) fill_logprobs(raw, m_.never_sample, tok, r.top_logprobs, ev);
     }
+    if (r.want_confidence) ev.confidence = confidence.observe(dist, tok);  // hook: per sampled token
     ++n_gen;
     ev.token = tok;
     const bool stop = std::find(m_.stop_ids.begin(), m_.stop_ids.end(), tok) != m_.stop_ids.end();
@@ -198,6 +201,7 @@ void Engine::run(Job& job) {
   done.finish_reason = finish;
   done.n_prompt = n_prompt;
   done.n_generated = n_gen - (finish == "stop" ? 1 : 0);  // the end-of-turn token is not content
+  if (r.want_confidence) done.confidence_summary = confidence.summary();  // hook: at Done
   job.stream->push(std::move(done));
 }
 
