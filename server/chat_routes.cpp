@@ -303,6 +303,7 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
   if (opt_.test_hooks) {
     // Test hook: the engine emits exactly these tokens (to exercise tool-call streaming).
     auto body = nlohmann::json::parse(hreq.body, nullptr, false);
+    if (!opt_.forced_output.empty()) g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
     if (body.is_object() && body.contains("lfmd_forced_output") && body["lfmd_forced_output"].is_string()) {
       g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
     }

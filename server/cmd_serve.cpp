@@ -34,6 +34,7 @@ config::Command serve_cmd() {
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
       {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
       {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output); never in production"},
+      {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
       {"handoff", OptType::String, "off", "confidence policy: off | flag (mark low-confidence answers) | proxy (send them to --upstream-url)"},
       {"confidence-threshold", OptType::Float, "0.7", "hand off when the mean normalised-entropy confidence is below this", 0, 1},
       {"confidence-window", OptType::Int, "8", "tokens in the sliding window of the confidence minimum", 1, 4096},
@@ -240,6 +241,7 @@ int run_serve(const config::Options& o) {
     co.model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
     co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
     co.test_hooks = o.flag("test-hooks");
+    if (co.test_hooks) co.forced_output = o.str("test-forced-output");
     co.handoff = handoff_from_options(o);
     chat = std::make_unique<ChatService>(*engine, *model, co, metrics);
   } catch (...) {
