@@ -119,6 +119,21 @@ class StandIn:
                 if outer.mode == "slow":
                     outer.release.wait(60)  # released by close(); the client must give up first
                     return
+                if outer.mode in ("stall_after_head", "stall_after_chunk"):
+                    # Headers (and maybe one chunk), then silence: the body runs until close.
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if outer.mode == "stall_after_chunk":
+                        ch = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "standin",
+                              "choices": [{"index": 0, "delta": {"role": "assistant", "content": "partial"},
+                                           "finish_reason": None}]}
+                        self.wfile.write(f"data: {json.dumps(ch)}\n\n".encode())
+                    self.wfile.flush()
+                    outer.release.wait(60)
+                    self.close_connection = True
+                    return
                 if outer.mode == "500":
                     data, status, ctype = b'{"error":{"message":"boom"}}', 500, "application/json"
                 else:
@@ -394,6 +409,33 @@ class Handoff(unittest.TestCase):
             self.assertEqual((b["stream"], b["max_tokens"], b["temperature"]), (stream, 12, 0))
             for k in ("handoff", "confidence_threshold", "lfmd_forced_output", "top_k", "min_p"):
                 self.assertNotIn(k, b)
+
+    def test_upstream_stalls_after_headers(self):
+        stall = StandIn("stall_after_head")
+        self.standins.append(stall)
+        self.check_fallback(stall.url, "timeout")
+
+    def test_upstream_stream_breaks_after_first_chunk(self):
+        """Committed to the cloud answer, a broken upstream stream ends ours with an in-band error
+        event within the timeout (the local answer cannot replace tokens already sent)."""
+        stall = StandIn("stall_after_chunk")
+        self.standins.append(stall)
+        front = self.front(stall.url)
+        t0 = time.monotonic()
+        s = RawStream(front, dict(body(), stream=True), headers=AUTH)
+        try:
+            self.assertEqual(s.read_head(), 200)
+            self.assertEqual(s.headers["x-lfmd-served-by"], "cloud")
+            events = [e for e in s.events() if not e.startswith(":")]
+        finally:
+            s.close()
+        self.assertLess(time.monotonic() - t0, TIMEOUT_MS / 1000 + 2.0)
+        first = json.loads(events[0][6:])
+        self.assertEqual(first["choices"][0]["delta"]["content"], "partial")
+        self.assertIn("error", json.loads(events[-1][6:]))
+        self.assertNotIn("data: [DONE]", events)
+        m = front.metrics(headers=AUTH)
+        self.assertEqual(m['lfmd_handoff_fallbacks_total{reason="stream_broken"}'], 1)
 
     def make_cert(self, name):
         cert, key = os.path.join(self.tmp.name, name + ".pem"), os.path.join(self.tmp.name, name + ".key")
