@@ -42,6 +42,7 @@ struct Engine::Seq {
   int64_t n_cached = 0;       // prompt tokens restored from a cached prefix
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<IncrementalDetokenizer> detok;
+  std::unique_ptr<ConfidenceTracker> confidence;  // when the request wants confidence signals
   int64_t n_gen = 0;          // tokens sampled so far
   int32_t pending = -1;       // sampled token to feed at the next step (decode phase)
   int64_t logits_row = -1;    // row of this step's logits, -1 if none
@@ -250,6 +251,7 @@ bool Engine::admit(std::shared_ptr<Job> job) {
   s->sampler = std::make_unique<Sampler>(r.sampling, &m_.never_sample);
   for (int32_t t : r.prompt) s->sampler->accept(t);
   s->detok = std::make_unique<IncrementalDetokenizer>(*m_.tokenizer, /*special=*/false);
+  if (r.want_confidence) s->confidence = std::make_unique<ConfidenceTracker>(&m_.never_sample, m_.hp.n_vocab, r.confidence_window);
   local_.cached_prompt_tokens_total += s->n_cached;
   running_.push_back(std::move(s));
   return true;
@@ -312,16 +314,19 @@ void Engine::handle_logits(Seq& s, float* logits) {
   }
   TokenEvent ev;
   int32_t tok;
+  const float* dist = logits;  // the model's distribution (for logprobs and confidence)
   if (!r.forced.empty()) {
     tok = s.n_gen < static_cast<int64_t>(r.forced.size()) ? r.forced[s.n_gen] : m_.stop_ids.front();
-  } else if (r.top_logprobs >= 0) {
-    // logprobs come from the model's distribution before penalties and temperature.
-    std::vector<float> raw(logits, logits + m_.hp.n_vocab);
-    tok = s.sampler->sample(logits, m_.hp.n_vocab);
-    fill_logprobs(raw.data(), m_.hp.n_vocab, m_.never_sample, tok, r.top_logprobs, ev);
   } else {
+    if (r.top_logprobs >= 0 || s.confidence) {
+      // logprobs and confidence come from the distribution before penalties and temperature.
+      raw_.assign(logits, logits + m_.hp.n_vocab);
+      dist = raw_.data();
+    }
     tok = s.sampler->sample(logits, m_.hp.n_vocab);
+    if (r.top_logprobs >= 0) fill_logprobs(dist, m_.hp.n_vocab, m_.never_sample, tok, r.top_logprobs, ev);
   }
+  if (s.confidence) ev.confidence = s.confidence->observe(dist, tok);  // the end-of-turn token counts
   ++s.n_gen;
   ev.token = tok;
   if (std::find(m_.stop_ids.begin(), m_.stop_ids.end(), tok) != m_.stop_ids.end()) {
@@ -367,7 +372,9 @@ void Engine::finish(Seq& s, const std::string& reason) {
   publish_stats();
   // The end-of-turn token is not content.
   const int64_t n_gen = s.n_gen - (reason == "stop" ? 1 : 0);
-  s.job->stream->push(done_event(reason, s.n_prompt, n_gen, s.n_cached));
+  TokenEvent done = done_event(reason, s.n_prompt, n_gen, s.n_cached);
+  if (s.confidence) done.confidence_summary = s.confidence->summary();
+  s.job->stream->push(std::move(done));
 }
 
 void Engine::fail(Seq& s, const std::string& message) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/confidence.h"
 #include "engine/loader.h"
 #include "engine/sampler.h"
 
@@ -30,6 +31,9 @@ struct GenerateRequest {
   // Control tokens whose text is part of the output (e.g. tool-call markers); other control
   // tokens produce no text.
   std::vector<int32_t> visible_specials;
+  // Confidence signals (engine/confidence.h) of every sampled token, from the raw distribution.
+  bool want_confidence = false;
+  int32_t confidence_window = 8;   // tokens in the sliding window of the summary's minimum
 };
 
 struct TopLogprob {
@@ -44,6 +48,8 @@ struct TokenEvent {
   std::string text;                // complete UTF-8 bytes of this step (may be empty)
   float logprob = 0.0f;            // of the chosen token (when requested)
   std::vector<TopLogprob> top;     // alternatives (when requested)
+  std::optional<TokenConfidence> confidence;  // Token with a sampled id, when requested
+  std::optional<ConfidenceSummary> confidence_summary;  // Done, when requested
   // Done: "stop" (EOS), "length" (max_tokens or context), "cancelled"; Error: message.
   std::string finish_reason;
   std::string error;
@@ -138,6 +144,7 @@ class Engine {
   std::vector<std::unique_ptr<Seq>> running_;
   std::unique_ptr<class PrefixCache> cache_;
   std::vector<float> logits_;                    // [parallel][n_vocab]
+  std::vector<float> raw_;                       // [n_vocab] unmodified logits of one token
   EngineStats local_;                            // counters owned by the engine thread
   std::thread thread_;
 };

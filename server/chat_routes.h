@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "server/chat_prompt.h"
+#include "server/handoff.h"
 #include "server/http.h"
 #include "server/metrics.h"
 
@@ -17,6 +18,8 @@ struct ChatServiceOptions {
   std::string model_id;            // what /v1/models lists and responses echo
   int keepalive_ms = 5000;         // SSE ": ping" interval while nothing else is sent
   bool test_hooks = false;         // accept "lfmd_forced_output" (tests only)
+  std::string forced_output;       // test hooks: every request emits exactly this text
+  HandoffConfig handoff;           // confidence policy and cloud upstream (server/handoff.h)
 };
 
 class ChatService {

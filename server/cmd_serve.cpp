@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "server/chat_routes.h"
@@ -37,6 +38,16 @@ config::Command serve_cmd() {
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
       {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
       {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output); never in production"},
+      {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
+      {"handoff", OptType::String, "off", "confidence policy: off | flag (mark low-confidence answers) | proxy (send them to --upstream-url)"},
+      {"confidence-threshold", OptType::Float, "0.7", "hand off when the mean normalised-entropy confidence is below this", 0, 1},
+      {"confidence-window", OptType::Int, "8", "tokens in the sliding window of the confidence minimum", 1, 4096},
+      {"handoff-probe-tokens", OptType::Int, "16", "streaming proxy requests: tokens held back before deciding", 1, 4096},
+      {"upstream-url", OptType::String, "", "OpenAI-compatible base URL of the cloud upstream, e.g. https://api.example.com/v1"},
+      {"upstream-model", OptType::String, "", "model name sent upstream (default: the client's)"},
+      {"upstream-api-key-env", OptType::String, "", "NAME of the environment variable holding the upstream API key"},
+      {"upstream-timeout-ms", OptType::Int, "10000", "deadline for the upstream's answer (first chunk when streaming)", 1, 600000},
+      {"upstream-ca-file", OptType::String, "", "PEM CA bundle for the upstream's certificate (default: system CAs)"},
   };
   for (auto& o : more) c.options.push_back(o);
   return c;
@@ -80,6 +91,36 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
   return diff == 0;
+}
+
+HandoffConfig handoff_from_options(const config::Options& o) {
+  HandoffConfig h;
+  if (!parse_handoff_mode(o.str("handoff"), &h.mode)) {
+    throw std::runtime_error("--handoff must be off, flag or proxy (got '" + o.str("handoff") + "')");
+  }
+  h.threshold = o.number("confidence-threshold");
+  h.window = static_cast<int32_t>(o.integer("confidence-window"));
+  h.probe_tokens = static_cast<int32_t>(o.integer("handoff-probe-tokens"));
+  h.upstream.base_url = o.str("upstream-url");
+  h.upstream.ca_file = o.str("upstream-ca-file");
+  h.upstream.timeout_ms = static_cast<int>(o.integer("upstream-timeout-ms"));
+  h.upstream_model = o.str("upstream-model");
+  if (!h.upstream.base_url.empty()) {
+    if (std::string why = http::check_upstream_url(h.upstream.base_url); !why.empty()) throw std::runtime_error("--upstream-url: " + why);
+  }
+  if (h.mode == HandoffMode::Proxy && h.upstream.base_url.empty()) {
+    throw std::runtime_error("--handoff proxy needs --upstream-url");
+  }
+  if (const std::string env = o.str("upstream-api-key-env"); !env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (!v || !*v) throw std::runtime_error("--upstream-api-key-env names " + env + ", which is not set");
+    h.upstream_key = v;  // never printed
+  }
+  if (!h.upstream.base_url.empty()) {
+    std::fprintf(stderr, "lfmd: handoff %s, threshold %.3g, upstream %s (key %s)\n", handoff_mode_name(h.mode), h.threshold,
+                 h.upstream.base_url.c_str(), h.upstream_key.empty() ? "none" : ("from $" + o.str("upstream-api-key-env")).c_str());
+  }
+  return h;
 }
 
 int run_serve(const config::Options& o) {
@@ -213,6 +254,8 @@ int run_serve(const config::Options& o) {
     co.model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
     co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
     co.test_hooks = o.flag("test-hooks");
+    if (co.test_hooks) co.forced_output = o.str("test-forced-output");
+    co.handoff = handoff_from_options(o);
     chat = std::make_unique<ChatService>(*engine, *model, co, metrics);
   } catch (...) {
     server.stop();

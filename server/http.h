@@ -2,6 +2,7 @@
 // includes httplib; handlers see plain structs and never throw across this boundary.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -72,6 +73,45 @@ class Server {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// ---- Outgoing requests (the cloud handoff's upstream) ----
+// One POST to an OpenAI-compatible upstream, run on a thread of its own so that the caller can
+// wait with a deadline, keep checking its own client, and cancel. http:// or https://; HTTPS
+// always verifies the server certificate and host name (system CAs, or ca_file when set).
+
+struct UpstreamTarget {
+  std::string base_url;   // "https://api.example.com/v1" (the path prefix is kept)
+  std::string ca_file;    // PEM bundle instead of the system CAs ("" = system)
+  int timeout_ms = 10000; // connect, read and write timeout of the socket operations
+};
+
+// Checks a base URL; returns "" or the reason it is unusable.
+std::string check_upstream_url(const std::string& base_url);
+
+class UpstreamCall {
+ public:
+  struct Event {
+    enum class Kind { Head, Data, End, Fail } kind = Kind::Data;
+    int status = 0;      // Head: the HTTP status
+    std::string data;    // Data: body bytes as they arrive
+    // Fail: "connect" | "timeout" | "tls" | "read" | "write" | "cancelled" | "error"
+    std::string error;
+    std::string detail;  // Fail: one line for logs and handoff_error (never holds headers)
+  };
+  // Starts POST {base_url}{path}. Events: Head, Data*, then End; or Fail at any point.
+  static std::unique_ptr<UpstreamCall> start(const UpstreamTarget& target, const std::string& path,
+                                             std::string body,
+                                             std::vector<std::pair<std::string, std::string>> headers);
+  ~UpstreamCall();  // cancels; never blocks on the network
+  std::optional<Event> next(std::chrono::milliseconds wait);
+  void cancel();
+
+  struct Impl;
+
+ private:
+  explicit UpstreamCall(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace lfmd::http

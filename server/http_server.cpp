@@ -11,7 +11,11 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <regex>
+#include <thread>
 
 #include "server/http.h"
 
@@ -231,6 +235,171 @@ int Server::bind(std::string* error) {
 void Server::run() { impl_->srv.listen_after_bind(); }
 void Server::stop() {
   if (impl_ && impl_->srv.is_running()) impl_->srv.stop();
+}
+
+}  // namespace lfmd::http
+
+// ---- UpstreamCall ----
+
+namespace lfmd::http {
+
+namespace {
+
+struct ParsedUrl {
+  std::string scheme_host_port;  // "https://host:port"
+  std::string prefix;            // "/v1" (no trailing '/')
+};
+
+bool parse_url(const std::string& url, ParsedUrl* out, std::string* why) {
+  std::string scheme;
+  if (url.rfind("https://", 0) == 0) scheme = "https";
+  else if (url.rfind("http://", 0) == 0) scheme = "http";
+  else {
+    *why = "the upstream URL must start with http:// or https://";
+    return false;
+  }
+  const size_t host_start = scheme.size() + 3;
+  size_t slash = url.find('/', host_start);
+  std::string authority = url.substr(host_start, slash == std::string::npos ? std::string::npos : slash - host_start);
+  if (authority.empty() || authority.find('@') != std::string::npos ||
+      authority.find_first_of(" \t\r\n?#") != std::string::npos) {
+    *why = "the upstream URL needs a host (no user info, no query)";
+    return false;
+  }
+  std::string prefix = slash == std::string::npos ? "" : url.substr(slash);
+  if (prefix.find_first_of("?# \t\r\n") != std::string::npos) {
+    *why = "the upstream URL must not carry a query or fragment";
+    return false;
+  }
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  out->scheme_host_port = scheme + "://" + authority;
+  out->prefix = prefix;
+  return true;
+}
+
+// httplib's error -> the reason recorded in handoff_error and the fallback metric.
+std::string error_kind(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+    case httplib::Error::BindIPAddress: return "connect";
+    case httplib::Error::ConnectionTimeout: return "timeout";
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification: return "tls";
+    case httplib::Error::Read: return "read";
+    case httplib::Error::Write: return "write";
+    case httplib::Error::Canceled: return "cancelled";
+    default: return "error";
+  }
+}
+
+}  // namespace
+
+std::string check_upstream_url(const std::string& base_url) {
+  ParsedUrl u;
+  std::string why;
+  return parse_url(base_url, &u, &why) ? "" : why;
+}
+
+struct UpstreamCall::Impl {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Event> q;
+  std::atomic<bool> cancelled{false};
+  std::unique_ptr<httplib::Client> client;  // guarded by mu for stop() vs. the worker's end
+  bool finished = false;
+
+  void push(Event e) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      q.push_back(std::move(e));
+    }
+    cv.notify_all();
+  }
+};
+
+std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, const std::string& path, std::string body,
+                                                  std::vector<std::pair<std::string, std::string>> headers) {
+  auto impl = std::make_shared<Impl>();
+  std::unique_ptr<UpstreamCall> call(new UpstreamCall(impl));
+  ParsedUrl u;
+  std::string why;
+  if (!parse_url(target.base_url, &u, &why)) {
+    Event e;
+    e.kind = Event::Kind::Fail;
+    e.error = "error";
+    e.detail = why;
+    impl->push(std::move(e));
+    return call;
+  }
+  auto client = std::make_unique<httplib::Client>(u.scheme_host_port);
+  const time_t sec = target.timeout_ms / 1000, usec = (target.timeout_ms % 1000) * 1000;
+  client->set_connection_timeout(sec, usec);
+  client->set_read_timeout(sec, usec);
+  client->set_write_timeout(sec, usec);
+  client->set_keep_alive(false);
+  client->set_follow_location(false);  // a redirect must not carry the key elsewhere
+  if (u.scheme_host_port.rfind("https://", 0) == 0) {
+    client->enable_server_certificate_verification(true);
+    if (!target.ca_file.empty()) client->set_ca_cert_path(target.ca_file);
+  }
+  impl->client = std::move(client);
+  auto req = std::make_shared<httplib::Request>();
+  req->method = "POST";
+  req->path = u.prefix + path;
+  req->body = std::move(body);
+  for (auto& [k, v] : headers) req->headers.emplace(k, v);
+  if (req->headers.find("Content-Type") == req->headers.end()) req->headers.emplace("Content-Type", "application/json");
+  // The worker owns a reference to the state: the caller may drop the call at any time.
+  std::thread([impl, req] {
+    Impl* self = impl.get();
+    req->response_handler = [self](const httplib::Response& res) {
+      Event e;
+      e.kind = Event::Kind::Head;
+      e.status = res.status;
+      self->push(std::move(e));
+      return !self->cancelled.load();
+    };
+    req->content_receiver = [self](const char* data, size_t n, uint64_t, uint64_t) {
+      Event e;
+      e.kind = Event::Kind::Data;
+      e.data.assign(data, n);
+      self->push(std::move(e));
+      return !self->cancelled.load();
+    };
+    httplib::Response res;
+    httplib::Error err = httplib::Error::Success;
+    const bool ok = !self->cancelled && self->client->send(*req, res, err);
+    Event end;
+    if (ok) {
+      end.kind = Event::Kind::End;
+    } else {
+      end.kind = Event::Kind::Fail;
+      end.error = self->cancelled ? "cancelled" : error_kind(err);
+      end.detail = httplib::to_string(err);
+    }
+    self->push(std::move(end));
+    std::lock_guard<std::mutex> lock(self->mu);
+    self->finished = true;
+  }).detach();
+  return call;
+}
+
+UpstreamCall::~UpstreamCall() { cancel(); }
+
+std::optional<UpstreamCall::Event> UpstreamCall::next(std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  if (!impl_->cv.wait_for(lock, wait, [&] { return !impl_->q.empty(); })) return std::nullopt;
+  Event e = std::move(impl_->q.front());
+  impl_->q.pop_front();
+  return e;
+}
+
+void UpstreamCall::cancel() {
+  if (impl_->cancelled.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  // Shuts the socket down so that a blocked read returns now (the worker then ends on its own).
+  if (!impl_->finished && impl_->client) impl_->client->stop();
 }
 
 }  // namespace lfmd::http

@@ -34,7 +34,19 @@ void Histogram::render(const std::string& name, const std::string& help, std::st
   out += name + "_sum " + num(sum_) + "\n" + name + "_count " + std::to_string(n_) + "\n";
 }
 
+// Labelled counter families and their help text (rendered even before the first count).
+const std::pair<const char*, const char*> kLabelledFamilies[] = {
+    {"lfmd_handoff_decisions_total", "confidence decisions of flag/proxy requests, by mode and decision (local | handoff)"},
+    {"lfmd_handoff_fallbacks_total", "handoffs answered locally because the upstream failed, by reason"},
+    {"lfmd_responses_served_total", "chat completions answered, by who produced the answer (local | cloud)"},
+};
+
 Metrics::Metrics() = default;
+
+void Metrics::count(const std::string& family, const std::string& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  labelled_[family][labels] += 1;
+}
 
 void Metrics::count_request(int status) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -56,6 +68,16 @@ std::string Metrics::render(const EngineStats& e) const {
       out += "lfmd_http_requests_total{status=\"" + std::to_string(status) + "\"} " + std::to_string(n) + "\n";
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [family, help] : kLabelledFamilies) {
+      out += std::string("# HELP ") + family + " " + help + "\n# TYPE " + family + " counter\n";
+      auto it = labelled_.find(family);
+      if (it == labelled_.end()) continue;
+      for (const auto& [labels, n] : it->second) out += std::string(family) + "{" + labels + "} " + std::to_string(n) + "\n";
+    }
+  }
+  upstream_latency.render("lfmd_upstream_latency_seconds", "cloud handoff: upstream answer (or first streamed chunk) latency", out);
   counter("lfmd_generation_requests_total", "generation requests finished by the engine", e.requests_total);
   counter("lfmd_prompt_tokens_total", "prompt tokens processed", e.prompt_tokens_total);
   counter("lfmd_generated_tokens_total", "tokens generated", e.generated_tokens_total);

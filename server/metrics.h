@@ -35,11 +35,18 @@ class Metrics {
   Histogram ttft{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};   // seconds
   Histogram itl{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};  // seconds
   std::atomic<int64_t> disconnects{0};  // generations stopped because the client went away
+  // Cloud handoff: time from the upstream request to its whole answer (non-streaming) or its
+  // first chunk (streaming), for calls that produced an answer or an HTTP error.
+  Histogram upstream_latency{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}};
+  // Labelled counters: family is one of kLabelledFamilies (metrics.cpp), labels e.g.
+  // `reason="timeout"` (label values from a fixed set, never client text).
+  void count(const std::string& family, const std::string& labels);
   std::string render(const EngineStats& engine) const;
 
  private:
   mutable std::mutex mu_;
   std::map<int, uint64_t> by_status_;
+  std::map<std::string, std::map<std::string, uint64_t>> labelled_;
 };
 
 }  // namespace lfmd
