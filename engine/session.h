@@ -1,5 +1,5 @@
-// One sequence driven synchronously: chunked prefill and single-token decode steps.
-// (The scheduler issue replaces this with batched multi-sequence decoding.)
+// One sequence driven synchronously: chunked prefill and single-token decode steps (CLI tools,
+// benchmarks). The server goes through the Engine's scheduler instead.
 #pragma once
 
 #include <functional>
