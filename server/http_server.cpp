@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <regex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "server/http.h"
@@ -131,8 +132,8 @@ void apply(const Response& in, httplib::Response& res) {
 Response internal_error(const std::string& what) {
   Response r;
   r.status = 500;
-  r.body = std::string("{\"error\":{\"message\":\"internal error: ") + what +
-           "\",\"type\":\"server_error\",\"param\":null,\"code\":null}}";
+  nlohmann::ordered_json body = {{"error", {{"message", "internal error: " + what}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}};
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // escaped, valid UTF-8
   return r;
 }
 
