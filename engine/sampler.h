@@ -31,7 +31,10 @@ class Sampler {
   void accept(int32_t token);  // record a prompt/forced token for the penalties
 
  private:
+  int32_t sample_tempered(const float* logits, int64_t n_vocab);
+
   SamplingParams p_;
+  std::vector<int32_t> idx_;  // candidate ids (scratch reused between calls)
   const std::vector<uint8_t>* never_;
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
