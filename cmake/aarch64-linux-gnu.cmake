@@ -7,8 +7,11 @@ set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
-# ctest runs every test executable through qemu; the Arm C library lives under this prefix.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu)
+# ctest runs every test executable through qemu. The run-time libraries are the multiarch arm64
+# ones (/lib/aarch64-linux-gnu: libc6:arm64 comes with the -dev packages above), not the cross
+# compiler's copy under /usr/aarch64-linux-gnu: with -L there, qemu pairs that older ld.so with
+# the newer multiarch libc.so.6 and every program that starts a thread hangs.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/)
 # Libraries: only Debian's multiarch arm64 packages (pkg-config looks nowhere else).
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_PATH} "")

@@ -4,10 +4,16 @@ GGUF files. Each case is one ctest test; models are generated once into WORK_DIR
 
 usage: test_oracle.py LFMD LLAMA_ORACLE WORK_DIR CASE
 cases: f32-tiny, f32-tiny-moe, f16-350m, tokenize, quant-tiny, quant-tiny-moe, context
+environment (optional):
+  LFMD_TEST_WRAPPER  command line that runs LFMD, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+                     for the Arm build (llama.cpp's oracle still runs natively)
+  LFMD_TEST_ISA      LFMD_ISA for the lfmd runs a case does not pin itself (default: lfmd's choice)
+  LFMD_TEST_MIXES    comma-separated subset of the quantization mixes of the quant-* cases
 """
 import json
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -20,10 +26,14 @@ import oracle_lib as ol  # noqa: E402
 from gguf_mini import Header  # noqa: E402
 
 LFMD, ORACLE, WORK, CASE = sys.argv[1:5]
+LFMD_CMD = shlex.split(os.environ.get("LFMD_TEST_WRAPPER", "")) + [LFMD]
+TEST_ISA = os.environ.get("LFMD_TEST_ISA", "")
 os.makedirs(WORK, exist_ok=True)
 REL_L2_EXACT = 1e-4
 TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 8: "Q8_0", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 30: "BF16"}
 QUANT_MIXES = ["Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"]
+if os.environ.get("LFMD_TEST_MIXES"):
+    QUANT_MIXES = [m for m in QUANT_MIXES if m in os.environ["LFMD_TEST_MIXES"].split(",")]
 PROMPT = ("<|im_start|>system\nYou are a careful assistant.<|im_end|>\n<|im_start|>user\n"
           "Résumé of the meeting on 2024-03-17: we shipped 1234567 units (+12.5%) to Zürich, 東京 and "
           "São Paulo 🚀. Next: fix `parse_args(argv)` in main.cpp and re-run tests.<|im_end|>\n"
@@ -46,9 +56,11 @@ def check(cond, msg):
 def lfmd(*args, env=None, timeout=1200):
     e = dict(os.environ)
     e.pop("LFMD_ISA", None)
+    if TEST_ISA:
+        e["LFMD_ISA"] = TEST_ISA
     if env:
         e.update(env)
-    return ol.run([LFMD, *args], timeout=timeout, env=e)
+    return ol.run([*LFMD_CMD, *args], timeout=timeout, env=e)
 
 
 def path(name):
@@ -148,8 +160,9 @@ def exact_case(label, lfmd_model, llama_model, env=None):
     return err
 
 
-# lfmd's fast kernels are AVX2, so the reference is llama.cpp's AVX2 ("haswell") CPU build; its
-# other valid paths on the same machine measure how far llama.cpp lands from itself.
+# lfmd's fast kernels are AVX2 (the NEON ones evaluate the same float operations), so the
+# reference is llama.cpp's AVX2 ("haswell") CPU build; its other valid paths on the same machine
+# measure how far llama.cpp lands from itself.
 LLAMA_REF = ["--cpu-backend", "haswell"]
 LLAMA_ALTERNATIVES = {
     "one token at a time": LLAMA_REF + ["--one-by-one"],
@@ -273,7 +286,7 @@ def case_context():
     err = ol.rel_l2(mine, ref)
     check(err.max() <= REL_L2_EXACT, f"all {n_ctx} positions match llama.cpp: relative L2 max {err.max():.2e}")
     tf = write_ids("overflow.txt", ids + [5])
-    r = subprocess.run([LFMD, "logits", "--model", m, "--tokens-file", tf, "--out", path("x.bin")],
+    r = subprocess.run([*LFMD_CMD, "logits", "--model", m, "--tokens-file", tf, "--out", path("x.bin")],
                        capture_output=True, text=True, timeout=600)
     check(r.returncode == 1 and "does not fit the context of 4096" in r.stderr and "4097" in r.stderr,
           f"one token more is refused: exit {r.returncode}, {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")
