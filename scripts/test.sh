@@ -15,7 +15,7 @@ status=0
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -R 'lfmd_|bad_model_files|cli') || status=1
 if [ "$(uname -m)" = x86_64 ]; then
   cmake -S . -B build-arm -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-        -DCMAKE_BUILD_TYPE=Release -DLFMD_HOST_ORACLE="$PWD/build/llama_oracle" >/dev/null
+        -DCMAKE_BUILD_TYPE=Release -DLFMD_HOST_BUILD="$PWD/build" >/dev/null
   cmake --build build-arm -j "$jobs" --target lfmd lfmd_kernel_tests
   (cd build-arm && ctest --output-on-failure -j "$jobs" -R 'lfmd_kernel_tests|oracle_arm') || status=1
 fi

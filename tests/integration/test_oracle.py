@@ -9,6 +9,9 @@ environment (optional):
                      for the Arm build (llama.cpp's oracle still runs natively)
   LFMD_TEST_ISA      LFMD_ISA for the lfmd runs a case does not pin itself (default: lfmd's choice)
   LFMD_TEST_MIXES    comma-separated subset of the quantization mixes of the quant-* cases
+  LFMD_TEST_HOST_LFMD  a native lfmd (with LFMD_TEST_WRAPPER): every logits dump of the wrapped
+                     build must be bit-identical to this one's, NEON against AVX2, scalar against
+                     scalar (the NEON kernels evaluate the AVX2 kernels' float operations)
 """
 import json
 import os
@@ -28,6 +31,8 @@ from gguf_mini import Header  # noqa: E402
 LFMD, ORACLE, WORK, CASE = sys.argv[1:5]
 LFMD_CMD = shlex.split(os.environ.get("LFMD_TEST_WRAPPER", "")) + [LFMD]
 TEST_ISA = os.environ.get("LFMD_TEST_ISA", "")
+HOST_LFMD = os.environ.get("LFMD_TEST_HOST_LFMD", "")
+HOST_ISA = {"neon": "avx2", "scalar": "scalar"}
 os.makedirs(WORK, exist_ok=True)
 REL_L2_EXACT = 1e-4
 TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 8: "Q8_0", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 30: "BF16"}
@@ -121,7 +126,27 @@ def llama_greedy(model, prompt_ids, n):
 def lfmd_logits(model, ids, n_vocab, env=None):
     tf, of = write_ids("lfmd-in.txt", ids), path("lfmd-logits.bin")
     lfmd("logits", "--model", model, "--tokens-file", tf, "--out", of, env=env)
+    if HOST_LFMD:
+        check_same_as_host(model, tf, of, (env or {}).get("LFMD_ISA", TEST_ISA))
     return ol.read_logits(of, n_vocab)
+
+
+def check_same_as_host(model, tokens_file, logits_file, isa):
+    """The wrapped (Arm) build's logits against the native build's on the matching ISA."""
+    host_isa = HOST_ISA.get(isa)
+    if host_isa is None:
+        print(f"INFO: no host ISA to compare LFMD_ISA={isa or '(default)'} with", flush=True)
+        return
+    e = dict(os.environ, LFMD_ISA=host_isa)
+    of = path("host-logits.bin")
+    r = subprocess.run([HOST_LFMD, "logits", "--model", model, "--tokens-file", tokens_file, "--out", of],
+                       capture_output=True, text=True, timeout=600, env=e)
+    if r.returncode != 0 and f"LFMD_ISA={host_isa} requested" in r.stderr:
+        print(f"INFO: the host CPU lacks {host_isa}; bit-identity with it not checked", flush=True)
+        return
+    same = r.returncode == 0 and open(of, "rb").read() == open(logits_file, "rb").read()
+    check(same, f"{os.path.basename(model)}: logits with LFMD_ISA={isa} bit-identical to the host build's "
+                f"LFMD_ISA={host_isa}" + ("" if r.returncode == 0 else f" (host run failed: {r.stderr.strip()})"))
 
 
 def llama_logits(model, ids, n_vocab, extra=()):
