@@ -5,7 +5,7 @@ GGUF files. Each case is one ctest test; models are generated once into WORK_DIR
 usage: test_oracle.py LFMD LLAMA_ORACLE WORK_DIR CASE
 cases: f32-tiny, f32-tiny-moe, f16-350m, tokenize, quant-tiny, quant-tiny-moe, context
 environment (optional):
-  LFMD_TEST_WRAPPER  command line that runs LFMD, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+  LFMD_TEST_WRAPPER  command line that runs LFMD, e.g. "qemu-aarch64 -L /"
                      for the Arm build (llama.cpp's oracle still runs natively)
   LFMD_TEST_ISA      LFMD_ISA for the lfmd runs a case does not pin itself (default: lfmd's choice)
   LFMD_TEST_MIXES    comma-separated subset of the quantization mixes of the quant-* cases
