@@ -21,23 +21,35 @@ namespace lfmd::kernels::neon {
 struct F8 {
   float32x4_t lo, hi;
 };
-inline F8 zero8() { return {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}; }
-inline F8 load8(const float* p) { return {vld1q_f32(p), vld1q_f32(p + 4)}; }
+inline F8 zero8() {
+  return {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+}
+inline F8 load8(const float* p) {
+  return {vld1q_f32(p), vld1q_f32(p + 4)};
+}
 inline void store8(float* p, F8 v) {
   vst1q_f32(p, v.lo);
   vst1q_f32(p + 4, v.hi);
 }
-inline F8 add8(F8 a, F8 b) { return {vaddq_f32(a.lo, b.lo), vaddq_f32(a.hi, b.hi)}; }
+inline F8 add8(F8 a, F8 b) {
+  return {vaddq_f32(a.lo, b.lo), vaddq_f32(a.hi, b.hi)};
+}
 // acc + a * b, fused (as _mm256_fmadd_ps(a, b, acc)).
-inline F8 fma8(F8 acc, F8 a, F8 b) { return {vfmaq_f32(acc.lo, a.lo, b.lo), vfmaq_f32(acc.hi, a.hi, b.hi)}; }
-inline F8 fma8(F8 acc, F8 a, float32x4_t b) { return {vfmaq_f32(acc.lo, a.lo, b), vfmaq_f32(acc.hi, a.hi, b)}; }
+inline F8 fma8(F8 acc, F8 a, F8 b) {
+  return {vfmaq_f32(acc.lo, a.lo, b.lo), vfmaq_f32(acc.hi, a.hi, b.hi)};
+}
+inline F8 fma8(F8 acc, F8 a, float32x4_t b) {
+  return {vfmaq_f32(acc.lo, a.lo, b), vfmaq_f32(acc.hi, a.hi, b)};
+}
 
 // The AVX2 hsum: halves added, then [s0+s2, s1+s3], then (s0+s2)+(s1+s3).
 inline float hsum4_avx(float32x4_t s) {
   const float32x2_t t = vadd_f32(vget_low_f32(s), vget_high_f32(s));
   return vget_lane_f32(t, 0) + vget_lane_f32(t, 1);
 }
-inline float hsum8(F8 v) { return hsum4_avx(vaddq_f32(v.lo, v.hi)); }
+inline float hsum8(F8 v) {
+  return hsum4_avx(vaddq_f32(v.lo, v.hi));
+}
 // The AVX2 hsum_pairwise4 (ggml's f32 dot reduction): (v0+v2)+(v1+v3), halves added, then two
 // pairwise (horizontal) adds: (t0+t1)+(t2+t3).
 inline float hsum_pairwise4(const F8* v) {
@@ -52,12 +64,22 @@ inline float f16_to_f32(const void* p) {
   std::memcpy(&h, p, 2);
   return static_cast<float>(h);
 }
-inline float round_to_f16(float x) { return static_cast<float>(static_cast<__fp16>(x)); }
+inline float round_to_f16(float x) {
+  return static_cast<float>(static_cast<__fp16>(x));
+}
 
-inline int8x16_t load_s8(const void* p) { return vld1q_s8(static_cast<const int8_t*>(p)); }
-inline uint8x16_t load_u8(const void* p) { return vld1q_u8(static_cast<const uint8_t*>(p)); }
-inline int32x4_t dot(int8x16_t a, int8x16_t b) { return vdotq_s32(vdupq_n_s32(0), a, b); }
-inline F8 cvt8(int32x4_t lo, int32x4_t hi) { return {vcvtq_f32_s32(lo), vcvtq_f32_s32(hi)}; }
+inline int8x16_t load_s8(const void* p) {
+  return vld1q_s8(static_cast<const int8_t*>(p));
+}
+inline uint8x16_t load_u8(const void* p) {
+  return vld1q_u8(static_cast<const uint8_t*>(p));
+}
+inline int32x4_t dot(int8x16_t a, int8x16_t b) {
+  return vdotq_s32(vdupq_n_s32(0), a, b);
+}
+inline F8 cvt8(int32x4_t lo, int32x4_t hi) {
+  return {vcvtq_f32_s32(lo), vcvtq_f32_s32(hi)};
+}
 
 // Matmul arguments shared by all tiles of one call.
 struct MatCtx {
@@ -102,13 +124,15 @@ void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
 float32x4_t exp4(float32x4_t x);
 void rmsnorm(const float* x, const float* w, int64_t n, float eps, float* y);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
-void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L, int64_t n,
-               float* out);
+void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L,
+               int64_t n, float* out);
 void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
                     int64_t head_dim, float scale, float* scores, float* out);
 
 constexpr size_t kAlign = 64;
-inline size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+inline size_t round_up(size_t v, size_t a) {
+  return (v + a - 1) / a * a;
+}
 inline uint8_t* align_up(void* p) {
   const auto v = reinterpret_cast<uintptr_t>(p);
   return reinterpret_cast<uint8_t*>((v + kAlign - 1) / kAlign * kAlign);

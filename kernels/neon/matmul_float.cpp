@@ -25,9 +25,12 @@ inline F8 wload8(const uint8_t* row, int64_t i) {
 
 template <DType WT>
 inline float wload1(const uint8_t* row, int64_t i) {
-  if constexpr (WT == DType::F32) return ref::load_f32(row + 4 * i);
-  else if constexpr (WT == DType::F16) return f16_to_f32(row + 2 * i);
-  else return bf16_to_fp32(ref::load_u16(row + 2 * i));
+  if constexpr (WT == DType::F32)
+    return ref::load_f32(row + 4 * i);
+  else if constexpr (WT == DType::F16)
+    return f16_to_f32(row + 2 * i);
+  else
+    return bf16_to_fp32(ref::load_u16(row + 2 * i));
 }
 
 template <DType WT>

@@ -56,7 +56,8 @@ void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
 }
 
 inline const BlockQ8_K* token_blocks(const MatCtx& c, int64_t t) {
-  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + t * tok_stride(c.acts->n_in));
+  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) +
+                                            t * tok_stride(c.acts->n_in));
 }
 
 // Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4).
@@ -74,14 +75,16 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8])
 }
 
 // sc * (q . a) over one sub-block of 32, added to lanes 0-3 (elements 0-15) and 4-7 (16-31).
-inline void dot32(int32x4_t& lo, int32x4_t& hi, int8x16_t q0, int8x16_t q1, const int8_t* a, int32_t sc) {
+inline void dot32(int32x4_t& lo, int32x4_t& hi, int8x16_t q0, int8x16_t q1, const int8_t* a,
+                  int32_t sc) {
   lo = vmlaq_n_s32(lo, dot(q0, vld1q_s8(a)), sc);
   hi = vmlaq_n_s32(hi, dot(q1, vld1q_s8(a + 16)), sc);
 }
 
 // Q4_K (HIGH5 = false) and Q5_K (HIGH5 = true): unsigned codes q in 0..15 / 0..31,
-// value = d*sc_j*q - dmin*m_j. Per row and token: d*da*sum_j sc_j (q.a)_j - dmin*da*sum_j m_j sum(a)_j.
-// The min terms accumulate as the AVX2 kernels (and ggml's) do: 4 lanes for Q4_K, a scalar for Q5_K.
+// value = d*sc_j*q - dmin*m_j. Per row and token: d*da*sum_j sc_j (q.a)_j - dmin*da*sum_j m_j
+// sum(a)_j. The min terms accumulate as the AVX2 kernels (and ggml's) do: 4 lanes for Q4_K, a
+// scalar for Q5_K.
 template <bool HIGH5>
 struct KTile {
   template <int NT>
@@ -192,19 +195,23 @@ struct Q6KTile {
           q[0] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(ql0, m4), vshlq_n_u8(vandq_u8(qh, m03), 4)));
           q[1] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(ql1, m4), vshlq_n_u8(vandq_u8(qh, m0c), 2)));
           q[2] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(ql0, 4), vandq_u8(qh, m30)));
-          q[3] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(ql1, 4), vshrq_n_u8(vandq_u8(qh, mc0), 2)));
+          q[3] =
+              vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(ql1, 4), vshrq_n_u8(vandq_u8(qh, mc0), 2)));
           for (int k = 0; k < 4; ++k) {
             // chunk k covers sub-blocks 8h+2k (its bytes 0-15, lanes 0-3) and 8h+2k+1 (lanes 4-7)
             const int32_t s = sc[8 * h + 2 * k + half];
             for (int t = 0; t < NT; ++t) {
               const int32x4_t p = dot(q[k], vld1q_s8(ab[t][b].qs + 128 * h + 32 * k + 16 * half));
-              if (half == 0) slo[t] = vmlaq_n_s32(slo[t], p, s);
-              else shi[t] = vmlaq_n_s32(shi[t], p, s);
+              if (half == 0)
+                slo[t] = vmlaq_n_s32(slo[t], p, s);
+              else
+                shi[t] = vmlaq_n_s32(shi[t], p, s);
             }
           }
         }
       }
-      for (int t = 0; t < NT; ++t) acc[t] = fma8(acc[t], cvt8(slo[t], shi[t]), vdupq_n_f32(d * ab[t][b].d));
+      for (int t = 0; t < NT; ++t)
+        acc[t] = fma8(acc[t], cvt8(slo[t], shi[t]), vdupq_n_f32(d * ab[t][b].d));
     }
     for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]);
   }

@@ -13,12 +13,13 @@ namespace lfmd::kernels::neon {
 float32x4_t exp4(float32x4_t x) {
   const float32x4_t shift = vdupq_n_f32(0x1.8p23f);  // 1.5 * 2^23: rounds to an integer
   const float32x4_t z = vfmaq_f32(shift, x, vdupq_n_f32(0x1.715476p+0f));  // x*log2(e) + shift
-  const float32x4_t n = vsubq_f32(z, shift);  // n = round(x / ln 2)
+  const float32x4_t n = vsubq_f32(z, shift);                               // n = round(x / ln 2)
   // r = x - n*ln2, ln2 split in a high and a low part.
   float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0x1.62e4p-1f));
   r = vfmsq_f32(r, n, vdupq_n_f32(0x1.7f7d1cp-20f));
   const uint32x4_t e = vshlq_n_u32(vreinterpretq_u32_f32(z), 23);  // 2^n in the exponent field
-  const float32x4_t scale = vreinterpretq_f32_u32(vaddq_u32(e, vreinterpretq_u32_f32(vdupq_n_f32(1.0f))));
+  const float32x4_t scale =
+      vreinterpretq_f32_u32(vaddq_u32(e, vreinterpretq_u32_f32(vdupq_n_f32(1.0f))));
   const float32x4_t r2 = vmulq_f32(r, r);
   // p(r) = exp(r) - 1 = (c1 r) + r^2 (c2 + c3 r + r^2 (c4 + c5 r)).
   const float32x4_t hi = vfmaq_f32(vdupq_n_f32(0x1.573e2ep-5f), vdupq_n_f32(0x1.0e4020p-7f), r);
@@ -67,8 +68,8 @@ namespace {
 
 // Kernel taps k of channels c..c+3: interleaved [c*L + k], de-interleaved by vld2/3/4.
 template <int L>
-void conv_fixed(const float* const* hist, const float* cur, const float* kernel, int64_t n, float* out,
-                int64_t& c_done) {
+void conv_fixed(const float* const* hist, const float* cur, const float* kernel, int64_t n,
+                float* out, int64_t& c_done) {
   int64_t c = 0;
   for (; c + 4 <= n; c += 4) {
     float32x4_t w[L];
@@ -94,12 +95,15 @@ void conv_fixed(const float* const* hist, const float* cur, const float* kernel,
 
 // Per channel s = fma(w_k, window_k, s) in k order from 0 (the AVX2 table's and the compiled
 // llama.cpp loop's order), four channels at a time for the usual kernel lengths 2..4.
-void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L, int64_t n,
-               float* out) {
+void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L,
+               int64_t n, float* out) {
   int64_t c = 0;
-  if (L == 2) conv_fixed<2>(hist, cur, kernel, n, out, c);
-  else if (L == 3) conv_fixed<3>(hist, cur, kernel, n, out, c);
-  else if (L == 4) conv_fixed<4>(hist, cur, kernel, n, out, c);
+  if (L == 2)
+    conv_fixed<2>(hist, cur, kernel, n, out, c);
+  else if (L == 3)
+    conv_fixed<3>(hist, cur, kernel, n, out, c);
+  else if (L == 4)
+    conv_fixed<4>(hist, cur, kernel, n, out, c);
   for (; c < n; ++c) {
     const float* w = kernel + c * L;
     float s = 0.0f;
@@ -119,7 +123,8 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
     const float* kj = k + j * ld;
     F8 acc[4] = {zero8(), zero8(), zero8(), zero8()};
     for (int64_t d = 0; d < hd32; d += 32) {
-      for (int a = 0; a < 4; ++a) acc[a] = fma8(acc[a], load8(kj + d + 8 * a), load8(q + d + 8 * a));
+      for (int a = 0; a < 4; ++a)
+        acc[a] = fma8(acc[a], load8(kj + d + 8 * a), load8(q + d + 8 * a));
     }
     float s = hsum_pairwise4(acc);
     for (int64_t d = hd32; d < head_dim; ++d) s = std::fma(kj[d], q[d], s);
@@ -152,12 +157,15 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
   for (; d0 + 8 <= head_dim; d0 += 8) {
     F8 a[8];
     for (int l = 0; l < 8; ++l) a[l] = zero8();
-    for (int64_t jj = 0; jj < n_kv; ++jj) a[jj & 7] = fma8(a[jj & 7], load8(v + jj * ld + d0), vdupq_n_f32(scores[jj]));
-    store8(out + d0, add8(add8(add8(a[0], a[4]), add8(a[2], a[6])), add8(add8(a[1], a[5]), add8(a[3], a[7]))));
+    for (int64_t jj = 0; jj < n_kv; ++jj)
+      a[jj & 7] = fma8(a[jj & 7], load8(v + jj * ld + d0), vdupq_n_f32(scores[jj]));
+    store8(out + d0, add8(add8(add8(a[0], a[4]), add8(a[2], a[6])),
+                          add8(add8(a[1], a[5]), add8(a[3], a[7]))));
   }
   for (; d0 < head_dim; ++d0) {
     float a[8] = {};
-    for (int64_t jj = 0; jj < n_kv; ++jj) a[jj & 7] = std::fma(v[jj * ld + d0], scores[jj], a[jj & 7]);
+    for (int64_t jj = 0; jj < n_kv; ++jj)
+      a[jj & 7] = std::fma(v[jj * ld + d0], scores[jj], a[jj & 7]);
     out[d0] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
   }
 }

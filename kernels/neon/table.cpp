@@ -38,18 +38,26 @@ namespace {
 
 size_t acts_bytes(DType wt, int64_t n_in, int64_t n_tok) {
   switch (ref::act_quant_for(wt)) {
-    case ref::ActQuant::Q8_0: return q8_0_acts_bytes(n_in, n_tok);
-    case ref::ActQuant::Q8_K: return q8_K_acts_bytes(n_in, n_tok);
-    case ref::ActQuant::None: return 0;
+    case ref::ActQuant::Q8_0:
+      return q8_0_acts_bytes(n_in, n_tok);
+    case ref::ActQuant::Q8_K:
+      return q8_K_acts_bytes(n_in, n_tok);
+    case ref::ActQuant::None:
+      return 0;
   }
   return 0;
 }
 
 void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
   switch (ref::act_quant_for(wt)) {
-    case ref::ActQuant::Q8_0: q8_0_prepare(acts, scratch); return;
-    case ref::ActQuant::Q8_K: q8_K_prepare(acts, scratch); return;
-    case ref::ActQuant::None: return;
+    case ref::ActQuant::Q8_0:
+      q8_0_prepare(acts, scratch);
+      return;
+    case ref::ActQuant::Q8_K:
+      q8_K_prepare(acts, scratch);
+      return;
+    case ref::ActQuant::None:
+      return;
   }
 }
 
@@ -70,16 +78,21 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   }
   const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, a, a->q, y, ldy};
   switch (ref::act_quant_for(wt)) {
-    case ref::ActQuant::Q8_0: matmul_q8_0(wt, c, r0, r1); return;
-    case ref::ActQuant::Q8_K: matmul_kquant(wt, c, r0, r1); return;
-    case ref::ActQuant::None: matmul_float(wt, c, r0, r1); return;
+    case ref::ActQuant::Q8_0:
+      matmul_q8_0(wt, c, r0, r1);
+      return;
+    case ref::ActQuant::Q8_K:
+      matmul_kquant(wt, c, r0, r1);
+      return;
+    case ref::ActQuant::None:
+      matmul_float(wt, c, r0, r1);
+      return;
   }
 }
 
 const KernelTable kTable{
-    Isa::Neon,      acts_bytes,   prepare_acts, matmul,        rmsnorm,
-    ref::rope_neox, ref::softmax, swiglu,       ref::sigmoid,  conv_step,
-    attention_head,
+    Isa::Neon,    acts_bytes, prepare_acts, matmul,    rmsnorm,        ref::rope_neox,
+    ref::softmax, swiglu,     ref::sigmoid, conv_step, attention_head,
 };
 
 }  // namespace
@@ -97,6 +110,8 @@ bool neon_supported() {
   return ok;
 }
 
-const KernelTable* neon_table() { return neon_supported() ? &neon::kTable : nullptr; }
+const KernelTable* neon_table() {
+  return neon_supported() ? &neon::kTable : nullptr;
+}
 
 }  // namespace lfmd::kernels
