@@ -24,7 +24,12 @@ const KernelTable* kernel_table(Isa isa) {
 #else
       return nullptr;
 #endif
-    case Isa::Neon: return nullptr;  // no NEON kernels yet
+    case Isa::Neon:
+#if defined(LFMD_HAVE_NEON)
+      return neon_table();
+#else
+      return nullptr;
+#endif
   }
   return nullptr;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test: unit suites, CLI and bad-file tests, the llama.cpp oracle tests
-# (Release build), and unit + bad-file tests again under AddressSanitizer/UBSan.
+# (Release build), unit + bad-file tests again under AddressSanitizer/UBSan, and on x86-64 the
+# Arm build (NEON kernels) under qemu: kernel suite and an oracle subset (llama.cpp native).
 # Needs: bash scripts/install-deps.sh --oracle
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,4 +13,10 @@ cmake --build build-asan -j "$jobs"
 status=0
 (cd build && ctest --output-on-failure -j "$jobs") || status=1
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -R 'lfmd_|bad_model_files|cli') || status=1
+if [ "$(uname -m)" = x86_64 ]; then
+  cmake -S . -B build-arm -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+        -DCMAKE_BUILD_TYPE=Release -DLFMD_HOST_BUILD="$PWD/build" >/dev/null
+  cmake --build build-arm -j "$jobs" --target lfmd lfmd_kernel_tests
+  (cd build-arm && ctest --output-on-failure -j "$jobs" -R 'lfmd_kernel_tests|oracle_arm') || status=1
+fi
 exit $status

@@ -4,10 +4,19 @@ GGUF files. Each case is one ctest test; models are generated once into WORK_DIR
 
 usage: test_oracle.py LFMD LLAMA_ORACLE WORK_DIR CASE
 cases: f32-tiny, f32-tiny-moe, f16-350m, tokenize, quant-tiny, quant-tiny-moe, context
+environment (optional):
+  LFMD_TEST_WRAPPER  command line that runs LFMD, e.g. "qemu-aarch64 -L /"
+                     for the Arm build (llama.cpp's oracle still runs natively)
+  LFMD_TEST_ISA      LFMD_ISA for the lfmd runs a case does not pin itself (default: lfmd's choice)
+  LFMD_TEST_MIXES    comma-separated subset of the quantization mixes of the quant-* cases
+  LFMD_TEST_HOST_LFMD  a native lfmd (with LFMD_TEST_WRAPPER): every logits dump of the wrapped
+                     build must be bit-identical to this one's, NEON against AVX2, scalar against
+                     scalar (the NEON kernels evaluate the AVX2 kernels' float operations)
 """
 import json
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -20,10 +29,16 @@ import oracle_lib as ol  # noqa: E402
 from gguf_mini import Header  # noqa: E402
 
 LFMD, ORACLE, WORK, CASE = sys.argv[1:5]
+LFMD_CMD = shlex.split(os.environ.get("LFMD_TEST_WRAPPER", "")) + [LFMD]
+TEST_ISA = os.environ.get("LFMD_TEST_ISA", "")
+HOST_LFMD = os.environ.get("LFMD_TEST_HOST_LFMD", "")
+HOST_ISA = {"neon": "avx2", "scalar": "scalar"}
 os.makedirs(WORK, exist_ok=True)
 REL_L2_EXACT = 1e-4
 TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 8: "Q8_0", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 30: "BF16"}
 QUANT_MIXES = ["Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"]
+if os.environ.get("LFMD_TEST_MIXES"):
+    QUANT_MIXES = [m for m in QUANT_MIXES if m in os.environ["LFMD_TEST_MIXES"].split(",")]
 PROMPT = ("<|im_start|>system\nYou are a careful assistant.<|im_end|>\n<|im_start|>user\n"
           "Résumé of the meeting on 2024-03-17: we shipped 1234567 units (+12.5%) to Zürich, 東京 and "
           "São Paulo 🚀. Next: fix `parse_args(argv)` in main.cpp and re-run tests.<|im_end|>\n"
@@ -46,9 +61,11 @@ def check(cond, msg):
 def lfmd(*args, env=None, timeout=1200):
     e = dict(os.environ)
     e.pop("LFMD_ISA", None)
+    if TEST_ISA:
+        e["LFMD_ISA"] = TEST_ISA
     if env:
         e.update(env)
-    return ol.run([LFMD, *args], timeout=timeout, env=e)
+    return ol.run([*LFMD_CMD, *args], timeout=timeout, env=e)
 
 
 def path(name):
@@ -109,7 +126,27 @@ def llama_greedy(model, prompt_ids, n):
 def lfmd_logits(model, ids, n_vocab, env=None):
     tf, of = write_ids("lfmd-in.txt", ids), path("lfmd-logits.bin")
     lfmd("logits", "--model", model, "--tokens-file", tf, "--out", of, env=env)
+    if HOST_LFMD:
+        check_same_as_host(model, tf, of, (env or {}).get("LFMD_ISA", TEST_ISA))
     return ol.read_logits(of, n_vocab)
+
+
+def check_same_as_host(model, tokens_file, logits_file, isa):
+    """The wrapped (Arm) build's logits against the native build's on the matching ISA."""
+    host_isa = HOST_ISA.get(isa)
+    if host_isa is None:
+        print(f"INFO: no host ISA to compare LFMD_ISA={isa or '(default)'} with", flush=True)
+        return
+    e = dict(os.environ, LFMD_ISA=host_isa)
+    of = path("host-logits.bin")
+    r = subprocess.run([HOST_LFMD, "logits", "--model", model, "--tokens-file", tokens_file, "--out", of],
+                       capture_output=True, text=True, timeout=600, env=e)
+    if r.returncode != 0 and f"LFMD_ISA={host_isa} requested" in r.stderr:
+        print(f"INFO: the host CPU lacks {host_isa}; bit-identity with it not checked", flush=True)
+        return
+    same = r.returncode == 0 and open(of, "rb").read() == open(logits_file, "rb").read()
+    check(same, f"{os.path.basename(model)}: logits with LFMD_ISA={isa} bit-identical to the host build's "
+                f"LFMD_ISA={host_isa}" + ("" if r.returncode == 0 else f" (host run failed: {r.stderr.strip()})"))
 
 
 def llama_logits(model, ids, n_vocab, extra=()):
@@ -148,8 +185,9 @@ def exact_case(label, lfmd_model, llama_model, env=None):
     return err
 
 
-# lfmd's fast kernels are AVX2, so the reference is llama.cpp's AVX2 ("haswell") CPU build; its
-# other valid paths on the same machine measure how far llama.cpp lands from itself.
+# lfmd's fast kernels are AVX2 (the NEON ones evaluate the same float operations), so the
+# reference is llama.cpp's AVX2 ("haswell") CPU build; its other valid paths on the same machine
+# measure how far llama.cpp lands from itself.
 LLAMA_REF = ["--cpu-backend", "haswell"]
 LLAMA_ALTERNATIVES = {
     "one token at a time": LLAMA_REF + ["--one-by-one"],
@@ -273,7 +311,7 @@ def case_context():
     err = ol.rel_l2(mine, ref)
     check(err.max() <= REL_L2_EXACT, f"all {n_ctx} positions match llama.cpp: relative L2 max {err.max():.2e}")
     tf = write_ids("overflow.txt", ids + [5])
-    r = subprocess.run([LFMD, "logits", "--model", m, "--tokens-file", tf, "--out", path("x.bin")],
+    r = subprocess.run([*LFMD_CMD, "logits", "--model", m, "--tokens-file", tf, "--out", path("x.bin")],
                        capture_output=True, text=True, timeout=600)
     check(r.returncode == 1 and "does not fit the context of 4096" in r.stderr and "4097" in r.stderr,
           f"one token more is refused: exit {r.returncode}, {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")

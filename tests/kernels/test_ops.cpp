@@ -16,6 +16,15 @@ namespace {
 constexpr double kIsaTol = 1e-6;
 constexpr double kAttnIsaTol = 1e-5;
 
+// A copy of v starting `off` floats past a 64-byte boundary (ISA tables get unaligned pointers).
+struct Unaligned {
+  Unaligned(const std::vector<float>& v, size_t off) : buf(v.size() + 1, off) {
+    if (!v.empty()) std::memcpy(buf.data(), v.data(), v.size() * sizeof(float));
+  }
+  float* data() { return buf.data(); }
+  OffsetFloats buf;
+};
+
 }  // namespace
 
 TEST_CASE("rmsnorm") {
@@ -32,9 +41,9 @@ TEST_CASE("rmsnorm") {
     scalar_table().rmsnorm(x.data(), w.data(), n, eps, ys.data());
     CHECK(rel_l2(ys, expect) < 1e-6);
     for (const KernelTable* k : all_tables()) {
-      std::vector<float> y(n), inplace = x;
-      k->rmsnorm(x.data(), w.data(), n, eps, y.data());
-      k->rmsnorm(inplace.data(), w.data(), n, eps, inplace.data());  // y may alias x
+      Unaligned xu(x, 1), wu(w, 2), y(std::vector<float>(n), 3), inplace(x, 1);
+      k->rmsnorm(xu.data(), wu.data(), n, eps, y.data());
+      k->rmsnorm(inplace.data(), wu.data(), n, eps, inplace.data());  // y may alias x
       CHECK(rel_l2(y.data(), ys.data(), n) < kIsaTol);
       CHECK(rel_l2(inplace.data(), y.data(), n) == 0.0);
     }
@@ -121,9 +130,9 @@ TEST_CASE("swiglu and sigmoid") {
     CHECK(rel_l2(ys, es) < 1e-6);
     CHECK(rel_l2(yg, eg) < 1e-6);
     for (const KernelTable* k : all_tables()) {
-      std::vector<float> a(n), b(n);
-      k->sigmoid(g.data(), n, a.data());
-      k->swiglu(g.data(), u.data(), n, b.data());
+      Unaligned gu(g, 1), uu(u, 3), a(std::vector<float>(n), 2), b(std::vector<float>(n), 1);
+      k->sigmoid(gu.data(), n, a.data());
+      k->swiglu(gu.data(), uu.data(), n, b.data());
       CHECK(rel_l2(a.data(), ys.data(), n) < kIsaTol);
       CHECK(rel_l2(b.data(), yg.data(), n) < kIsaTol);
     }
@@ -149,8 +158,13 @@ TEST_CASE("conv_step") {
       scalar_table().conv_step(hp.data(), cur.data(), ker.data(), L, n, ys.data());
       CHECK(rel_l2(ys, expect) < 1e-6);
       for (const KernelTable* k : all_tables()) {
-        std::vector<float> y(n);
-        k->conv_step(hp.data(), cur.data(), ker.data(), L, n, y.data());
+        std::vector<Unaligned> hu;
+        hu.reserve(hist.size());  // no reallocation: the pointers below stay valid
+        std::vector<const float*> hup;
+        for (const auto& h : hist) hu.emplace_back(h, 1 + hu.size() % 3);
+        for (auto& h : hu) hup.push_back(h.data());
+        Unaligned cu(cur, 2), ku(ker, 3), y(std::vector<float>(n), 1);
+        k->conv_step(hup.data(), cu.data(), ku.data(), L, n, y.data());
         CHECK(rel_l2(y.data(), ys.data(), n) < kIsaTol);
       }
     }
@@ -182,8 +196,8 @@ TEST_CASE("attention_head") {
       for (const KernelTable* t : all_tables()) {
         const std::string name = isa_name(t->isa);
         CAPTURE(name);
-        std::vector<float> y(hd, -1.0f);
-        t->attention_head(q.data(), k.data(), v.data(), ld, n_kv, hd, scale, scores.data(), y.data());
+        Unaligned qu(q, 1), ku(k, 2), vu(v, 3), y(std::vector<float>(hd, -1.0f), 1), su(scores, 2);
+        t->attention_head(qu.data(), ku.data(), vu.data(), ld, n_kv, hd, scale, su.data(), y.data());
         CHECK(rel_l2(y.data(), ys.data(), hd) < kAttnIsaTol);
       }
     }

@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <sys/auxv.h>  // getauxval, HWCAP_ASIMDDP, HWCAP_ASIMDHP
 #endif
 
 #include "tests/kernels/test_util.h"
@@ -176,6 +178,15 @@ TEST_CASE("isa names and selection") {
                     __builtin_cpu_supports("f16c");
   CHECK((kernel_table(Isa::Avx2) != nullptr) == avx2);
   if (avx2) CHECK(best->isa == Isa::Avx2);
+#endif
+#if defined(__aarch64__)
+  // NEON kernels need the dot-product and fp16 extensions (e.g. qemu -cpu cortex-a72 lacks both).
+  CHECK(kernel_table(Isa::Avx2) == nullptr);
+  const unsigned long hw = getauxval(AT_HWCAP);
+  const bool neon = (hw & HWCAP_ASIMDDP) && (hw & HWCAP_ASIMDHP);
+  MESSAGE("aarch64 CPU with dotprod+fp16: " << neon);
+  CHECK((kernel_table(Isa::Neon) != nullptr) == neon);
+  CHECK(best->isa == (neon ? Isa::Neon : Isa::Scalar));
 #endif
   err = nullptr;
   CHECK(select_kernels("avx512", &err) == nullptr);

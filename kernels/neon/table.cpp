@@ -1,0 +1,117 @@
+// NEON KernelTable (AArch64 with the dot-product and half-precision extensions): matmul dispatch,
+// tile walking and runtime detection. rope, softmax and sigmoid are the scalar reference's (as in
+// the AVX2 table), so both SIMD tables evaluate the same float expressions.
+#include <sys/auxv.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/neon/common.h"
+
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1UL << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+
+namespace lfmd::kernels::neon {
+
+void run_tiles(const Tiles& tiles, const MatCtx& c, int64_t r0, int64_t r1, int64_t n_tok) {
+  if (n_tok == 1) {
+    for (int64_t r = r0; r < r1; ++r) tiles.fn[0](c, r, 0);
+    return;
+  }
+  // Rows in chunks of ~128 KiB of weights, so they stay in L2 while every token group reads them.
+  const int64_t chunk =
+      std::clamp<int64_t>(static_cast<int64_t>((128u << 10) / std::max<size_t>(c.rb, 1)), 8, 1024);
+  for (int64_t rc = r0; rc < r1; rc += chunk) {
+    const int64_t re = std::min(r1, rc + chunk);
+    for (int64_t t0 = 0; t0 < n_tok; t0 += tiles.max_nt) {
+      const int nt = static_cast<int>(std::min<int64_t>(tiles.max_nt, n_tok - t0));
+      for (int64_t r = rc; r < re; ++r) tiles.fn[nt - 1](c, r, t0);
+    }
+  }
+}
+
+namespace {
+
+size_t acts_bytes(DType wt, int64_t n_in, int64_t n_tok) {
+  switch (ref::act_quant_for(wt)) {
+    case ref::ActQuant::Q8_0:
+      return q8_0_acts_bytes(n_in, n_tok);
+    case ref::ActQuant::Q8_K:
+      return q8_K_acts_bytes(n_in, n_tok);
+    case ref::ActQuant::None:
+      return 0;
+  }
+  return 0;
+}
+
+void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
+  switch (ref::act_quant_for(wt)) {
+    case ref::ActQuant::Q8_0:
+      q8_0_prepare(acts, scratch);
+      return;
+    case ref::ActQuant::Q8_K:
+      q8_K_prepare(acts, scratch);
+      return;
+    case ref::ActQuant::None:
+      return;
+  }
+}
+
+void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
+            const PreparedActs& acts, float* y, int64_t ldy) {
+  if (r1 <= r0 || acts.n_tok <= 0) return;
+  const PreparedActs* a = &acts;
+  PreparedActs own;
+  if (acts.q == nullptr) {
+    if (const size_t need = acts_bytes(wt, acts.n_in, acts.n_tok); need > 0) {
+      // Not prepared by the caller: quantize privately (same result, repeated per call).
+      thread_local std::vector<uint8_t> scratch;
+      scratch.resize(need);
+      own = acts;
+      prepare_acts(wt, own, scratch.data());
+      a = &own;
+    }
+  }
+  const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, a, a->q, y, ldy};
+  switch (ref::act_quant_for(wt)) {
+    case ref::ActQuant::Q8_0:
+      matmul_q8_0(wt, c, r0, r1);
+      return;
+    case ref::ActQuant::Q8_K:
+      matmul_kquant(wt, c, r0, r1);
+      return;
+    case ref::ActQuant::None:
+      matmul_float(wt, c, r0, r1);
+      return;
+  }
+}
+
+const KernelTable kTable{
+    Isa::Neon,    acts_bytes, prepare_acts, matmul,    rmsnorm,        ref::rope_neox,
+    ref::softmax, swiglu,     ref::sigmoid, conv_step, attention_head,
+};
+
+}  // namespace
+
+}  // namespace lfmd::kernels::neon
+
+namespace lfmd::kernels {
+
+bool neon_supported() {
+  // The table is compiled for armv8.2-a+dotprod+fp16: both extensions must be present.
+  static const bool ok = [] {
+    const unsigned long hw = getauxval(AT_HWCAP);
+    return (hw & HWCAP_ASIMDDP) != 0 && (hw & HWCAP_ASIMDHP) != 0;
+  }();
+  return ok;
+}
+
+const KernelTable* neon_table() {
+  return neon_supported() ? &neon::kTable : nullptr;
+}
+
+}  // namespace lfmd::kernels
