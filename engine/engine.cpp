@@ -160,11 +160,14 @@ void Engine::run(Job& job) {
       if (r.top_logprobs >= 0) {
         // logprobs come from the model's distribution before penalties and temperature.
         std::vector<float> raw = logits;
+        if (r.constraint) r.constraint->mask_logits(logits.data(), m_.hp.n_vocab);
         tok = sampler.sample(logits.data(), m_.hp.n_vocab);
         fill_logprobs(raw, m_.never_sample, tok, r.top_logprobs, ev);
       } else {
+        if (r.constraint) r.constraint->mask_logits(logits.data(), m_.hp.n_vocab);
         tok = sampler.sample(logits.data(), m_.hp.n_vocab);
       }
+      if (r.constraint) r.constraint->accept(tok);
     }
     ++n_gen;
     ev.token = tok;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/constraint.h"
 #include "engine/loader.h"
 #include "engine/sampler.h"
 
@@ -30,6 +31,9 @@ struct GenerateRequest {
   // Control tokens whose text is part of the output (e.g. tool-call markers); other control
   // tokens produce no text.
   std::vector<int32_t> visible_specials;
+  // Constrained decoding (response_format, tool_choice): masks the logits before each sample and
+  // sees each sampled token. Owned by this request; null = unconstrained.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 struct TopLogprob {

@@ -1,0 +1,251 @@
+#include "engine/grammar/matcher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace lfmd::grammar {
+
+VocabIndex::VocabIndex(const Tokenizer& tok, int32_t n, const std::vector<uint8_t>& never_sample,
+                       std::vector<int32_t> eos_ids)
+    : n_vocab(n), bytes(n), special(n, 0), eos(std::move(eos_ids)) {
+  for (int32_t id = 0; id < n; ++id) {
+    if (id < static_cast<int32_t>(never_sample.size()) && never_sample[id]) continue;
+    if (id >= tok.n_vocab()) continue;
+    const TokenType t = tok.token_type(id);
+    if (t == TokenType::Control || t == TokenType::Unknown) {
+      special[id] = 1;
+      continue;
+    }
+    if (t == TokenType::Unused) continue;
+    bytes[id] = tok.token_bytes(id, true);
+    if (!bytes[id].empty()) sorted.push_back(id);
+  }
+  std::sort(sorted.begin(), sorted.end(), [&](int32_t a, int32_t b) {
+    return bytes[a] < bytes[b] || (bytes[a] == bytes[b] && a < b);
+  });
+  lcp.assign(sorted.size(), 0);
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    const std::string& cur = bytes[sorted[k]];
+    max_len = std::max(max_len, cur.size());
+    if (k == 0) continue;
+    const std::string& prev = bytes[sorted[k - 1]];
+    size_t l = 0;
+    while (l < cur.size() && l < prev.size() && cur[l] == prev[l]) ++l;
+    lcp[k] = static_cast<uint32_t>(l);
+  }
+}
+
+Matcher::Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const VocabIndex> v)
+    : g_(std::move(g)), v_(std::move(v)) {
+  levels_.resize(v_->max_len + 1);
+  reset();
+}
+
+void Matcher::reset() {
+  stacks_.clear();
+  for (int32_t a : g_->rule_alts[g_->root]) expand(a, -1, stacks_, 0);
+  std::sort(stacks_.begin(), stacks_.end());
+  stacks_.erase(std::unique(stacks_.begin(), stacks_.end()), stacks_.end());
+  current_ = nullptr;
+}
+
+int32_t Matcher::intern(int32_t pos, int32_t parent) {
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(pos)) << 32) | static_cast<uint32_t>(parent);
+  auto [it, inserted] = intern_.try_emplace(key, static_cast<int32_t>(nodes_.size()));
+  if (inserted) nodes_.push_back({pos, parent});
+  return it->second;
+}
+
+// Pushes every stack reachable from "at pos, then continue with parent" whose top consumes input
+// (or -1 when the whole input may end here).
+void Matcher::expand(int32_t pos, int32_t parent, std::vector<int32_t>& out, int depth) {
+  if (depth > 10000) throw GrammarError("grammar expansion too deep");
+  const Grammar::Elem e = g_->elems[pos];
+  switch (e.kind) {
+    case Grammar::End:
+      if (parent < 0) {
+        out.push_back(-1);
+      } else {
+        const Node p = nodes_[parent];
+        expand(p.pos, p.parent, out, depth + 1);
+      }
+      break;
+    case Grammar::Ref: {
+      // A reference in tail position continues straight with the parent (no stack growth for
+      // right-recursive loops such as the characters of a string).
+      const int32_t cont = g_->elems[pos + 1].kind == Grammar::End ? parent : intern(pos + 1, parent);
+      for (int32_t a : g_->rule_alts[e.arg]) expand(a, cont, out, depth + 1);
+      break;
+    }
+    default:
+      out.push_back(intern(pos, parent));
+  }
+}
+
+void Matcher::advance(const std::vector<int32_t>& in, uint8_t b, std::vector<int32_t>& out) {
+  out.clear();
+  for (int32_t s : in) {
+    if (s < 0) continue;
+    if (memo_.size() <= static_cast<size_t>(s)) memo_.resize(nodes_.size());
+    if (!memo_[s]) {
+      memo_[s] = std::make_unique<int32_t[]>(256);
+      std::fill_n(memo_[s].get(), 256, -1);
+    }
+    int32_t off = memo_[s][b];
+    if (off < 0) {
+      const Node n = nodes_[s];
+      const Grammar::Elem e = g_->elems[n.pos];
+      tmp_.clear();
+      if (e.kind == Grammar::Bytes && g_->sets[e.arg].has(b)) expand(n.pos + 1, n.parent, tmp_, 0);
+      std::sort(tmp_.begin(), tmp_.end());
+      tmp_.erase(std::unique(tmp_.begin(), tmp_.end()), tmp_.end());
+      off = static_cast<int32_t>(pool_.size());
+      pool_.push_back(static_cast<int32_t>(tmp_.size()));
+      pool_.insert(pool_.end(), tmp_.begin(), tmp_.end());
+      if (memo_.size() < nodes_.size()) memo_.resize(nodes_.size());
+      memo_[s][b] = off;
+    }
+    const int32_t cnt = pool_[off];
+    out.insert(out.end(), pool_.begin() + off + 1, pool_.begin() + off + 1 + cnt);
+  }
+  if (in.size() > 1) {
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+}
+
+void Matcher::compute(std::vector<uint64_t>& bits) {
+  const VocabIndex& v = *v_;
+  bits.assign((v.n_vocab + 63) / 64, 0);
+  auto set_bit = [&](int32_t id) {
+    if (id >= 0 && id < v.n_vocab) bits[id >> 6] |= uint64_t{1} << (id & 63);
+  };
+  for (int32_t s : stacks_) {
+    if (s < 0) {
+      for (int32_t id : v.eos) set_bit(id);
+      continue;
+    }
+    const Grammar::Elem e = g_->elems[nodes_[s].pos];
+    if (e.kind == Grammar::Token) set_bit(e.arg);
+  }
+  levels_[0] = stacks_;
+  if (!stacks_.empty() && stacks_.front() == -1) levels_[0].erase(levels_[0].begin());
+  if (levels_[0].empty()) return;
+  size_t valid = 0;  // levels_[0..valid] hold the (non-empty) states of the previous token's prefix
+  for (size_t k = 0; k < v.sorted.size(); ++k) {
+    const int32_t id = v.sorted[k];
+    const std::string& tb = v.bytes[id];
+    size_t j = k == 0 ? 0 : v.lcp[k];
+    if (j > valid) continue;  // starts with the previous token's dead prefix
+    while (j < tb.size()) {
+      advance(levels_[j], static_cast<uint8_t>(tb[j]), levels_[j + 1]);
+      if (levels_[j + 1].empty()) break;
+      ++j;
+    }
+    valid = j;
+    if (j == tb.size()) set_bit(id);
+  }
+}
+
+const std::vector<uint64_t>& Matcher::allowed() {
+  if (current_) return *current_;
+  std::string key(reinterpret_cast<const char*>(stacks_.data()), stacks_.size() * sizeof(int32_t));
+  auto it = cache_.find(key);
+  if (it == cache_.end()) {
+    if (cache_.size() >= 256) cache_.clear();  // bounds memory: 256 x n_vocab / 8 bytes
+    compute(scratch_);
+    it = cache_.emplace(std::move(key), scratch_).first;
+  }
+  current_ = &it->second;
+  return *current_;
+}
+
+bool Matcher::accept_bytes(std::string_view bytes) {
+  std::vector<int32_t> cur = stacks_, next;
+  for (char c : bytes) {
+    advance(cur, static_cast<uint8_t>(c), next);
+    if (next.empty()) return false;
+    cur.swap(next);
+  }
+  stacks_ = std::move(cur);
+  current_ = nullptr;
+  return true;
+}
+
+bool Matcher::accept(int32_t token) {
+  const VocabIndex& v = *v_;
+  if (token < 0 || token >= v.n_vocab) return false;
+  if (std::find(v.eos.begin(), v.eos.end(), token) != v.eos.end() && complete()) {
+    stacks_.clear();
+    current_ = nullptr;
+    return true;
+  }
+  if (v.special[token]) {
+    std::vector<int32_t> next;
+    for (int32_t s : stacks_) {
+      if (s < 0) continue;
+      const Node n = nodes_[s];
+      const Grammar::Elem e = g_->elems[n.pos];
+      if (e.kind == Grammar::Token && e.arg == token) expand(n.pos + 1, n.parent, next, 0);
+    }
+    if (next.empty()) return false;
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+    stacks_ = std::move(next);
+    current_ = nullptr;
+    return true;
+  }
+  if (v.bytes[token].empty()) return false;
+  return accept_bytes(v.bytes[token]);
+}
+
+GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> g, std::shared_ptr<const VocabIndex> v,
+                                     Mode mode, int32_t trigger, int max_triggers, std::vector<int32_t> forbid)
+    : mode_(mode), in_grammar_(mode == Mode::Always), trigger_(trigger), max_triggers_(max_triggers),
+      forbid_(std::move(forbid)) {
+  if (g) m_ = std::make_unique<Matcher>(std::move(g), std::move(v));
+}
+
+void GrammarConstraint::mask_logits(float* logits, int64_t n_vocab) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  if (!in_grammar_) {
+    for (int32_t id : forbid_) {
+      if (id >= 0 && id < n_vocab) logits[id] = neg_inf;
+    }
+    if (mode_ == Mode::Lazy && max_triggers_ >= 0 && triggers_ >= max_triggers_ && trigger_ >= 0 &&
+        trigger_ < n_vocab) {
+      logits[trigger_] = neg_inf;
+    }
+    return;
+  }
+  const std::vector<uint64_t>& bits = m_->allowed();
+  const int64_t n = std::min<int64_t>(n_vocab, static_cast<int64_t>(bits.size()) * 64);
+  for (int64_t w = 0; w * 64 < n; ++w) {
+    const uint64_t word = bits[w];
+    if (word == ~uint64_t{0}) continue;
+    const int64_t end = std::min<int64_t>(n, w * 64 + 64);
+    for (int64_t i = w * 64; i < end; ++i) {
+      if (!((word >> (i & 63)) & 1)) logits[i] = neg_inf;
+    }
+  }
+  for (int64_t i = n; i < n_vocab; ++i) logits[i] = neg_inf;
+}
+
+void GrammarConstraint::accept(int32_t token) {
+  if (!in_grammar_) {
+    if (mode_ == Mode::Lazy && token == trigger_) {
+      m_->reset();
+      in_grammar_ = true;
+      ++triggers_;
+    }
+    return;
+  }
+  if (!m_->accept(token)) {
+    throw std::runtime_error("constrained decoding: token " + std::to_string(token) + " is not allowed by the grammar");
+  }
+  if (mode_ == Mode::Lazy && m_->only_complete()) in_grammar_ = false;
+}
+
+}  // namespace lfmd::grammar
