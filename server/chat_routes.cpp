@@ -110,8 +110,6 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
   call->model_id = opt_.model_id;
   call->keepalive_ms = opt_.keepalive_ms;
   const api::ChatRequest& cr = call->req;
-  auto constraint = constraints_->make(cr);
-  if (auto* err = std::get_if<api::ApiError>(&constraint)) return error_response(*err);
   std::string text;
   try {
     text = prompt_->render(cr);
@@ -126,6 +124,8 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
     return error_response(api::context_length_exceeded(n_ctx, n_prompt, cr.max_tokens.value_or(1)));
   }
   g.max_tokens = cr.max_tokens.value_or(n_ctx - n_prompt);
+  auto constraint = constraints_->make(cr, g.max_tokens);
+  if (auto* err = std::get_if<api::ApiError>(&constraint)) return error_response(*err);
   SamplingParams& s = g.sampling;
   s.temperature = static_cast<float>(cr.temperature);
   s.top_p = static_cast<float>(cr.top_p);

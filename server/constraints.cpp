@@ -36,7 +36,7 @@ GrammarPtr ConstraintFactory::cached(const std::string& key, const std::function
   return g;
 }
 
-std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory::make(const api::ChatRequest& r) {
+std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory::make(const api::ChatRequest& r, int64_t max_tokens) {
   const bool forced_call = r.has_tools && (r.tool_choice == api::ToolChoice::Required || r.tool_choice == api::ToolChoice::Named);
   const bool lazy_calls = r.has_tools && r.tool_choice == api::ToolChoice::Auto && r.response_format == "text";
   std::string param;
@@ -59,19 +59,19 @@ std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory:
       GrammarPtr g = cached(key, [&] {
         return grammar::compile_tool_calls(specs, r.parallel_tool_calls, forced_call ? call_start_ : -1, call_end_, limits_);
       });
-      if (forced_call) return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always);
+      if (forced_call) return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always, -1, -1, std::vector<int32_t>{}, max_tokens);
       return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Lazy, call_start_,
-                                                 r.parallel_tool_calls ? -1 : 1);
+                                                 r.parallel_tool_calls ? -1 : 1, std::vector<int32_t>{}, max_tokens);
     }
     if (r.response_format == "json_object") {
       param = "response_format";
       GrammarPtr g = cached("json_object", [&] { return grammar::compile_json_object(limits_); });
-      return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always);
+      return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always, -1, -1, std::vector<int32_t>{}, max_tokens);
     }
     if (r.response_format == "json_schema") {
       param = "response_format.json_schema.schema";
       GrammarPtr g = cached("schema\n" + r.json_schema.dump(), [&] { return grammar::compile_json_schema(r.json_schema, limits_); });
-      return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always);
+      return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always, -1, -1, std::vector<int32_t>{}, max_tokens);
     }
     if (r.has_tools && r.tool_choice == api::ToolChoice::None && call_start_ >= 0) {
       return std::make_shared<GrammarConstraint>(nullptr, vocab_, GrammarConstraint::Mode::Free, -1, -1,

@@ -30,9 +30,10 @@ class ConstraintFactory {
   //                                   until <|tool_call_end|> (parallel_tool_calls=false: one block
   //                                   with one call, then the start token is forbidden)
   //   tools with tool_choice none  -> <|tool_call_start|> is never sampled
-  // nullptr when nothing applies. A schema the compiler rejects (unsupported keyword, limit,
+  // max_tokens: the request's budget (outputs are steered to finish within it, see
+  // GrammarConstraint). nullptr when nothing applies. A schema the compiler rejects (unsupported keyword, limit,
   // unsatisfiable) is a 400 naming the problem.
-  std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> make(const api::ChatRequest& r);
+  std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> make(const api::ChatRequest& r, int64_t max_tokens);
 
  private:
   std::shared_ptr<const grammar::Grammar> cached(const std::string& key,

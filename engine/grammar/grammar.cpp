@@ -139,6 +139,28 @@ std::shared_ptr<const Grammar> GrammarBuilder::build(int32_t root, size_t max_el
       g->elems.push_back({Grammar::End, 0});
     }
   }
+  // Shortest derivation per rule (fixpoint), then per element the shortest rest of its alternative.
+  constexpr int32_t kInf = 1 << 29;
+  std::vector<int32_t> rmin(n, kInf);
+  auto elem_min = [&](const Grammar::Elem& e) { return e.kind == Grammar::Ref ? rmin[e.arg] : e.kind == Grammar::End ? 0 : 1; };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      for (int32_t a : g->rule_alts[r]) {
+        int64_t sum = 0;
+        for (int32_t p = a; g->elems[p].kind != Grammar::End; ++p) sum += elem_min(g->elems[p]);
+        if (sum < rmin[r]) {
+          rmin[r] = static_cast<int32_t>(std::min<int64_t>(sum, kInf));
+          changed = true;
+        }
+      }
+    }
+  }
+  g->min_len.assign(g->elems.size(), 0);
+  for (size_t p = g->elems.size(); p-- > 0;) {
+    if (g->elems[p].kind == Grammar::End) continue;
+    g->min_len[p] = static_cast<int32_t>(std::min<int64_t>(int64_t{elem_min(g->elems[p])} + g->min_len[p + 1], kInf));
+  }
   return g;
 }
 

@@ -48,6 +48,9 @@ struct Grammar {
   std::vector<Elem> elems;
   std::vector<ByteSet> sets;
   std::vector<std::vector<int32_t>> rule_alts;
+  // [elems] fewest tokens that finish the alternative from this element on (each byte and each
+  // special token counts one: single-byte tokens always exist in a byte-level vocabulary).
+  std::vector<int32_t> min_len;
   int32_t root = 0;
   size_t size() const { return elems.size(); }
 };

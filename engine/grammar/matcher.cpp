@@ -116,8 +116,26 @@ void Matcher::advance(const std::vector<int32_t>& in, uint8_t b, std::vector<int
   }
 }
 
-void Matcher::compute(std::vector<uint64_t>& bits) {
+int32_t Matcher::stack_min(int32_t s) {
+  if (s < 0) return 0;
+  if (node_min_.size() <= static_cast<size_t>(s)) node_min_.resize(nodes_.size(), -1);
+  if (node_min_[s] >= 0) return node_min_[s];
+  const Node n = nodes_[s];
+  const int32_t v = static_cast<int32_t>(std::min<int64_t>(int64_t{g_->min_len[n.pos]} + stack_min(n.parent), 1 << 29));
+  node_min_[s] = v;
+  return v;
+}
+
+int32_t Matcher::min_remaining() {
+  int32_t m = 1 << 29;
+  for (int32_t s : stacks_) m = std::min(m, stack_min(s));
+  return m;
+}
+
+int32_t Matcher::compute(std::vector<uint64_t>& bits, int64_t limit) {
   const VocabIndex& v = *v_;
+  const int64_t lim = limit < 0 ? int64_t{1} << 40 : limit;
+  int32_t max_after = 0;
   bits.assign((v.n_vocab + 63) / 64, 0);
   auto set_bit = [&](int32_t id) {
     if (id >= 0 && id < v.n_vocab) bits[id >> 6] |= uint64_t{1} << (id & 63);
@@ -128,11 +146,14 @@ void Matcher::compute(std::vector<uint64_t>& bits) {
       continue;
     }
     const Grammar::Elem e = g_->elems[nodes_[s].pos];
-    if (e.kind == Grammar::Token) set_bit(e.arg);
+    if (e.kind != Grammar::Token) continue;
+    const int32_t after = stack_min(s) - 1;
+    max_after = std::max(max_after, after);
+    if (after <= lim) set_bit(e.arg);
   }
   levels_[0] = stacks_;
   if (!stacks_.empty() && stacks_.front() == -1) levels_[0].erase(levels_[0].begin());
-  if (levels_[0].empty()) return;
+  if (levels_[0].empty()) return max_after;
   size_t valid = 0;  // levels_[0..valid] hold the (non-empty) states of the previous token's prefix
   for (size_t k = 0; k < v.sorted.size(); ++k) {
     const int32_t id = v.sorted[k];
@@ -145,21 +166,33 @@ void Matcher::compute(std::vector<uint64_t>& bits) {
       ++j;
     }
     valid = j;
-    if (j == tb.size()) set_bit(id);
+    if (j != tb.size()) continue;
+    int32_t after = 1 << 29;
+    for (int32_t s : levels_[j]) after = std::min(after, stack_min(s));
+    max_after = std::max(max_after, after);
+    if (after <= lim) set_bit(id);
   }
+  return max_after;
 }
 
-const std::vector<uint64_t>& Matcher::allowed() {
-  if (current_) return *current_;
-  std::string key(reinterpret_cast<const char*>(stacks_.data()), stacks_.size() * sizeof(int32_t));
-  auto it = cache_.find(key);
-  if (it == cache_.end()) {
-    if (cache_.size() >= 256) cache_.clear();  // bounds memory: 256 x n_vocab / 8 bytes
-    compute(scratch_);
-    it = cache_.emplace(std::move(key), scratch_).first;
+const std::vector<uint64_t>& Matcher::allowed(int64_t limit) {
+  if (!current_) {
+    std::string key(reinterpret_cast<const char*>(stacks_.data()), stacks_.size() * sizeof(int32_t));
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      if (cache_.size() >= 256) cache_.clear();  // bounds memory: 256 x n_vocab / 8 bytes
+      Mask m;
+      m.max_after = compute(m.bits, -1);
+      it = cache_.emplace(std::move(key), std::move(m)).first;
+    }
+    current_ = &it->second;
   }
-  current_ = &it->second;
-  return *current_;
+  if (limit < 0 || limit >= current_->max_after) return current_->bits;
+  compute(filtered_, limit);
+  for (uint64_t w : filtered_) {
+    if (w) return filtered_;
+  }
+  return current_->bits;  // cannot finish in time anyway: stay grammatical ("length" follows)
 }
 
 bool Matcher::accept_bytes(std::string_view bytes) {
@@ -202,10 +235,14 @@ bool Matcher::accept(int32_t token) {
 }
 
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> g, std::shared_ptr<const VocabIndex> v,
-                                     Mode mode, int32_t trigger, int max_triggers, std::vector<int32_t> forbid)
+                                     Mode mode, int32_t trigger, int max_triggers, std::vector<int32_t> forbid,
+                                     int64_t max_tokens)
     : mode_(mode), in_grammar_(mode == Mode::Always), trigger_(trigger), max_triggers_(max_triggers),
-      forbid_(std::move(forbid)) {
-  if (g) m_ = std::make_unique<Matcher>(std::move(g), std::move(v));
+      forbid_(std::move(forbid)), max_tokens_(max_tokens) {
+  if (g) {
+    m_ = std::make_unique<Matcher>(std::move(g), std::move(v));
+    block_min_ = m_->min_remaining();
+  }
 }
 
 void GrammarConstraint::mask_logits(float* logits, int64_t n_vocab) {
@@ -214,13 +251,16 @@ void GrammarConstraint::mask_logits(float* logits, int64_t n_vocab) {
     for (int32_t id : forbid_) {
       if (id >= 0 && id < n_vocab) logits[id] = neg_inf;
     }
-    if (mode_ == Mode::Lazy && max_triggers_ >= 0 && triggers_ >= max_triggers_ && trigger_ >= 0 &&
-        trigger_ < n_vocab) {
+    const bool budget_left = max_tokens_ < 0 || block_min_ <= max_tokens_ - n_accepted_ - 1;
+    if (mode_ == Mode::Lazy && ((max_triggers_ >= 0 && triggers_ >= max_triggers_) || !budget_left) &&
+        trigger_ >= 0 && trigger_ < n_vocab) {
       logits[trigger_] = neg_inf;
     }
     return;
   }
-  const std::vector<uint64_t>& bits = m_->allowed();
+  // Tokens left after this one, less the EOS an Always grammar still needs.
+  const int64_t limit = max_tokens_ < 0 ? -1 : std::max<int64_t>(0, max_tokens_ - n_accepted_ - 1 - (mode_ == Mode::Always ? 1 : 0));
+  const std::vector<uint64_t>& bits = m_->allowed(limit);
   const int64_t n = std::min<int64_t>(n_vocab, static_cast<int64_t>(bits.size()) * 64);
   for (int64_t w = 0; w * 64 < n; ++w) {
     const uint64_t word = bits[w];
@@ -234,6 +274,7 @@ void GrammarConstraint::mask_logits(float* logits, int64_t n_vocab) {
 }
 
 void GrammarConstraint::accept(int32_t token) {
+  ++n_accepted_;
   if (!in_grammar_) {
     if (mode_ == Mode::Lazy && token == trigger_) {
       m_->reset();

@@ -41,8 +41,12 @@ class Matcher {
  public:
   Matcher(std::shared_ptr<const Grammar> g, std::shared_ptr<const VocabIndex> v);
   void reset();  // back to the start of the root rule
-  // Bitset [ceil(n_vocab / 64)] of the tokens allowed next (EOS ids when complete).
-  const std::vector<uint64_t>& allowed();
+  // Bitset [ceil(n_vocab / 64)] of the tokens allowed next (EOS ids when complete). With
+  // `limit` >= 0 only tokens after which the grammar can still be finished in at most `limit`
+  // tokens (EOS always, when complete); if no token qualifies, all grammatical ones.
+  const std::vector<uint64_t>& allowed(int64_t limit = -1);
+  // Fewest tokens that finish the grammar from the current state (0 when complete).
+  int32_t min_remaining();
   bool accept(int32_t token);  // false (state unchanged) when the token is not allowed
   bool complete() const { return !stacks_.empty() && stacks_.front() == -1; }
   bool only_complete() const { return stacks_.size() == 1 && stacks_.front() == -1; }
@@ -57,7 +61,14 @@ class Matcher {
   int32_t intern(int32_t pos, int32_t parent);
   void expand(int32_t pos, int32_t parent, std::vector<int32_t>& out, int depth);
   void advance(const std::vector<int32_t>& in, uint8_t b, std::vector<int32_t>& out);
-  void compute(std::vector<uint64_t>& bits);
+  int32_t stack_min(int32_t s);
+  // Allowed tokens (with limit as in allowed(); limit < 0: none); returns the largest
+  // min_remaining after any allowed token.
+  int32_t compute(std::vector<uint64_t>& bits, int64_t limit);
+  struct Mask {
+    std::vector<uint64_t> bits;
+    int32_t max_after = 0;
+  };
 
   std::shared_ptr<const Grammar> g_;
   std::shared_ptr<const VocabIndex> v_;
@@ -68,9 +79,10 @@ class Matcher {
   std::vector<int32_t> stacks_;                   // sorted, unique; -1 = complete
   std::vector<std::vector<int32_t>> levels_;
   std::vector<int32_t> tmp_;
-  std::unordered_map<std::string, std::vector<uint64_t>> cache_;
-  std::vector<uint64_t>* current_ = nullptr;
-  std::vector<uint64_t> scratch_;
+  std::vector<int32_t> node_min_;  // [node] stack_min memo, -1 unknown
+  std::unordered_map<std::string, Mask> cache_;
+  Mask* current_ = nullptr;
+  std::vector<uint64_t> scratch_, filtered_;
 };
 
 // TokenConstraint over a grammar.
@@ -82,8 +94,13 @@ class Matcher {
 class GrammarConstraint : public TokenConstraint {
  public:
   enum class Mode { Always, Lazy, Free };
+  // max_tokens >= 0: the request's token budget. Tokens are then chosen so that the grammar can
+  // still be finished within it (plus the EOS in Always mode; a Lazy block is not started when
+  // it could not be closed): an output is only cut by max_tokens when even the shortest valid
+  // output does not fit.
   GrammarConstraint(std::shared_ptr<const Grammar> g, std::shared_ptr<const VocabIndex> v, Mode mode,
-                    int32_t trigger = -1, int max_triggers = -1, std::vector<int32_t> forbid = {});
+                    int32_t trigger = -1, int max_triggers = -1, std::vector<int32_t> forbid = {},
+                    int64_t max_tokens = -1);
   void mask_logits(float* logits, int64_t n_vocab) override;
   void accept(int32_t token) override;
 
@@ -94,6 +111,8 @@ class GrammarConstraint : public TokenConstraint {
   int32_t trigger_;
   int max_triggers_, triggers_ = 0;
   std::vector<int32_t> forbid_;
+  int64_t max_tokens_, n_accepted_ = 0;
+  int32_t block_min_ = 0;  // Lazy: fewest tokens of a block after the trigger
 };
 
 }  // namespace lfmd::grammar
