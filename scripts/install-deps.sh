@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 pkgs=(g++ cmake ninja-build pkg-config git libpcre2-dev nlohmann-json3-dev doctest-dev
       libspdlog-dev libconcurrentqueue-dev libcpp-httplib-dev libssl-dev python3 python3-numpy
-      python3-jinja2)
+      python3-jinja2 python3-jsonschema)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node.js may come from elsewhere than Debian (the oracle wants node >= 20); only add Debian's if none.

@@ -61,7 +61,7 @@ std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory:
       });
       if (forced_call) return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Always, -1, -1, std::vector<int32_t>{}, max_tokens);
       return std::make_shared<GrammarConstraint>(g, vocab_, GrammarConstraint::Mode::Lazy, call_start_,
-                                                 r.parallel_tool_calls ? -1 : 1, std::vector<int32_t>{}, max_tokens);
+                                                 r.parallel_tool_calls ? -1 : 1, std::vector<int32_t>{call_end_}, max_tokens);
     }
     if (r.response_format == "json_object") {
       param = "response_format";
@@ -75,7 +75,7 @@ std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory:
     }
     if (r.has_tools && r.tool_choice == api::ToolChoice::None && call_start_ >= 0) {
       return std::make_shared<GrammarConstraint>(nullptr, vocab_, GrammarConstraint::Mode::Free, -1, -1,
-                                                 std::vector<int32_t>{call_start_});
+                                                 std::vector<int32_t>{call_start_, call_end_});
     }
   } catch (const grammar::GrammarError& e) {
     return api::invalid_request(std::string("Invalid schema for constrained decoding: ") + e.what(), param, "invalid_value");

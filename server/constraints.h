@@ -28,8 +28,9 @@ class ConstraintFactory {
   //   response_format json_object / json_schema -> the whole output is that JSON value
   //   tools with tool_choice auto  -> free text; after <|tool_call_start|> the call grammar holds
   //                                   until <|tool_call_end|> (parallel_tool_calls=false: one block
-  //                                   with one call, then the start token is forbidden)
-  //   tools with tool_choice none  -> <|tool_call_start|> is never sampled
+  //                                   with one call, then the start token is forbidden); a stray
+  //                                   <|tool_call_end|> outside a block is never sampled
+  //   tools with tool_choice none  -> <|tool_call_start|> / <|tool_call_end|> are never sampled
   // max_tokens: the request's budget (outputs are steered to finish within it, see
   // GrammarConstraint). nullptr when nothing applies. A schema the compiler rejects (unsupported keyword, limit,
   // unsatisfiable) is a 400 naming the problem.
