@@ -116,6 +116,38 @@ void Matcher::advance(const std::vector<int32_t>& in, uint8_t b, std::vector<int
   }
 }
 
+int32_t Matcher::set_id(const std::vector<int32_t>& stacks) {
+  std::string key(reinterpret_cast<const char*>(stacks.data()), stacks.size() * sizeof(int32_t));
+  auto [it, inserted] = set_ids_.try_emplace(std::move(key), static_cast<int32_t>(sets_.size()));
+  if (inserted) {
+    sets_.push_back(stacks);
+    auto memo = std::make_unique<int32_t[]>(256);
+    std::fill_n(memo.get(), 256, -2);
+    set_memo_.push_back(std::move(memo));
+    set_min_.push_back(-1);
+  }
+  return it->second;
+}
+
+int32_t Matcher::set_advance(int32_t set, uint8_t b) {
+  int32_t r = set_memo_[set][b];
+  if (r != -2) return r;
+  const std::vector<int32_t> in = sets_[set];  // a copy: set_id() below may grow sets_
+  std::vector<int32_t> out;
+  advance(in, b, out);
+  r = out.empty() ? -1 : set_id(out);
+  set_memo_[set][b] = r;
+  return r;
+}
+
+int32_t Matcher::set_min(int32_t set) {
+  if (set_min_[set] >= 0) return set_min_[set];
+  int32_t m = 1 << 29;
+  for (int32_t s : sets_[set]) m = std::min(m, stack_min(s));
+  set_min_[set] = m;
+  return m;
+}
+
 int32_t Matcher::stack_min(int32_t s) {
   if (s < 0) return 0;
   if (node_min_.size() <= static_cast<size_t>(s)) node_min_.resize(nodes_.size(), -1);
@@ -132,8 +164,9 @@ int32_t Matcher::min_remaining() {
   return m;
 }
 
-int32_t Matcher::compute(std::vector<uint64_t>& bits, int64_t limit) {
+int32_t Matcher::compute(std::vector<uint64_t>& bits, int64_t limit, Mask* record) {
   const VocabIndex& v = *v_;
+  const int32_t high_from = record ? (record->state_min = min_remaining()) - 1 : 0;
   const int64_t lim = limit < 0 ? int64_t{1} << 40 : limit;
   int32_t max_after = 0;
   bits.assign((v.n_vocab + 63) / 64, 0);
@@ -150,27 +183,29 @@ int32_t Matcher::compute(std::vector<uint64_t>& bits, int64_t limit) {
     const int32_t after = stack_min(s) - 1;
     max_after = std::max(max_after, after);
     if (after <= lim) set_bit(e.arg);
+    if (record && after >= high_from) record->high.push_back({e.arg, after});
   }
-  levels_[0] = stacks_;
-  if (!stacks_.empty() && stacks_.front() == -1) levels_[0].erase(levels_[0].begin());
-  if (levels_[0].empty()) return max_after;
-  size_t valid = 0;  // levels_[0..valid] hold the (non-empty) states of the previous token's prefix
+  std::vector<int32_t> start = stacks_;
+  if (!start.empty() && start.front() == -1) start.erase(start.begin());
+  if (start.empty()) return max_after;
+  levels_[0] = set_id(start);
+  size_t valid = 0;  // levels_[0..valid] hold the (live) states of the previous token's prefix
   for (size_t k = 0; k < v.sorted.size(); ++k) {
     const int32_t id = v.sorted[k];
     const std::string& tb = v.bytes[id];
     size_t j = k == 0 ? 0 : v.lcp[k];
     if (j > valid) continue;  // starts with the previous token's dead prefix
     while (j < tb.size()) {
-      advance(levels_[j], static_cast<uint8_t>(tb[j]), levels_[j + 1]);
-      if (levels_[j + 1].empty()) break;
-      ++j;
+      const int32_t next = set_advance(levels_[j], static_cast<uint8_t>(tb[j]));
+      if (next < 0) break;
+      levels_[++j] = next;
     }
     valid = j;
     if (j != tb.size()) continue;
-    int32_t after = 1 << 29;
-    for (int32_t s : levels_[j]) after = std::min(after, stack_min(s));
+    const int32_t after = set_min(levels_[j]);
     max_after = std::max(max_after, after);
     if (after <= lim) set_bit(id);
+    if (record && after >= high_from) record->high.push_back({id, after});
   }
   return max_after;
 }
@@ -182,13 +217,20 @@ const std::vector<uint64_t>& Matcher::allowed(int64_t limit) {
     if (it == cache_.end()) {
       if (cache_.size() >= 256) cache_.clear();  // bounds memory: 256 x n_vocab / 8 bytes
       Mask m;
-      m.max_after = compute(m.bits, -1);
+      m.max_after = compute(m.bits, -1, &m);
       it = cache_.emplace(std::move(key), std::move(m)).first;
     }
     current_ = &it->second;
   }
   if (limit < 0 || limit >= current_->max_after) return current_->bits;
-  compute(filtered_, limit);
+  if (limit >= current_->state_min - 2) {
+    filtered_ = current_->bits;
+    for (const auto& [id, after] : current_->high) {
+      if (after > limit) filtered_[id >> 6] &= ~(uint64_t{1} << (id & 63));
+    }
+  } else {
+    compute(filtered_, limit);
+  }
   for (uint64_t w : filtered_) {
     if (w) return filtered_;
   }

@@ -61,14 +61,23 @@ class Matcher {
   int32_t intern(int32_t pos, int32_t parent);
   void expand(int32_t pos, int32_t parent, std::vector<int32_t>& out, int depth);
   void advance(const std::vector<int32_t>& in, uint8_t b, std::vector<int32_t>& out);
-  int32_t stack_min(int32_t s);
-  // Allowed tokens (with limit as in allowed(); limit < 0: none); returns the largest
-  // min_remaining after any allowed token.
-  int32_t compute(std::vector<uint64_t>& bits, int64_t limit);
+  // Stack sets interned as ids, with memoised byte transitions (-1: no stack survives): the
+  // vocabulary walk then costs one array lookup per byte.
+  int32_t set_id(const std::vector<int32_t>& stacks);
+  int32_t set_advance(int32_t set, uint8_t b);
+  int32_t set_min(int32_t set);
   struct Mask {
     std::vector<uint64_t> bits;
     int32_t max_after = 0;
+    int32_t state_min = 0;
+    // Allowed tokens whose min_remaining after them is >= state_min - 1, with that value: a
+    // budget limit >= state_min - 2 removes only some of these (no new walk).
+    std::vector<std::pair<int32_t, int32_t>> high;
   };
+  int32_t stack_min(int32_t s);
+  // Allowed tokens (with limit as in allowed(); limit < 0: none); returns the largest
+  // min_remaining after any allowed token.
+  int32_t compute(std::vector<uint64_t>& bits, int64_t limit, Mask* record = nullptr);
 
   std::shared_ptr<const Grammar> g_;
   std::shared_ptr<const VocabIndex> v_;
@@ -77,7 +86,11 @@ class Matcher {
   std::vector<std::unique_ptr<int32_t[]>> memo_;  // [node][256] -> offset in pool_, -1 unknown
   std::vector<int32_t> pool_;                     // count, ids...
   std::vector<int32_t> stacks_;                   // sorted, unique; -1 = complete
-  std::vector<std::vector<int32_t>> levels_;
+  std::vector<int32_t> levels_;
+  std::vector<std::vector<int32_t>> sets_;
+  std::unordered_map<std::string, int32_t> set_ids_;
+  std::vector<std::unique_ptr<int32_t[]>> set_memo_;  // [set][256] -> set, -1 dead, -2 unknown
+  std::vector<int32_t> set_min_;
   std::vector<int32_t> tmp_;
   std::vector<int32_t> node_min_;  // [node] stack_min memo, -1 unknown
   std::unordered_map<std::string, Mask> cache_;
