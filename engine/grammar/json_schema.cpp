@@ -109,7 +109,14 @@ class Compiler {
     if (s.contains("type") && s["type"] != "object") {
       throw GrammarError("tool parameters must have type 'object' " + at(path));
     }
-    value(s, path, 0);  // validates every keyword (and compiles the $defs it uses)
+    // Keyword arguments need a plain object schema at the top; anything else (anyOf, $ref, ...)
+    // goes through value() as one dict argument.
+    for (const auto& [k, v] : s.items()) {
+      if (!kSupported.count(k) && !kAnnotations.count(k)) {
+        throw GrammarError("unsupported JSON Schema keyword '" + k + "' " + at(path));
+      }
+      if (!kAnnotations.count(k) && !kObjectKeys.count(k) && k != "type" && k != "$defs" && k != "definitions") return -1;
+    }
     if (s.contains("properties") && s["properties"].is_object()) {
       for (const auto& [k, v] : s["properties"].items()) {
         if (!is_identifier(k)) return -1;
