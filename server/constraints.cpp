@@ -79,6 +79,8 @@ std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> ConstraintFactory:
     }
   } catch (const grammar::GrammarError& e) {
     return api::invalid_request(std::string("Invalid schema for constrained decoding: ") + e.what(), param, "invalid_value");
+  } catch (const std::exception& e) {  // e.g. a numeric $ref token out of range: still the client's schema
+    return api::invalid_request(std::string("Invalid schema for constrained decoding: ") + e.what(), param, "invalid_value");
   }
   return std::shared_ptr<TokenConstraint>();
 }

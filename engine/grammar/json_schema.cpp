@@ -233,7 +233,7 @@ class Compiler {
       for (size_t i; (i = tokn.find("~0")) != std::string::npos;) tokn.replace(i, 2, "~");
       if (node->is_object() && node->contains(tokn)) {
         node = &(*node)[tokn];
-      } else if (node->is_array() && !tokn.empty() && std::all_of(tokn.begin(), tokn.end(), ::isdigit) &&
+      } else if (node->is_array() && !tokn.empty() && tokn.size() <= 9 && std::all_of(tokn.begin(), tokn.end(), ::isdigit) &&
                  std::stoul(tokn) < node->size()) {
         node = &(*node)[std::stoul(tokn)];
       } else {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -239,4 +240,62 @@ TEST_CASE("lazy mode: free text, the grammar after the trigger, free again; trig
   CHECK(logits[10] == -inf);  // parallel_tool_calls=false: one block only
   CHECK(logits[7] == 0.0f);
   CHECK_THROWS(GrammarConstraint(compile_json_object(), v.index, GrammarConstraint::Mode::Always).accept(300));
+}
+
+TEST_CASE("random schemas: compile or throw GrammarError, never crash; compiled ones walk to valid JSON") {
+  std::mt19937_64 rng(2024);
+  const std::vector<std::string> keys = {"type", "properties", "required", "additionalProperties", "enum", "const",
+                                         "items", "prefixItems", "minItems", "maxItems", "anyOf", "oneOf", "$ref",
+                                         "$defs", "minLength", "maxLength", "pattern", "title", "format", "not"};
+  const std::vector<json> leaves = {json("string"), json("integer"), json(true), json(false), json(nullptr), json(3),
+                                    json(-1), json(99999999999999999LL), json(1.5), json("#"), json("#/$defs/a"),
+                                    json("#/$defs/99999999999999999999999"), json("[a-c]{2}"), json("(x|y)+"),
+                                    json::array({"a", 1}), json::array(), json::object(), json("object")};
+  std::function<json(int)> gen = [&](int depth) -> json {
+    json s = json::object();
+    const int n = static_cast<int>(rng() % 4);
+    for (int i = 0; i < n; ++i) {
+      const std::string& k = keys[rng() % keys.size()];
+      const int pick = static_cast<int>(rng() % 6);
+      if (depth < 3 && pick == 0) s[k] = gen(depth + 1);
+      else if (depth < 3 && pick == 1) s[k] = json::array({gen(depth + 1), gen(depth + 1)});
+      else if (depth < 3 && pick == 2) s[k] = json{{"a", gen(depth + 1)}, {"b", gen(depth + 1)}};
+      else s[k] = leaves[rng() % leaves.size()];
+    }
+    return s;
+  };
+  int compiled = 0;
+  for (int i = 0; i < 1500; ++i) {
+    const json schema = gen(0);
+    CAPTURE(schema.dump());
+    std::shared_ptr<const Grammar> g;
+    try {
+      g = compile_json_schema(schema);
+    } catch (const GrammarError&) {
+      continue;
+    } catch (const std::exception& e) {
+      // The server answers 400 for any exception, but the compiler should say what is wrong.
+      FAIL_CHECK("not a GrammarError: " << e.what());
+      continue;
+    }
+    ++compiled;
+    if (i % 10 == 0) {
+      GrammarConstraint c(g, vocab().index, GrammarConstraint::Mode::Always, -1, -1, {}, 200);
+      std::vector<float> logits(2048);
+      std::string text;
+      bool ended = false;
+      for (int n = 0; n < 200 && !ended; ++n) {
+        for (auto& l : logits) l = static_cast<float>(rng() % 1000);
+        c.mask_logits(logits.data(), 2048);
+        const int32_t tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        REQUIRE(std::isfinite(logits[tok]));
+        c.accept(tok);
+        if (tok == 7) ended = true;
+        else text += vocab().index->bytes[tok];
+      }
+      CAPTURE(text);
+      if (ended) CHECK(json::accept(text));
+    }
+  }
+  CHECK(compiled > 100);
 }
