@@ -215,6 +215,7 @@ const std::vector<uint64_t>& Matcher::allowed(int64_t limit) {
     std::string key(reinterpret_cast<const char*>(stacks_.data()), stacks_.size() * sizeof(int32_t));
     auto it = cache_.find(key);
     if (it == cache_.end()) {
+      trim_memory();
       if (cache_.size() >= 256) cache_.clear();  // bounds memory: 256 x n_vocab / 8 bytes
       Mask m;
       m.max_after = compute(m.bits, -1, &m);
@@ -238,15 +239,29 @@ const std::vector<uint64_t>& Matcher::allowed(int64_t limit) {
 }
 
 bool Matcher::accept_bytes(std::string_view bytes) {
-  std::vector<int32_t> cur = stacks_, next;
+  std::vector<int32_t> start = stacks_;
+  if (!start.empty() && start.front() == -1) start.erase(start.begin());
+  if (start.empty()) return bytes.empty();
+  int32_t set = set_id(start);
   for (char c : bytes) {
-    advance(cur, static_cast<uint8_t>(c), next);
-    if (next.empty()) return false;
-    cur.swap(next);
+    set = set_advance(set, static_cast<uint8_t>(c));
+    if (set < 0) return false;
   }
-  stacks_ = std::move(cur);
+  stacks_ = sets_[set];
   current_ = nullptr;
   return true;
+}
+
+void Matcher::trim_memory() {
+  // Memo tables grow with the states a request visits (~1 KB each); past a bound they are
+  // dropped and rebuilt on demand. Stacks (nodes_) stay: the current state refers to them.
+  if (sets_.size() < 65536 && pool_.size() < (size_t{1} << 24)) return;
+  sets_.clear();
+  set_ids_.clear();
+  set_memo_.clear();
+  set_min_.clear();
+  memo_.clear();
+  pool_.clear();
 }
 
 bool Matcher::accept(int32_t token) {

@@ -66,6 +66,7 @@ class Matcher {
   int32_t set_id(const std::vector<int32_t>& stacks);
   int32_t set_advance(int32_t set, uint8_t b);
   int32_t set_min(int32_t set);
+  void trim_memory();
   struct Mask {
     std::vector<uint64_t> bits;
     int32_t max_after = 0;
