@@ -16,10 +16,23 @@ const std::set<std::string> kAnnotations = {"title",    "description", "default"
 const std::set<std::string> kSupported = {
     "type",     "properties", "required", "additionalProperties", "enum",      "const",
     "items",    "prefixItems", "minItems", "maxItems",            "anyOf",     "oneOf",
-    "$ref",     "$defs",      "definitions", "minLength",         "maxLength", "pattern"};
+    "$ref",     "$defs",      "definitions", "minLength",         "maxLength", "pattern",
+    "format"};
 const std::set<std::string> kObjectKeys = {"properties", "required", "additionalProperties"};
 const std::set<std::string> kArrayKeys = {"items", "prefixItems", "minItems", "maxItems"};
-const std::set<std::string> kStringKeys = {"minLength", "maxLength", "pattern"};
+const std::set<std::string> kStringKeys = {"minLength", "maxLength", "pattern", "format"};
+
+// String formats as patterns generating only valid values (days 01-28 are valid in every month;
+// years 1000-9999; times carry a zone as RFC 3339 wants).
+const std::map<std::string, std::string> kFormats = {
+    {"date", "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$"},
+    {"time", "^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"},
+    {"date-time",
+     "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+     "(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"},
+    {"uuid", "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
+    {"email", "^[a-z0-9][a-z0-9._+-]{0,31}@[a-z0-9][a-z0-9-]{0,31}\\.[a-z]{2,8}$"},
+};
 const std::vector<std::string> kTypes = {"object", "array", "string", "number", "integer", "boolean", "null"};
 
 std::string at(const std::string& path) { return path.empty() ? "at the schema root" : "at " + path; }
@@ -584,6 +597,18 @@ class Compiler {
   }
 
   int32_t string(const json& s, const std::string& path) {
+    if (s.contains("format")) {
+      if (s.contains("minLength") || s.contains("maxLength") || s.contains("pattern")) {
+        throw GrammarError("'format' combined with 'minLength'/'maxLength'/'pattern' is not supported " + at(path));
+      }
+      const json& f = s["format"];
+      auto it = f.is_string() ? kFormats.find(f.get<std::string>()) : kFormats.end();
+      if (it == kFormats.end()) {
+        throw GrammarError("unsupported 'format' " + (f.is_string() ? "'" + f.get<std::string>().substr(0, 40) + "'" : std::string("value")) +
+                           " " + at(path) + " (supported: date, time, date-time, uuid, email)");
+      }
+      return b.rule({{b.byte('"'), b.ref(compile_pattern(b, it->second, lim_.max_repeat)), b.byte('"')}});
+    }
     if (s.contains("pattern")) {
       if (s.contains("minLength") || s.contains("maxLength")) {
         throw GrammarError("'pattern' combined with 'minLength'/'maxLength' is not supported " + at(path));

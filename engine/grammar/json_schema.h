@@ -14,7 +14,8 @@
 // const, items, prefixItems, minItems, maxItems, anyOf, oneOf (branches must be told apart by
 // type, by const/enum values, or by a required const/enum property), $ref (local: "#",
 // "#/$defs/..", "#/definitions/.."), $defs, definitions, minLength, maxLength, pattern (a plain
-// regular subset, see compile_pattern). Annotations (title, description, default, examples,
+// regular subset, see compile_pattern), format (date, time, date-time, uuid, email: only valid
+// values are generated, e.g. days 01-28; alone, not with other string keywords). Annotations (title, description, default, examples,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly) are ignored. Any other keyword throws
 // GrammarError naming it, as do limits and unsatisfiable schemas.
 #pragma once
