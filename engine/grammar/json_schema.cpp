@@ -1,7 +1,9 @@
 #include "engine/grammar/json_schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace lfmd::grammar {
@@ -17,10 +19,11 @@ const std::set<std::string> kSupported = {
     "type",     "properties", "required", "additionalProperties", "enum",      "const",
     "items",    "prefixItems", "minItems", "maxItems",            "anyOf",     "oneOf",
     "$ref",     "$defs",      "definitions", "minLength",         "maxLength", "pattern",
-    "format"};
+    "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
 const std::set<std::string> kObjectKeys = {"properties", "required", "additionalProperties"};
 const std::set<std::string> kArrayKeys = {"items", "prefixItems", "minItems", "maxItems"};
 const std::set<std::string> kStringKeys = {"minLength", "maxLength", "pattern", "format"};
+const std::set<std::string> kNumberKeys = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
 
 // String formats as patterns generating only valid values (days 01-28 are valid in every month;
 // years 1000-9999; times carry a zone as RFC 3339 wants).
@@ -217,6 +220,7 @@ class Compiler {
     if (has_any(kObjectKeys)) types.push_back("object");
     if (has_any(kArrayKeys)) types.push_back("array");
     if (has_any(kStringKeys)) types.push_back("string");
+    if (has_any(kNumberKeys)) types.push_back("number");
     return types;
   }
 
@@ -224,7 +228,35 @@ class Compiler {
     if (t == "object") return object(s, path, depth, false);
     if (t == "array") return array(s, path, depth);
     if (t == "string") return string(s, path);
+    if ((t == "integer" || t == "number") &&
+        std::any_of(kNumberKeys.begin(), kNumberKeys.end(), [&](const std::string& k) { return s.contains(k); })) {
+      return number_range(s, t, path);
+    }
     return scalar(t);
+  }
+
+  // Integers within minimum / maximum / exclusive bounds (also for "number": integral values are
+  // numbers), clamped to the 15 digits generated.
+  int32_t number_range(const json& s, const std::string& t, const std::string& path) {
+    constexpr double kMax = 999999999999999.0;
+    double lo = -kMax, hi = kMax;
+    auto bound = [&](const char* k) -> std::optional<double> {
+      if (!s.contains(k)) return std::nullopt;
+      if (!s[k].is_number()) throw GrammarError(std::string("'") + k + "' must be a number " + at(path));
+      return s[k].get<double>();
+    };
+    if (auto v = bound("minimum")) lo = std::max(lo, std::ceil(*v));
+    if (auto v = bound("exclusiveMinimum")) lo = std::max(lo, std::floor(*v) + 1);
+    if (auto v = bound("maximum")) hi = std::min(hi, std::floor(*v));
+    if (auto v = bound("exclusiveMaximum")) hi = std::min(hi, std::ceil(*v) - 1);
+    lo = std::max(lo, -kMax);
+    hi = std::min(hi, kMax);
+    if (lo > hi) {
+      throw GrammarError("no " + std::string(t == "integer" ? "integer" : "integer-valued number") +
+                         " of at most 15 digits lies within minimum/maximum " + at(path) +
+                         (t == "number" ? " (number ranges are generated as integers)" : ""));
+    }
+    return compile_integer_range(b, static_cast<int64_t>(lo), static_cast<int64_t>(hi));
   }
 
   int32_t ref(const json& r, const std::string& path, size_t depth) {

@@ -15,7 +15,9 @@
 // type, by const/enum values, or by a required const/enum property), $ref (local: "#",
 // "#/$defs/..", "#/definitions/.."), $defs, definitions, minLength, maxLength, pattern (a plain
 // regular subset, see compile_pattern), format (date, time, date-time, uuid, email: only valid
-// values are generated, e.g. days 01-28; alone, not with other string keywords). Annotations (title, description, default, examples,
+// values are generated, e.g. days 01-28; alone, not with other string keywords), minimum,
+// maximum, exclusiveMinimum, exclusiveMaximum (numbers: integer values only are generated, so a
+// range must hold an integer; bounds beyond 15 digits are clamped to them). Annotations (title, description, default, examples,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly) are ignored. Any other keyword throws
 // GrammarError naming it, as do limits and unsatisfiable schemas.
 #pragma once
@@ -60,5 +62,9 @@ std::shared_ptr<const Grammar> compile_tool_calls(const std::vector<ToolSpec>& t
 // what re.search accepts), as the body of a JSON string (escapes where JSON needs them; the
 // negated classes and '.' generate ASCII only). Throws GrammarError for anything else.
 int32_t compile_pattern(GrammarBuilder& b, const std::string& pattern, int max_repeat);
+
+// The decimal strings of the integers in [lo, hi] (|lo|, |hi| < 10^18); a rule without
+// alternatives when lo > hi.
+int32_t compile_integer_range(GrammarBuilder& b, int64_t lo, int64_t hi);
 
 }  // namespace lfmd::grammar

@@ -151,7 +151,7 @@ TEST_CASE("unsupported keywords, bad patterns and limits throw naming the proble
   };
   CHECK(msg(R"({"type":"string","format":"duration"})").find("'format' 'duration'") != std::string::npos);
   CHECK(msg(R"({"type":"string","format":"date-time"})") == "(accepted)");
-  CHECK(msg(R"({"properties":{"a":{"minimum":1}}})").find("'minimum' at /properties/a") != std::string::npos);
+  CHECK(msg(R"({"properties":{"a":{"multipleOf":2}}})").find("'multipleOf' at /properties/a") != std::string::npos);
   CHECK(msg(R"({"not":{}})").find("'not'") != std::string::npos);
   CHECK(msg(R"({"type":"strin"})").find("'type'") != std::string::npos);
   CHECK(msg(R"j({"type":"string","pattern":"a(?!b)"})j").find("pattern") != std::string::npos);
@@ -299,4 +299,36 @@ TEST_CASE("random schemas: compile or throw GrammarError, never crash; compiled 
     }
   }
   CHECK(compiled > 100);
+}
+
+TEST_CASE("integer ranges: exactly the integers within the bounds") {
+  const Vocab& v = vocab();
+  std::mt19937_64 rng(99);
+  for (int iter = 0; iter < 40; ++iter) {
+    int64_t a = static_cast<int64_t>(rng() % 2400) - 1200, b = static_cast<int64_t>(rng() % 2400) - 1200;
+    if (a > b) std::swap(a, b);
+    json schema = {{"type", iter % 2 ? "integer" : "number"}};
+    if (iter % 3 == 0) schema["minimum"] = a;
+    else schema["exclusiveMinimum"] = a - 0.5;  // same bound for integers
+    schema[iter % 4 == 0 ? "maximum" : "exclusiveMaximum"] = iter % 4 == 0 ? json(b) : json(b + 1);
+    CAPTURE(schema.dump());
+    auto g = compile_json_schema(schema);
+    Matcher m(g, v.index);
+    for (int64_t x = -1500; x <= 1500; ++x) {
+      m.reset();
+      const bool ok = m.accept_bytes(std::to_string(x)) && m.complete();
+      if (ok != (a <= x && x <= b)) FAIL_CHECK(x);
+    }
+    m.reset();
+    CHECK_FALSE((m.accept_bytes("-0") && m.complete()));
+    m.reset();
+    CHECK_FALSE((m.accept_bytes("007") && m.complete()));
+  }
+  CHECK_THROWS_WITH_AS(compile_json_schema(J(R"({"type":"number","minimum":0.1,"maximum":0.9})")),
+                       doctest::Contains("integer-valued"), GrammarError);
+  auto big = compile_json_schema(J(R"({"type":"integer","minimum":1000})"));
+  Matcher m(big, v.index);
+  CHECK((m.accept_bytes("999999999999999") && m.complete()));
+  m.reset();
+  CHECK_FALSE((m.accept_bytes("999") && m.complete()));
 }

@@ -82,6 +82,11 @@ SCHEMAS = {
         "day": {"type": "string", "format": "date"}, "at": {"type": "string", "format": "date-time"},
         "t": {"type": "string", "format": "time"}, "id": {"type": "string", "format": "uuid"},
         "mail": {"type": "string", "format": "email"}}, "required": ["day", "at", "t", "id", "mail"]},
+    "ranges": {"type": "object", "properties": {
+        "age": {"type": "integer", "minimum": 0, "maximum": 130},
+        "t": {"type": "number", "exclusiveMinimum": -5.5, "maximum": 3},
+        "n": {"type": "integer", "minimum": -20, "exclusiveMaximum": -3},
+        "big": {"type": "integer", "minimum": 1000}}, "required": ["age", "t", "n", "big"]},
     "unbounded_strings": {"type": "object", "properties": {"title": {"type": "string"},
                                                            "body": {"type": "string"}},
                           "required": ["title", "body"]},
@@ -193,7 +198,8 @@ class ConstrainedDecoding(unittest.TestCase):
             deep = {"type": "array", "items": deep}
         cases = [
             ({"type": "string", "format": "ipv4"}, "'format' 'ipv4'"),
-            ({"type": "integer", "minimum": 0}, "'minimum'"),
+            ({"type": "integer", "multipleOf": 5}, "'multipleOf'"),
+            ({"type": "number", "minimum": 0.25, "maximum": 0.75}, "integer-valued"),
             ({"allOf": [{"type": "string"}]}, "'allOf'"),
             ({"type": "object", "patternProperties": {"a": {}}}, "'patternProperties'"),
             ({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}, "oneOf"),
@@ -286,11 +292,11 @@ class ToolChoice(unittest.TestCase):
 
     def test_unsupported_tool_schema_is_400(self):
         tools = [{"type": "function", "function": {"name": "f", "parameters": {
-            "type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}}}]
+            "type": "object", "properties": {"n": {"type": "integer", "multipleOf": 3}}}}}]
         body = {"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "required"}
         status, data = post(self.srv, body)
         self.assertEqual(status, 400, data)
-        self.assertIn("'maximum'", data["error"]["message"])
+        self.assertIn("'multipleOf'", data["error"]["message"])
         self.assertIn("tool 'f'", data["error"]["message"])
 
 
