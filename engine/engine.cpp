@@ -323,7 +323,11 @@ void Engine::handle_logits(Seq& s, float* logits) {
       raw_.assign(logits, logits + m_.hp.n_vocab);
       dist = raw_.data();
     }
+    // Constrained decoding: disallowed tokens are masked before sampling (logprobs and confidence
+    // still describe the model's own distribution).
+    if (r.constraint) r.constraint->mask_logits(logits, m_.hp.n_vocab);
     tok = s.sampler->sample(logits, m_.hp.n_vocab);
+    if (r.constraint) r.constraint->accept(tok);
     if (r.top_logprobs >= 0) fill_logprobs(dist, m_.hp.n_vocab, m_.never_sample, tok, r.top_logprobs, ev);
   }
   if (s.confidence) ev.confidence = s.confidence->observe(dist, tok);  // the end-of-turn token counts

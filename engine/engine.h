@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/confidence.h"
+#include "engine/constraint.h"
 #include "engine/loader.h"
 #include "engine/sampler.h"
 
@@ -34,6 +35,9 @@ struct GenerateRequest {
   // Confidence signals (engine/confidence.h) of every sampled token, from the raw distribution.
   bool want_confidence = false;
   int32_t confidence_window = 8;   // tokens in the sliding window of the summary's minimum
+  // Constrained decoding (response_format, tool_choice): masks the logits before each sample and
+  // sees each sampled token. Owned by this request; null = unconstrained.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 struct TopLogprob {

@@ -238,6 +238,7 @@ ChatService::ChatService(Engine& engine, const LoadedModel& model, ChatServiceOp
       created_(static_cast<int64_t>(std::time(nullptr))) {
   const auto& tok = *model.tokenizer;
   prompt_ = std::make_unique<ChatPrompt>(model.chat_template, tok.token_bytes(tok.bos_id()), tok.token_bytes(tok.eos_id()));
+  constraints_ = std::make_unique<ConstraintFactory>(model);
 }
 
 http::Response ChatService::chat_completions(const http::Request& hreq, const http::AliveCheck& alive) {
@@ -254,16 +255,6 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
   call->model_id = opt_.model_id;
   call->keepalive_ms = opt_.keepalive_ms;
   const api::ChatRequest& cr = call->req;
-  if (cr.response_format != "text") {
-    return error_response(api::invalid_request("response_format '" + cr.response_format +
-                                                   "' needs constrained decoding, which this server does not support yet",
-                                               "response_format", "unsupported_value"));
-  }
-  if (cr.tool_choice == api::ToolChoice::Required || cr.tool_choice == api::ToolChoice::Named) {
-    return error_response(api::invalid_request("tool_choice 'required' and named tool_choice need constrained decoding, "
-                                               "which this server does not support yet; use \"auto\"",
-                                               "tool_choice", "unsupported_value"));
-  }
   auto pol = resolve_policy(opt_.handoff, cr);
   if (auto* err = std::get_if<api::ApiError>(&pol)) return error_response(*err);
   call->policy = std::get<HandoffPolicy>(pol);
@@ -282,6 +273,8 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
     return error_response(api::context_length_exceeded(n_ctx, n_prompt, cr.max_tokens.value_or(1)));
   }
   g.max_tokens = cr.max_tokens.value_or(n_ctx - n_prompt);
+  auto constraint = constraints_->make(cr, g.max_tokens);
+  if (auto* err = std::get_if<api::ApiError>(&constraint)) return error_response(*err);
   SamplingParams& s = g.sampling;
   s.temperature = static_cast<float>(cr.temperature);
   s.top_p = static_cast<float>(cr.top_p);
@@ -293,6 +286,7 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
   s.logit_bias = cr.logit_bias;
   s.seed = cr.seed ? *cr.seed : std::random_device{}();
   g.top_logprobs = cr.logprobs ? cr.top_logprobs : -1;
+  g.constraint = std::get<std::shared_ptr<TokenConstraint>>(std::move(constraint));
   for (const char* marker : {"<|tool_call_start|>", "<|tool_call_end|>"}) {
     if (int32_t id = model_.tokenizer->find(marker); id >= 0) g.visible_specials.push_back(id);
   }

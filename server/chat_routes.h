@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "server/chat_prompt.h"
+#include "server/constraints.h"
 #include "server/handoff.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -39,6 +40,7 @@ class ChatService {
   ChatServiceOptions opt_;
   Metrics& metrics_;
   std::unique_ptr<ChatPrompt> prompt_;
+  std::unique_ptr<ConstraintFactory> constraints_;
   int64_t created_;
 };
 
