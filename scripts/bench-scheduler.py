@@ -162,11 +162,15 @@ def main():
     try:
         srv.stream({"messages": [{"role": "user", "content": "warm up"}], "max_tokens": 4})
         # 1. Aggregate decode throughput.
+        # Rounds of 1, 2, 4, 8 streams alternate so that load changes hit every width alike.
+        runs = {n: [] for n in (1, 2, 4, 8)}
+        for r in range(a.repeat):
+            for n in runs:
+                runs[n].append(aggregate_decode(srv, n, a.gen, bias, 1000 * r + 10 * n))
         agg = {}
-        for n in (1, 2, 4, 8):
-            runs = [aggregate_decode(srv, n, a.gen, bias, 1000 * r + 10 * n) for r in range(a.repeat)]
-            agg[n] = {"median": statistics.median(runs), "runs": runs}
-            print(f"decode, {n} streams: {agg[n]['median']:.2f} tok/s aggregate (runs {', '.join(f'{x:.2f}' for x in runs)})",
+        for n, xs in runs.items():
+            agg[n] = {"median": statistics.median(xs), "runs": xs}
+            print(f"decode, {n} streams: {agg[n]['median']:.2f} tok/s aggregate (runs {', '.join(f'{x:.2f}' for x in xs)})",
                   file=sys.stderr, flush=True)
         out["aggregate_decode_tps"] = agg
 
