@@ -247,6 +247,8 @@ bool Engine::admit(std::shared_ptr<Job> job) {
       s->n_cached = best.n;
     }
   }
+  // The next turn of a conversation usually extends this prompt: keep its exact end restartable.
+  if (opt_.cache_bytes > 0) s->state->add_snapshot_point(s->n_prompt);
   s->fed.assign(r.prompt.begin(), r.prompt.begin() + s->n_cached);
   s->sampler = std::make_unique<Sampler>(r.sampling, &m_.never_sample);
   for (int32_t t : r.prompt) s->sampler->accept(t);

@@ -23,6 +23,7 @@ SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx) : n_ctx_(n_ctx) {
 void SequenceState::reset() {
   n_past_ = 0;
   snaps_.clear();
+  extra_points_.clear();
   for (auto& l : layers_) std::fill(l.conv.begin(), l.conv.end(), 0.0f);
 }
 
@@ -46,34 +47,31 @@ void SequenceState::reserve(int64_t n_tokens) {
 size_t SequenceState::bytes() const {
   size_t b = 0;
   for (const auto& l : layers_) b += (l.k.capacity() + l.v.capacity() + l.conv.capacity()) * sizeof(float);
-  for (const auto& s : snaps_) b += s.capacity() * sizeof(float);
+  for (const auto& [n, s] : snaps_) b += s.capacity() * sizeof(float);
   return b;
 }
 
 float* SequenceState::snapshot_rows(int64_t n, int64_t layer) {
-  if (snap_every_ <= 0 || n <= 0 || n % snap_every_ != 0 || n_conv_layers_ == 0) return nullptr;
+  if (n <= 0 || n_conv_layers_ == 0) return nullptr;
+  const bool point = (snap_every_ > 0 && n % snap_every_ == 0) ||
+                     std::find(extra_points_.begin(), extra_points_.end(), n) != extra_points_.end();
   const int64_t slot = layers_[layer].conv_slot;
-  if (slot < 0) return nullptr;
-  const size_t i = static_cast<size_t>(n / snap_every_ - 1);
-  if (snaps_.size() <= i) snaps_.resize(i + 1);
-  if (snaps_[i].empty()) snaps_[i].assign(static_cast<size_t>(n_conv_layers_ * conv_rows_), 0.0f);
-  return snaps_[i].data() + slot * conv_rows_;
+  if (!point || slot < 0) return nullptr;
+  std::vector<float>& snap = snaps_[n];
+  if (snap.empty()) snap.assign(static_cast<size_t>(n_conv_layers_ * conv_rows_), 0.0f);
+  return snap.data() + slot * conv_rows_;
 }
 
 bool SequenceState::can_resume_at(int64_t n) const {
   if (n == 0 || n == n_past_) return n <= n_past_;
-  if (n < 0 || n > n_past_ || snap_every_ <= 0 || n % snap_every_ != 0) return false;
-  const size_t i = static_cast<size_t>(n / snap_every_ - 1);
-  return i < snaps_.size() && !snaps_[i].empty();
+  return n > 0 && n < n_past_ && snaps_.count(n) > 0;
 }
 
 int64_t SequenceState::resume_point(int64_t limit) const {
   if (limit >= n_past_) return n_past_;
-  if (limit <= 0 || snap_every_ <= 0) return 0;
-  for (int64_t n = limit / snap_every_ * snap_every_; n > 0; n -= snap_every_) {
-    if (can_resume_at(n)) return n;
-  }
-  return 0;
+  if (limit <= 0) return 0;
+  auto it = snaps_.upper_bound(limit);  // first snapshot past the limit
+  return it == snaps_.begin() ? 0 : std::prev(it)->first;
 }
 
 void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
@@ -83,8 +81,7 @@ void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
   reset();
   reserve(n);
   snap_every_ = src.snap_every_;
-  const std::vector<float>* snap = nullptr;
-  if (n > 0 && n < src.n_past_) snap = &src.snaps_[static_cast<size_t>(n / src.snap_every_ - 1)];
+  const std::vector<float>* snap = (n > 0 && n < src.n_past_) ? &src.snaps_.at(n) : nullptr;
   for (size_t l = 0; l < layers_.size(); ++l) {
     Layer& d = layers_[l];
     const Layer& s = src.layers_[l];
@@ -101,10 +98,7 @@ void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
       d.conv = s.conv;
     }
   }
-  if (snap_every_ > 0) {
-    const size_t keep = std::min(src.snaps_.size(), static_cast<size_t>(n / snap_every_));
-    snaps_.assign(src.snaps_.begin(), src.snaps_.begin() + static_cast<std::ptrdiff_t>(keep));
-  }
+  for (auto it = src.snaps_.begin(); it != src.snaps_.end() && it->first <= n; ++it) snaps_.insert(*it);
   n_past_ = n;
 }
 

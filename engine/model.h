@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,8 +65,11 @@ class SequenceState {
   // ---- conv-state snapshots ----
   void set_snapshot_interval(int64_t every) { snap_every_ = every; }
   int64_t snapshot_interval() const { return snap_every_; }
+  // One more snapshot point besides the multiples of the interval (e.g. the end of the prompt,
+  // where the next turn of a conversation usually continues).
+  void add_snapshot_point(int64_t n) { extra_points_.push_back(n); }
   // Where forward() stores layer `layer`'s conv rows ([L-1][D]) once the sequence holds n tokens,
-  // n a positive multiple of the interval; nullptr when snapshots are off or n is not such a point.
+  // n a snapshot point; nullptr when n is not one.
   float* snapshot_rows(int64_t n, int64_t layer);
   // Whether a copy can start at n tokens: 0, n_past, or a snapshot point <= n_past.
   bool can_resume_at(int64_t n) const;
@@ -83,7 +87,8 @@ class SequenceState {
   int64_t n_conv_layers_ = 0;
   int64_t snap_every_ = 0;
   std::vector<Layer> layers_;
-  std::vector<std::vector<float>> snaps_;  // snaps_[i]: all conv layers at (i+1)*snap_every_ tokens
+  std::vector<int64_t> extra_points_;
+  std::map<int64_t, std::vector<float>> snaps_;  // n -> every conv layer's rows at n tokens
 };
 
 // Tokens to run in one forward pass. Tokens of one sequence must appear in position order and

@@ -171,13 +171,24 @@ TEST_CASE("scheduler: a prompt resumed from a cached prefix inside a snapshot in
   cont.prompt.push_back(777);
   cont.prompt.push_back(778);
 
-  const auto ref = f.alone({branch, cont});
+  // Extends the first prompt but not its generated tokens: restart at the prompt's end (100, a
+  // snapshot point of its own, not a multiple of 16).
+  GenerateRequest ext = first;
+  ext.prompt.push_back(901);
+  ext.prompt.push_back(902);
+  ext.sampling.temperature = 0.5f;
+  ext.sampling.seed = 8;
+
+  const auto ref = f.alone({branch, cont, ext});
   const Result rb = run_all(e, {branch}).front();
   CHECK(rb.n_cached == 64);
   CHECK(rb.tokens == ref[0].tokens);
   const Result rc = run_all(e, {cont}).front();
   CHECK(rc.n_cached == 119);
   CHECK(rc.tokens == ref[1].tokens);
+  const Result re = run_all(e, {ext}).front();
+  CHECK(re.n_cached == 100);
+  CHECK(re.tokens == ref[2].tokens);
 }
 
 TEST_CASE("scheduler: a request joining while another decodes reuses the running sequence's prefix") {
