@@ -103,6 +103,9 @@ class Model {
   virtual void forward(const Batch& batch, float* logits) = 0;
   // Bytes of scratch owned by the model (excluding weights and sequence states).
   virtual size_t scratch_bytes() const = 0;
+  // Bytes of weights held in anonymous memory (load-time repacked copies); they are weights,
+  // not working memory, in memory reports.
+  virtual size_t anon_weight_bytes() const { return 0; }
 
  protected:
   Hparams hp_;
