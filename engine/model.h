@@ -89,6 +89,9 @@ struct ForwardContext {
   const kernels::KernelTable* kernels = nullptr;
   ThreadPool* pool = nullptr;
   int64_t max_batch = 512;  // most tokens per forward() call; sizes the scratch buffers
+  // Repack weights into the kernels' interleaved layout at load where they have one (the copy
+  // replaces the mapped pages: resident memory stays about the file size).
+  bool repack = true;
 };
 
 class Model {

@@ -59,6 +59,7 @@ int run_bench(const config::Options& o) {
   if (lo.n_ctx < P + N) throw std::runtime_error("--ctx " + std::to_string(lo.n_ctx) + " is smaller than --prompt-tokens + --gen-tokens (" + std::to_string(P + N) + ")");
   lo.max_batch = o.integer("batch");
   lo.isa = o.str("isa");
+  lo.repack = o.flag("repack");
   lo.progress = [last = -1](uint64_t done, uint64_t total) mutable {
     const int pct = total ? static_cast<int>(100 * done / total) : 100;
     if (pct / 10 == last) return;

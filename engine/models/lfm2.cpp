@@ -7,6 +7,9 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "engine/model.h"
 #include "engine/models/models.h"
 
@@ -23,6 +26,9 @@ struct Weight {
   size_t row_bytes = 0, slab_bytes = 0;
   const uint8_t* data = nullptr;
   const uint8_t* slab(int64_t e) const { return data + static_cast<size_t>(e) * slab_bytes; }
+  // Load-time repacked copy (KernelTable::repack), or null: then matmuls read `data`.
+  const uint8_t* packed = nullptr;
+  size_t packed_slab_bytes = 0;
 };
 
 std::string shape_str(const std::vector<int64_t>& ne) {
@@ -80,8 +86,13 @@ class Lfm2Model final : public Model {
   Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx);
   void forward(const Batch& batch, float* logits) override;
   size_t scratch_bytes() const override;
+  size_t anon_weight_bytes() const override { return packed_bytes_; }
+  ~Lfm2Model() override {
+    if (packed_arena_) ::munmap(packed_arena_, packed_bytes_);
+  }
 
  private:
+  void repack_weights();
   void matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok, float* y,
               int64_t ldy);
   void conv_block(const Layer& L, int64_t il, const Batch& b);
@@ -101,6 +112,8 @@ class Lfm2Model final : public Model {
   std::vector<float> sel_w_;
   std::vector<uint8_t> act_scratch_;
   std::vector<std::vector<float>> thread_scores_;
+  void* packed_arena_ = nullptr;  // anonymous mapping holding every repacked weight
+  size_t packed_bytes_ = 0;
 };
 
 Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx) : ctx_(ctx) {
@@ -174,6 +187,62 @@ Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardCont
     de_.resize(sz(T, D));
   }
   thread_scores_.resize(ctx_.pool ? ctx_.pool->size() : 1);
+  if (ctx_.repack) repack_weights();
+}
+
+// Copies every matrix the kernels can repack into one anonymous arena (huge pages where the
+// kernel grants them), then drops the mapped file pages of the originals from this process, so
+// resident weight memory stays about the file size. token_embd keeps its mapping for row lookups.
+void Lfm2Model::repack_weights() {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  std::vector<Weight*> todo;
+  auto consider = [&](Weight& w) {
+    if (w.data && K.repack_bytes(w.type, w.n_in, w.n_out) > 0) todo.push_back(&w);
+  };
+  consider(output_);
+  for (Layer& L : layers_) {
+    for (Weight* w : {&L.in_proj, &L.out_proj, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up,
+                      &L.ffn_down, &L.gate_exps, &L.up_exps, &L.down_exps}) {
+      consider(*w);
+    }
+  }
+  if (todo.empty()) return;
+  auto round64 = [](size_t v) { return (v + 63) / 64 * 64; };
+  size_t total = 0;
+  for (Weight* w : todo) total += round64(K.repack_bytes(w->type, w->n_in, w->n_out) * static_cast<size_t>(w->slabs));
+  void* arena = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (arena == MAP_FAILED) throw std::runtime_error("cannot allocate " + std::to_string(total >> 20) + " MiB for repacked weights (run with --no-repack)");
+  ::madvise(arena, total, MADV_HUGEPAGE);
+  packed_arena_ = arena;
+  packed_bytes_ = total;
+  auto* dst = static_cast<uint8_t*>(arena);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  for (Weight* w : todo) {
+    const size_t pb = K.repack_bytes(w->type, w->n_in, w->n_out);
+    for (int64_t e = 0; e < w->slabs; ++e) {
+      const uint8_t* src = w->slab(e);
+      uint8_t* out = dst + static_cast<size_t>(e) * pb;
+      // Row ranges start on group boundaries, where the packed layout is row-aligned.
+      auto job = [&](int64_t r0, int64_t r1) {
+        K.repack(w->type, src + static_cast<size_t>(r0) * w->row_bytes, w->row_bytes, w->n_in, r1 - r0,
+                 out + static_cast<size_t>(r0) * w->row_bytes);
+      };
+      if (ctx_.pool) ctx_.pool->parallel_for(w->n_out, kernels::kRepackRows, job); else job(0, w->n_out);
+    }
+    // Release the original pages (whole pages inside the tensor only; the file stays mapped).
+    const auto a = reinterpret_cast<uintptr_t>(w->data), b = a + w->slab_bytes * static_cast<size_t>(w->slabs);
+    const uintptr_t pa = (a + page - 1) / page * page, pe = b / page * page;
+    if (pe > pa && w != &output_) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
+    w->packed = dst;
+    w->packed_slab_bytes = pb;
+    dst += round64(pb * static_cast<size_t>(w->slabs));
+  }
+  // output.weight may be token_embd (tied): its rows are still read for embedding lookups.
+  if (output_.packed && output_.data != tok_embd_.data) {
+    const auto a = reinterpret_cast<uintptr_t>(output_.data), b = a + output_.slab_bytes;
+    const uintptr_t pa = (a + page - 1) / page * page, pe = b / page * page;
+    if (pe > pa) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
+  }
 }
 
 size_t Lfm2Model::scratch_bytes() const {
@@ -205,7 +274,14 @@ void Lfm2Model::matmul(const Weight& w, int64_t slab, const float* x, int64_t ld
     K.prepare_acts(w.type, acts, aligned);
   }
   const uint8_t* data = w.slab(slab);
-  auto run = [&](int64_t r0, int64_t r1) { K.matmul(w.type, data, w.row_bytes, r0, r1, acts, y, ldy); };
+  const uint8_t* packed = w.packed ? w.packed + static_cast<size_t>(slab) * w.packed_slab_bytes : nullptr;
+  auto run = [&](int64_t r0, int64_t r1) {
+    if (packed) {
+      K.matmul_repacked(w.type, packed, w.n_out, r0, r1, acts, y, ldy);
+    } else {
+      K.matmul(w.type, data, w.row_bytes, r0, r1, acts, y, ldy);
+    }
+  };
   if (ctx_.pool) {
     ctx_.pool->parallel_for(w.n_out, 16, run);
   } else {
