@@ -3,7 +3,7 @@
 //   llama_oracle [-v] logits   MODEL TOKENS_FILE OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]
 //   llama_oracle [-v] greedy   MODEL TOKENS_FILE N OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]
 //   llama_oracle [-v] tokenize MODEL IN OUT [--no-add-special] [--no-parse-special]
-//   llama_oracle [-v] quantize IN OUT TYPE [--threads N] [--pure]
+//   llama_oracle [-v] quantize IN OUT TYPE [--threads N] [--pure] [--allow-requantize]
 //   llama_oracle [-v] dequant  IN OUT
 //   llama_oracle [-v] info     MODEL [--json]
 //   llama_oracle [-v] bench    MODEL [--threads N] [--prompt-tokens P] [--gen-tokens N] [--repeat R]
@@ -527,7 +527,7 @@ const std::map<std::string, llama_ftype>& ftype_names() {
 }
 
 int cmd_quantize(const Args& a) {
-  check_args(a, "quantize", 3, {"--threads", "--pure"});
+  check_args(a, "quantize", 3, {"--threads", "--pure", "--allow-requantize"});
   const std::string& in_path = a.pos[0];
   const std::string& out_path = a.pos[1];
   std::string type = a.pos[2];
@@ -546,6 +546,7 @@ int cmd_quantize(const Args& a) {
   qp.ftype = it->second;
   qp.nthread = static_cast<int32_t>(int_opt(a, "--threads", 1, 1024).value_or(hw_threads()));
   qp.pure = flag(a, "--pure");
+  qp.allow_requantize = flag(a, "--allow-requantize");  // e.g. Q8_0 -> Q4_K_M for benchmark files
   const std::string tmp = out_path + ".tmp";
   const uint32_t rc = llama_model_quantize(in_path.c_str(), tmp.c_str(), &qp);
   if (rc != 0) {
@@ -900,7 +901,7 @@ const char* kUsage =
     "  tokenize MODEL IN OUT [--no-add-special] [--no-parse-special]\n"
     "           IN: one JSON string per line; OUT: one JSON id array per line\n"
     "           (llama_tokenize with add_special=true, parse_special=true unless turned off)\n"
-    "  quantize IN OUT TYPE [--threads N] [--pure]\n"
+    "  quantize IN OUT TYPE [--threads N] [--pure] [--allow-requantize]\n"
     "           TYPE: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S\n"
     "                 Q5_K_M Q6_K\n"
     "  dequant  IN OUT            F32 copy of a GGUF (ggml to_float), same KVs and tensors\n"
