@@ -4,8 +4,12 @@
 // group, 1..9 tokens, misaligned weights / activations / outputs, and extreme codes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "kernels/ref/ref.h"
 #include "tests/kernels/test_util.h"
@@ -143,4 +147,55 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
   for (DType t : {DType::Q4_0, DType::Q8_0})
     for (int extreme : {1, 2})
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
+}
+
+// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. Q4_0 / Q8_0 GEMV
+// (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
+// 1 and 2 threads splitting the rows; best of several runs.
+TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
+  std::mt19937 rng(1);
+  const int64_t n_in = 2048, rows = 5632;
+  const KernelTable* k = kernel_table(Isa::Avx2);
+  if (!k) return;
+  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+    const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
+    const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
+    std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
+    std::vector<uint8_t> all(wbytes * copies), packed(wbytes * copies);
+    for (int c = 0; c < copies; ++c) {
+      std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
+      k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
+    }
+    std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in)), y(static_cast<size_t>(rows));
+    PreparedActs acts;
+    acts.x = x.data();
+    acts.ldx = n_in;
+    acts.n_in = n_in;
+    acts.n_tok = 1;
+    std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, 1));
+    k->prepare_acts(t, acts, scratch.data());
+    for (int repacked = 0; repacked < 2; ++repacked) {
+      for (int nth : {1, 2}) {
+        double best = 1e30;
+        for (int rep = 0; rep < 4 * copies; ++rep) {
+          const size_t o = (rep % copies) * wbytes;
+          auto part = [&](int64_t r0, int64_t r1) {
+            if (repacked) k->matmul_repacked(t, packed.data() + o, rows, r0, r1, acts, y.data(), rows);
+            else k->matmul(t, all.data() + o, rb, r0, r1, acts, y.data(), rows);
+          };
+          const auto t0 = std::chrono::steady_clock::now();
+          if (nth == 1) {
+            part(0, rows);
+          } else {
+            std::thread th([&] { part(rows / 2, rows); });
+            part(0, rows / 2);
+            th.join();
+          }
+          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::printf("%-4s %-8s threads=%d %7.3f ms %6.2f GB/s\n", type_info(t).name, repacked ? "repacked" : "file",
+                    nth, best * 1e3, static_cast<double>(wbytes) / best * 1e-9);
+      }
+    }
+  }
 }
