@@ -121,9 +121,12 @@ std::unique_ptr<LoadedModel> load_model(const LoadOptions& opt) {
   ctx.kernels = lm->kernels;
   ctx.pool = lm->pool.get();
   ctx.max_batch = lm->max_batch;
+  ctx.repack = opt.repack;
+  // Page the weights in first: a model that repacks them reads them all at construction, then
+  // releases the mapped pages it copied (prefaulting afterwards would bring them back).
+  if (opt.progress) prefault(f, opt.progress);
   lm->model = find_model_factory(lm->hp.arch)(f, lm->hp, ctx);
   for (const auto& t : f.tensors()) lm->weight_bytes += t.nbytes;
-  if (opt.progress) prefault(f, opt.progress);
   return lm;
 }
 

@@ -114,6 +114,9 @@ struct ForwardContext {
   const kernels::KernelTable* kernels = nullptr;
   ThreadPool* pool = nullptr;
   int64_t max_batch = 512;  // most tokens per forward() call; sizes the scratch buffers
+  // Repack weights into the kernels' interleaved layout at load where they have one (the copy
+  // replaces the mapped pages: resident memory stays about the file size).
+  bool repack = true;
 };
 
 class Model {
@@ -128,6 +131,9 @@ class Model {
   virtual void forward(const Batch& batch, float* logits) = 0;
   // Bytes of scratch owned by the model (excluding weights and sequence states).
   virtual size_t scratch_bytes() const = 0;
+  // Bytes of weights held in anonymous memory (load-time repacked copies); they are weights,
+  // not working memory, in memory reports.
+  virtual size_t anon_weight_bytes() const { return 0; }
 
  protected:
   Hparams hp_;

@@ -57,6 +57,15 @@ struct PreparedActs {
   const void* q = nullptr;   // kernel-private quantized copy (may be null)
 };
 
+// Repacked layout of Q4_0 / Q8_0 matrices (ISA-independent; reference in kernels/ref/repack.cpp):
+// rows in groups of kRepackRows = 8; group g holds, for each block b of 32 columns,
+//   d[8] fp16 (the block scales of rows 8g..8g+7), then the quants interleaved in 4-byte units:
+//   unit u (0..3 for Q4_0, 0..7 for Q8_0) of rows 0..7 = bytes 4u..4u+3 of each row's block.
+// So one 32-byte load holds 4 consecutive quant bytes of 8 rows (a dot of 8 rows against one
+// broadcast 4-byte activation group). Rows past the last full group keep the original format
+// and follow the groups. Same size as the original.
+constexpr int64_t kRepackRows = 8;
+
 struct KernelTable {
   Isa isa;
 
@@ -71,6 +80,17 @@ struct KernelTable {
   void (*prepare_acts)(DType wt, PreparedActs& acts, void* scratch);
   void (*matmul)(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const PreparedActs& acts, float* y, int64_t ldy);
+
+  // ---- load-time repacking into row-interleaved tiles (see kRepackRows) ----
+  // Bytes of the repacked form of an [n_rows][n_in] matrix of type wt; 0 = this table keeps wt as
+  // it is (then repack / matmul_repacked must not be called for wt). Never more than the original.
+  size_t (*repack_bytes)(DType wt, int64_t n_in, int64_t n_rows);
+  // Writes the repacked form of rows [0, n_rows) (rows src_row_bytes apart) to dst.
+  void (*repack)(DType wt, const void* src, size_t src_row_bytes, int64_t n_in, int64_t n_rows, void* dst);
+  // matmul on a repacked matrix of n_rows rows: same results contract as matmul; r0 must be a
+  // multiple of kRepackRows (r1 need not be).
+  void (*matmul_repacked)(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
+                          const PreparedActs& acts, float* y, int64_t ldy);
 
   // ---- element-wise and small ops (f32) ----
   // y = x * w / sqrt(mean(x^2) + eps); sum of squares accumulated in double (as ggml). y may be x.

@@ -20,6 +20,7 @@ std::vector<OptionSpec> model_options() {
       {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0, 1 << 24, 'c'},
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
       {"isa", OptType::String, "", "kernel set: scalar | avx2 | neon (default: best for this CPU)"},
+      {"repack", OptType::Bool, "true", "repack Q4_0/Q8_0 weights into interleaved tiles at load (--no-repack: use the mapping)"},
   };
 }
 
@@ -37,6 +38,7 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   lo.n_ctx = opts.integer("ctx");
   lo.max_batch = opts.integer("batch");
   lo.isa = opts.str("isa");
+  lo.repack = opts.flag("repack");
   if (lo.path.empty()) {
     ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
     lo.path = ensure_demo_model(&pool, [](const std::string& m) { std::fprintf(stderr, "lfmd: %s\n", m.c_str()); });

@@ -13,5 +13,6 @@ int cmd_tokenize(const std::vector<std::string>& args);
 int cmd_logits(const std::vector<std::string>& args);
 int cmd_dequant(const std::vector<std::string>& args);
 int cmd_gen_model(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace lfmd::cli

@@ -21,6 +21,7 @@ constexpr Subcommand kCommands[] = {
     {"tokenize", lfmd::cli::cmd_tokenize, "print the token ids of a text"},
     {"logits", lfmd::cli::cmd_logits, "dump the logits of every position (float32)"},
     {"dequant", lfmd::cli::cmd_dequant, "write an F32 copy of a GGUF (dequantized)"},
+    {"bench", lfmd::cli::cmd_bench, "measure prefill and decode speed (one JSON line)"},
     {"gen-model", lfmd::cli::cmd_gen_model, "write a random-weight test model of an LFM2 shape"},
 };
 

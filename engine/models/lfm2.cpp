@@ -4,8 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/model.h"
 #include "engine/models/models.h"
@@ -23,6 +27,9 @@ struct Weight {
   size_t row_bytes = 0, slab_bytes = 0;
   const uint8_t* data = nullptr;
   const uint8_t* slab(int64_t e) const { return data + static_cast<size_t>(e) * slab_bytes; }
+  // Load-time repacked copy (KernelTable::repack), or null: then matmuls read `data`.
+  const uint8_t* packed = nullptr;
+  size_t packed_slab_bytes = 0;
 };
 
 std::string shape_str(const std::vector<int64_t>& ne) {
@@ -80,10 +87,28 @@ class Lfm2Model final : public Model {
   Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx);
   void forward(const Batch& batch, float* logits) override;
   size_t scratch_bytes() const override;
+  size_t anon_weight_bytes() const override { return packed_bytes_; }
+  ~Lfm2Model() override {
+    if (packed_arena_) ::munmap(packed_arena_, packed_bytes_);
+  }
 
  private:
+  void repack_weights();
   void matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok, float* y,
               int64_t ldy);
+  // Several matmuls in one parallel region (one thread hand-off instead of one per matmul):
+  // every thread takes its share of each job's rows, then calls after(job, r0, r1) for them.
+  struct MatJob {
+    const Weight* w;
+    int64_t slab;
+    const float* x;
+    int64_t ldx, n_tok;
+    float* y;
+    int64_t ldy;
+    bool same_acts_as_prev = false;  // x, n_in, n_tok and activation format as the job before
+  };
+  void matmul_jobs(const std::vector<MatJob>& jobs,
+                   const std::function<void(size_t, int64_t, int64_t)>& after = {});
   void conv_block(const Layer& L, int64_t il, const Batch& b);
   void attention_block(const Layer& L, int64_t il, const Batch& b);
   void dense_ffn(const Layer& L, int64_t n_tok);
@@ -100,7 +125,11 @@ class Lfm2Model final : public Model {
   std::vector<int32_t> sel_idx_;
   std::vector<float> sel_w_;
   std::vector<uint8_t> act_scratch_;
+  std::vector<MatJob> jobs_;
+  std::vector<kernels::PreparedActs> job_acts_;
   std::vector<std::vector<float>> thread_scores_;
+  void* packed_arena_ = nullptr;  // anonymous mapping holding every repacked weight
+  size_t packed_bytes_ = 0;
 };
 
 Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx) : ctx_(ctx) {
@@ -174,6 +203,62 @@ Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardCont
     de_.resize(sz(T, D));
   }
   thread_scores_.resize(ctx_.pool ? ctx_.pool->size() : 1);
+  if (ctx_.repack) repack_weights();
+}
+
+// Copies every matrix the kernels can repack into one anonymous arena (huge pages where the
+// kernel grants them), then drops the mapped file pages of the originals from this process, so
+// resident weight memory stays about the file size. token_embd keeps its mapping for row lookups.
+void Lfm2Model::repack_weights() {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  std::vector<Weight*> todo;
+  auto consider = [&](Weight& w) {
+    if (w.data && K.repack_bytes(w.type, w.n_in, w.n_out) > 0) todo.push_back(&w);
+  };
+  consider(output_);
+  for (Layer& L : layers_) {
+    for (Weight* w : {&L.in_proj, &L.out_proj, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up,
+                      &L.ffn_down, &L.gate_exps, &L.up_exps, &L.down_exps}) {
+      consider(*w);
+    }
+  }
+  if (todo.empty()) return;
+  auto round64 = [](size_t v) { return (v + 63) / 64 * 64; };
+  size_t total = 0;
+  for (Weight* w : todo) total += round64(K.repack_bytes(w->type, w->n_in, w->n_out) * static_cast<size_t>(w->slabs));
+  void* arena = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (arena == MAP_FAILED) throw std::runtime_error("cannot allocate " + std::to_string(total >> 20) + " MiB for repacked weights (run with --no-repack)");
+  ::madvise(arena, total, MADV_HUGEPAGE);
+  packed_arena_ = arena;
+  packed_bytes_ = total;
+  auto* dst = static_cast<uint8_t*>(arena);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  for (Weight* w : todo) {
+    const size_t pb = K.repack_bytes(w->type, w->n_in, w->n_out);
+    for (int64_t e = 0; e < w->slabs; ++e) {
+      const uint8_t* src = w->slab(e);
+      uint8_t* out = dst + static_cast<size_t>(e) * pb;
+      // Row ranges start on group boundaries, where the packed layout is row-aligned.
+      auto job = [&](int64_t r0, int64_t r1) {
+        K.repack(w->type, src + static_cast<size_t>(r0) * w->row_bytes, w->row_bytes, w->n_in, r1 - r0,
+                 out + static_cast<size_t>(r0) * w->row_bytes);
+      };
+      if (ctx_.pool) ctx_.pool->parallel_for(w->n_out, kernels::kRepackRows, job); else job(0, w->n_out);
+    }
+    // Release the original pages (whole pages inside the tensor only; the file stays mapped).
+    const auto a = reinterpret_cast<uintptr_t>(w->data), b = a + w->slab_bytes * static_cast<size_t>(w->slabs);
+    const uintptr_t pa = (a + page - 1) / page * page, pe = b / page * page;
+    if (pe > pa && w != &output_) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
+    w->packed = dst;
+    w->packed_slab_bytes = pb;
+    dst += round64(pb * static_cast<size_t>(w->slabs));
+  }
+  // output.weight may be token_embd (tied): its rows are still read for embedding lookups.
+  if (output_.packed && output_.data != tok_embd_.data) {
+    const auto a = reinterpret_cast<uintptr_t>(output_.data), b = a + output_.slab_bytes;
+    const uintptr_t pa = (a + page - 1) / page * page, pe = b / page * page;
+    if (pe > pa) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
+  }
 }
 
 size_t Lfm2Model::scratch_bytes() const {
@@ -190,26 +275,63 @@ size_t Lfm2Model::scratch_bytes() const {
 // y[t][r] = W_slab[r] . x[t] for all rows r; rows are split across the pool.
 void Lfm2Model::matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok,
                        float* y, int64_t ldy) {
+  std::vector<MatJob> one{MatJob{&w, slab, x, ldx, n_tok, y, ldy}};
+  matmul_jobs(one);
+}
+
+void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
+                            const std::function<void(size_t, int64_t, int64_t)>& after) {
   const kernels::KernelTable& K = *ctx_.kernels;
-  kernels::PreparedActs acts;
-  acts.x = x;
-  acts.ldx = ldx;
-  acts.n_in = w.n_in;
-  acts.n_tok = n_tok;
-  size_t need = K.acts_bytes(w.type, w.n_in, n_tok);
-  if (need > 0) {
-    if (act_scratch_.size() < need + 64) act_scratch_.resize(need + 64);
-    // 64-byte aligned start for the kernel's vector loads.
-    auto base = reinterpret_cast<uintptr_t>(act_scratch_.data());
-    void* aligned = act_scratch_.data() + ((64 - base % 64) % 64);
-    K.prepare_acts(w.type, acts, aligned);
+  const size_t nj = jobs.size();
+  // Activations of every job prepared up front (serially; they are small next to the weights).
+  std::vector<size_t> off(nj, 0);
+  size_t total = 0;
+  for (size_t j = 0; j < nj; ++j) {
+    if (jobs[j].same_acts_as_prev && j > 0) continue;
+    off[j] = total;
+    total += (K.acts_bytes(jobs[j].w->type, jobs[j].w->n_in, jobs[j].n_tok) + 63) / 64 * 64;
   }
-  const uint8_t* data = w.slab(slab);
-  auto run = [&](int64_t r0, int64_t r1) { K.matmul(w.type, data, w.row_bytes, r0, r1, acts, y, ldy); };
-  if (ctx_.pool) {
-    ctx_.pool->parallel_for(w.n_out, 16, run);
+  if (act_scratch_.size() < total + 64) act_scratch_.resize(total + 64);
+  auto addr = reinterpret_cast<uintptr_t>(act_scratch_.data());
+  uint8_t* base = act_scratch_.data() + ((64 - addr % 64) % 64);  // 64-byte aligned for vector loads
+  job_acts_.resize(nj);
+  for (size_t j = 0; j < nj; ++j) {
+    const MatJob& m = jobs[j];
+    if (m.same_acts_as_prev && j > 0) {
+      job_acts_[j] = job_acts_[j - 1];
+      continue;
+    }
+    kernels::PreparedActs& a = job_acts_[j];
+    a = kernels::PreparedActs{};
+    a.x = m.x;
+    a.ldx = m.ldx;
+    a.n_in = m.w->n_in;
+    a.n_tok = m.n_tok;
+    if (K.acts_bytes(m.w->type, m.w->n_in, m.n_tok) > 0) K.prepare_acts(m.w->type, a, base + off[j]);
+  }
+  auto work = [&](int worker, int n_workers) {
+    for (size_t j = 0; j < nj; ++j) {
+      const MatJob& m = jobs[j];
+      const Weight& w = *m.w;
+      // Rows in units of 16 (a multiple of kernels::kRepackRows), split evenly.
+      const int64_t units = (w.n_out + 15) / 16;
+      const int64_t r0 = units * worker / n_workers * 16;
+      const int64_t r1 = std::min(w.n_out, units * (worker + 1) / n_workers * 16);
+      if (r0 >= r1) continue;
+      if (w.packed) {
+        K.matmul_repacked(w.type, w.packed + static_cast<size_t>(m.slab) * w.packed_slab_bytes, w.n_out, r0, r1,
+                          job_acts_[j], m.y, m.ldy);
+      } else {
+        K.matmul(w.type, w.slab(m.slab), w.row_bytes, r0, r1, job_acts_[j], m.y, m.ldy);
+      }
+      if (after) after(j, r0, r1);
+    }
+  };
+  if (ctx_.pool && ctx_.pool->size() > 1) {
+    const int n = ctx_.pool->size();
+    ctx_.pool->run([&](int worker) { work(worker, n); });
   } else {
-    run(0, w.n_out);
+    work(0, 1);
   }
 }
 
@@ -244,9 +366,11 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
   const int64_t Hq = hp_.n_head, Hkv = hp_.n_head_kv[il], qd = Hq * hd, kvd = Hkv * hd;
   const int64_t group = Hq / Hkv;
   float* q = wide_.data();
-  matmul(L.wq, 0, a_.data(), D, T, q, qd);
-  matmul(L.wk, 0, a_.data(), D, T, kbuf_.data(), kvd);
-  matmul(L.wv, 0, a_.data(), D, T, vbuf_.data(), kvd);
+  jobs_.clear();
+  jobs_.push_back({&L.wq, 0, a_.data(), D, T, q, qd});
+  jobs_.push_back({&L.wk, 0, a_.data(), D, T, kbuf_.data(), kvd, L.wk.type == L.wq.type});
+  jobs_.push_back({&L.wv, 0, a_.data(), D, T, vbuf_.data(), kvd, L.wv.type == L.wk.type});
+  matmul_jobs(jobs_);
   for (int64_t t = 0; t < T; ++t) {
     float* qt = q + t * qd;
     float* kt = kbuf_.data() + t * kvd;
@@ -286,9 +410,14 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
 
 void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {
   const int64_t D = hp_.n_embd, F = hp_.n_ff;
-  matmul(L.ffn_gate, 0, a_.data(), D, T, g_.data(), F);
-  matmul(L.ffn_up, 0, a_.data(), D, T, u_.data(), F);
-  ctx_.kernels->swiglu(g_.data(), u_.data(), T * F, g_.data());
+  jobs_.clear();
+  jobs_.push_back({&L.ffn_gate, 0, a_.data(), D, T, g_.data(), F});
+  jobs_.push_back({&L.ffn_up, 0, a_.data(), D, T, u_.data(), F, L.ffn_up.type == L.ffn_gate.type});
+  // Each thread applies SwiGLU to the rows it just computed (gate and up split alike).
+  matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
+    if (j != 1) return;
+    for (int64_t t = 0; t < T; ++t) ctx_.kernels->swiglu(g_.data() + t * F + r0, u_.data() + t * F + r0, r1 - r0, g_.data() + t * F + r0);
+  });
   matmul(L.ffn_down, 0, g_.data(), F, T, o_.data(), D);
 }
 
@@ -319,7 +448,41 @@ void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
   // Group (token, slot) pairs by expert so each selected expert's weights are read once.
   std::vector<std::vector<int64_t>> routed(E);
   for (int64_t i = 0; i < T * k_used; ++i) routed[sel_idx_[i]].push_back(i);
-  for (int64_t e = 0; e < E; ++e) {
+  if (T * k_used <= std::min<int64_t>(ctx_.max_batch, 64)) {
+    // Few tokens (decode): every selected expert in two parallel regions (gate+up+SwiGLU, down)
+    // instead of three per expert. Rows of xe_/ge_/ue_/de_ are grouped by expert.
+    struct Span { int64_t e, base, n; };
+    std::vector<Span> spans;
+    int64_t row = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      if (routed[e].empty()) continue;
+      spans.push_back({e, row, static_cast<int64_t>(routed[e].size())});
+      for (int64_t i : routed[e]) std::memcpy(xe_.data() + (row++) * D, a_.data() + (i / k_used) * D, sizeof(float) * D);
+    }
+    jobs_.clear();
+    for (const Span& sp : spans) {
+      jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
+      jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ue_.data() + sp.base * Fe, Fe,
+                       L.up_exps.type == L.gate_exps.type});
+    }
+    matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
+      if (j % 2 != 1) return;
+      const Span& sp = spans[j / 2];
+      for (int64_t r = sp.base; r < sp.base + sp.n; ++r) {
+        K.swiglu(ge_.data() + r * Fe + r0, ue_.data() + r * Fe + r0, r1 - r0, ge_.data() + r * Fe + r0);
+      }
+    });
+    jobs_.clear();
+    for (const Span& sp : spans) {
+      jobs_.push_back({&L.down_exps, sp.e, ge_.data() + sp.base * Fe, Fe, sp.n, de_.data() + sp.base * D, D});
+    }
+    matmul_jobs(jobs_);
+    for (const Span& sp : spans) {
+      for (int64_t r = 0; r < sp.n; ++r) {
+        std::memcpy(expert_out_.data() + routed[sp.e][r] * D, de_.data() + (sp.base + r) * D, sizeof(float) * D);
+      }
+    }
+  } else for (int64_t e = 0; e < E; ++e) {
     const auto& items = routed[e];
     const int64_t n = static_cast<int64_t>(items.size());
     if (n == 0) continue;

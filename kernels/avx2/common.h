@@ -27,6 +27,13 @@ inline float hsum_pairwise4(const __m256* v) {
   return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
 inline float f16_to_f32(const void* p) {
   return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(ref::load_u16(p))));
 }
@@ -96,11 +103,24 @@ __m256 exp8(__m256 x);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L, int64_t n,
                float* out);
+// Per-token layout of the prepared Q8_0 activations (token t starts at base + t * stride):
+//   qs   [nb][32] int8      quantized values, element order
+//   corr [nb][16] int16     vpmaddubsw(8, qs): pair sums of 8*a, to undo the Q4_0 +8 bias
+//   d    [nb] f32           block scale
+//   s8   [nb] int32         8 * sum of the block's qs (the Q4_0 bias for the repacked kernels)
+// The layout does not depend on the weight type, so one preparation serves Q4_0 and Q8_0 weights.
+struct Q8_0ActsLayout {
+  int64_t nb;
+  size_t corr_off, d_off, s8_off, stride;
+};
+Q8_0ActsLayout q8_0_acts_layout(int64_t n_in);
 size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok);
 void q8_0_prepare(PreparedActs& acts, void* scratch);
 void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok);
 void q8_K_prepare(PreparedActs& acts, void* scratch);
 void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
+// Repacked Q4_0 / Q8_0 (kernels.h, kRepackRows); c.w is the packed matrix of n_rows rows.
+void matmul_repacked(DType wt, const MatCtx& c, int64_t n_rows, int64_t r0, int64_t r1);
 
 }  // namespace lfmd::kernels::avx2

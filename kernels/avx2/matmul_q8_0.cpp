@@ -11,25 +11,8 @@ namespace lfmd::kernels::avx2 {
 namespace {
 
 constexpr size_t kAlign = 64;
-inline size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
-
-// Per-token layout of the prepared activations (token t starts at base + t * stride):
-//   qs   [nb][32] int8      quantized values, element order
-//   corr [nb][16] int16     vpmaddubsw(8, qs): pair sums of 8*a, to undo the Q4_0 +8 bias
-//   d    [nb] f32           block scale
-// The layout does not depend on the weight type, so one preparation serves Q4_0 and Q8_0 weights.
-struct Layout {
-  int64_t nb;
-  size_t corr_off, d_off, stride;
-};
-inline Layout layout(int64_t n_in) {
-  Layout l;
-  l.nb = n_in / ref::QK;
-  l.corr_off = static_cast<size_t>(l.nb) * 32;
-  l.d_off = 2 * l.corr_off;
-  l.stride = round_up(l.d_off + static_cast<size_t>(l.nb) * 4, kAlign);
-  return l;
-}
+using Layout = Q8_0ActsLayout;
+inline Layout layout(int64_t n_in) { return q8_0_acts_layout(n_in); }
 
 void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
   const Layout l = layout(acts.n_in);
@@ -60,8 +43,9 @@ void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
       const __m256i q = _mm256_permutevar8x32_epi32(
           _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3)), perm);
       _mm256_store_si256(reinterpret_cast<__m256i*>(tok + 32 * b), q);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tok + l.corr_off + 32 * b),
-                         _mm256_maddubs_epi16(eight, q));
+      const __m256i corr = _mm256_maddubs_epi16(eight, q);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tok + l.corr_off + 32 * b), corr);
+      reinterpret_cast<int32_t*>(tok + l.s8_off)[b] = hsum_i32(_mm256_madd_epi16(corr, _mm256_set1_epi16(1)));
     }
   }
 }
@@ -156,6 +140,16 @@ inline uint8_t* align_up(void* p) {
 }
 
 }  // namespace
+
+Q8_0ActsLayout q8_0_acts_layout(int64_t n_in) {
+  Q8_0ActsLayout l;
+  l.nb = n_in / ref::QK;
+  l.corr_off = static_cast<size_t>(l.nb) * 32;
+  l.d_off = 2 * l.corr_off;
+  l.s8_off = l.d_off + static_cast<size_t>(l.nb) * 4;
+  l.stride = (l.s8_off + static_cast<size_t>(l.nb) * 4 + kAlign - 1) / kAlign * kAlign;
+  return l;
+}
 
 size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok) {
   return kAlign + layout(n_in).stride * static_cast<size_t>(n_tok);

@@ -73,6 +73,22 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   }
 }
 
+void matmul_repacked_entry(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
+                           const PreparedActs& acts, float* y, int64_t ldy) {
+  if (r1 <= r0 || acts.n_tok <= 0) return;
+  const PreparedActs* a = &acts;
+  PreparedActs own;
+  if (acts.q == nullptr) {
+    thread_local std::vector<uint8_t> scratch;
+    scratch.resize(acts_bytes(wt, acts.n_in, acts.n_tok));
+    own = acts;
+    prepare_acts(wt, own, scratch.data());
+    a = &own;
+  }
+  const MatCtx c{static_cast<const uint8_t*>(w), row_bytes(wt, acts.n_in), a, a->q, y, ldy};
+  matmul_repacked(wt, c, n_rows, r0, r1);
+}
+
 // One head of causal attention. The summation orders mirror llama.cpp's x86 CPU path so that
 // on random models (which amplify rounding) lfmd stays as close to it as its own paths are:
 //   scores_j = q . k_j with four 8-lane accumulators over 32-element steps (ggml's f32 dot),
@@ -133,7 +149,8 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
 }
 
 const KernelTable kTable{
-    Isa::Avx2,     acts_bytes,   prepare_acts,   matmul,         ref::rmsnorm,
+    Isa::Avx2,     acts_bytes,   prepare_acts,   matmul,
+    ref::repack_bytes, ref::repack, matmul_repacked_entry,  ref::rmsnorm,
     ref::rope_neox, ref::softmax, swiglu,        ref::sigmoid,   conv_step,
     attention_head,
 };

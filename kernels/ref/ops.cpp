@@ -163,7 +163,9 @@ void scalar_matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int6
 }
 
 const KernelTable kScalar{
-    Isa::Scalar,     scalar_acts_bytes, scalar_prepare_acts, scalar_matmul, ref::rmsnorm,
+    Isa::Scalar,     scalar_acts_bytes, scalar_prepare_acts, scalar_matmul,
+    // The scalar table is the spec: it keeps every weight in its file layout (no repacking).
+    [](DType, int64_t, int64_t) -> size_t { return 0; }, nullptr, nullptr, ref::rmsnorm,
     ref::rope_neox,  ref::softmax,      ref::swiglu,         ref::sigmoid,  ref::conv_step,
     ref::attention_head,
 };

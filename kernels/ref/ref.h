@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include <cstring>
+#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -109,6 +110,17 @@ float dot_q6_K_q8_K(const void* w, const BlockQ8_K* a, int64_t n);
 // plain f32 reference matmul.
 void matmul_qact(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const float* x, int64_t ldx, int64_t n_in, int64_t n_tok, float* y, int64_t ldy);
+
+// ---- repacked Q4_0 / Q8_0 rows (layout in kernels.h, kRepackRows) ----
+// Bytes of the packed form (= the original size), 0 if wt is not Q4_0 / Q8_0.
+size_t repack_bytes(DType wt, int64_t n_in, int64_t n_rows);
+size_t repack_group_bytes(DType wt, int64_t n_in);  // bytes of one group of kRepackRows rows
+void repack(DType wt, const void* src, size_t src_row_bytes, int64_t n_in, int64_t n_rows, void* dst);
+// Original-format copy of row `row` (< the rows in full groups) of a packed matrix.
+void unpack_row(DType wt, const void* packed, int64_t n_in, int64_t row, void* dst);
+// matmul_qact on a packed matrix of n_rows rows (rows [r0, r1)).
+void matmul_repacked_qact(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1, const float* x,
+                          int64_t ldx, int64_t n_in, int64_t n_tok, float* y, int64_t ldy);
 
 // Float dot with 8 interleaved partial sums (the scalar matmul's accumulation order).
 float dot_f32(const float* a, const float* b, int64_t n);
