@@ -148,9 +148,16 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
   }
 }
 
+// Q4_0 is repacked (its interleaved kernel sums as llama.cpp's repacked AVX2 Q4_0 path does); Q8_0
+// keeps the file layout, whose kernel is bit-identical to ggml's AVX2 Q8_0 dot (llama.cpp does not
+// repack Q8_0 on x86, so a repacked order would leave its oracle for no reason but speed).
+size_t repack_bytes(DType wt, int64_t n_in, int64_t n_rows) {
+  return wt == DType::Q4_0 ? ref::repack_bytes(wt, n_in, n_rows) : 0;
+}
+
 const KernelTable kTable{
     Isa::Avx2,     acts_bytes,   prepare_acts,   matmul,
-    ref::repack_bytes, ref::repack, matmul_repacked_entry,  ref::rmsnorm,
+    repack_bytes, ref::repack, matmul_repacked_entry,  ref::rmsnorm,
     ref::rope_neox, ref::softmax, swiglu,        ref::sigmoid,   conv_step,
     attention_head,
 };

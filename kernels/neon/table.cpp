@@ -90,9 +90,13 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   }
 }
 
+// No load-time repacking on Arm yet: weights stay in their file layout.
+size_t no_repack(DType, int64_t, int64_t) { return 0; }
+
 const KernelTable kTable{
-    Isa::Neon,    acts_bytes, prepare_acts, matmul,    rmsnorm,        ref::rope_neox,
-    ref::softmax, swiglu,     ref::sigmoid, conv_step, attention_head,
+    Isa::Neon,    acts_bytes,     prepare_acts, matmul,       no_repack, nullptr, nullptr,
+    rmsnorm,      ref::rope_neox, ref::softmax, swiglu,       ref::sigmoid,
+    conv_step,    attention_head,
 };
 
 }  // namespace

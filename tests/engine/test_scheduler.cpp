@@ -84,9 +84,9 @@ std::vector<GenerateRequest> mixed_requests() {
 
 struct Fixture {
   std::unique_ptr<LoadedModel> model;
-  Fixture() {
+  explicit Fixture(kernels::DType type = kernels::DType::Q8_0) {
     LoadOptions lo;
-    lo.path = model_path("tiny-moe");
+    lo.path = model_path("tiny-moe", type);
     lo.n_threads = 2;
     lo.max_batch = 64;
     model = load_model(lo);
@@ -106,7 +106,9 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("scheduler: 8 concurrent requests give exactly the tokens each gives alone") {
-  Fixture f;
+  for (kernels::DType type : {kernels::DType::Q8_0, kernels::DType::Q4_0}) {  // Q4_0: repacked kernels
+  CAPTURE(kernels::type_info(type).name);
+  Fixture f(type);
   const auto reqs = mixed_requests();
   const auto ref = f.alone(reqs);
   for (size_t cache_mb : {size_t{0}, size_t{256}}) {
@@ -139,6 +141,7 @@ TEST_CASE("scheduler: 8 concurrent requests give exactly the tokens each gives a
       CHECK(st.sequence_bytes == 0);
       CHECK((st.cache_bytes > 0) == (cache_mb > 0));
     }
+  }
   }
 }
 

@@ -137,7 +137,9 @@ def check_same_as_host(model, tokens_file, logits_file, isa):
     if host_isa is None:
         print(f"INFO: no host ISA to compare LFMD_ISA={isa or '(default)'} with", flush=True)
         return
-    e = dict(os.environ, LFMD_ISA=host_isa)
+    # The Arm table keeps weights in their file layout; so does the host here (its Q4_0 repack sums
+    # in another order, as llama.cpp's own repacked path does).
+    e = dict(os.environ, LFMD_ISA=host_isa, LFMD_REPACK="false")
     of = path("host-logits.bin")
     r = subprocess.run([HOST_LFMD, "logits", "--model", model, "--tokens-file", tokens_file, "--out", of],
                        capture_output=True, text=True, timeout=600, env=e)
