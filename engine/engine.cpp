@@ -168,15 +168,7 @@ void Engine::loop() {
     // Cancelled requests leave at once: queued ones end, running ones free their state.
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if ((*it)->cancelled) {
-        n_waiting_.fetch_sub(1);
-        local_.requests_total += 1;
-        local_.cancelled_total += 1;
-        {
-          std::lock_guard<std::mutex> lock(live_mu_);
-          live_.erase((*it)->id);
-        }
-        publish_stats();
-        (*it)->stream->push(done_event("cancelled", static_cast<int64_t>((*it)->req.prompt.size()), 0, 0));
+        cancel_waiting(**it);
         it = waiting_.erase(it);
       } else {
         ++it;
@@ -206,12 +198,7 @@ void Engine::loop() {
     if (!s->done) finish(*s, "cancelled");
   }
   running_.clear();
-  for (auto& j : waiting_) {
-    j->stream->push(done_event("cancelled", static_cast<int64_t>(j->req.prompt.size()), 0, 0));
-    n_waiting_.fetch_sub(1);
-    local_.requests_total += 1;
-    local_.cancelled_total += 1;
-  }
+  for (auto& j : waiting_) cancel_waiting(*j);
   waiting_.clear();
   {
     std::lock_guard<std::mutex> lock(live_mu_);
@@ -221,14 +208,27 @@ void Engine::loop() {
   publish_stats();
 }
 
-bool Engine::admit(std::shared_ptr<Job> job) {
+// A request that never got a slot ends: counters and stats first, then its final event.
+void Engine::cancel_waiting(Job& job) {
+  n_waiting_.fetch_sub(1);
+  local_.requests_total += 1;
+  local_.cancelled_total += 1;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.erase(job.id);
+  }
+  publish_stats();
+  job.stream->push(done_event("cancelled", static_cast<int64_t>(job.req.prompt.size()), 0, 0));
+}
+
+void Engine::admit(std::shared_ptr<Job> job) {
   auto s = std::make_unique<Seq>();
   s->job = std::move(job);
   const GenerateRequest& r = s->job->req;
   s->n_prompt = static_cast<int64_t>(r.prompt.size());
   if (s->n_prompt == 0 || s->n_prompt > m_.n_ctx) {
     fail(*s, s->n_prompt == 0 ? "empty prompt" : context_overflow_message(s->n_prompt, m_.n_ctx));
-    return false;
+    return;
   }
   s->state = m_.model->new_sequence(m_.n_ctx);
   s->state->set_snapshot_interval(opt_.cache_bytes > 0 ? opt_.snapshot_interval : 0);
@@ -256,7 +256,6 @@ bool Engine::admit(std::shared_ptr<Job> job) {
   if (r.want_confidence) s->confidence = std::make_unique<ConfidenceTracker>(&m_.never_sample, m_.hp.n_vocab, r.confidence_window);
   local_.cached_prompt_tokens_total += s->n_cached;
   running_.push_back(std::move(s));
-  return true;
 }
 
 void Engine::step() {

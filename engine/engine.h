@@ -125,7 +125,8 @@ class Engine {
   struct Seq;
   struct Queue;
   void loop();
-  bool admit(std::shared_ptr<Job> job);
+  void admit(std::shared_ptr<Job> job);
+  void cancel_waiting(Job& job);
   void step();
   void handle_logits(Seq& s, float* logits);
   void finish(Seq& s, const std::string& reason);
