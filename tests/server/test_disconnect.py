@@ -37,7 +37,8 @@ class Disconnect(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory(prefix="lfmd-disconnect-")
         cls.srv = LfmdServer(model=gen_model(cls.tmp.name), workdir=cls.tmp.name,
                              # No prefix cache: the prefill tests resend a prompt they just ran.
-                             args=["--batch", "16", "--keepalive-ms", "100", "--cache-mb", "0"]).start()
+                             # One slot: the queued-request test needs a second request to wait.
+                             args=["--batch", "16", "--keepalive-ms", "100", "--cache-mb", "0", "--parallel", "1"]).start()
 
     @classmethod
     def tearDownClass(cls):
