@@ -3,18 +3,31 @@
 #include <algorithm>
 
 namespace lfmd {
+namespace {
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+// The default spin is longer than the serial work between two regions of one forward pass and
+// far shorter than the gap between requests.
+ThreadPool::ThreadPool(int n_threads, int spin_iterations)
+    : n_threads_(std::max(1, n_threads)), spin_(std::max(0, spin_iterations)) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    ++generation_;
+    stop_.store(true);
+    generation_.fetch_add(1);
   }
-  spin_generation_.fetch_add(1, std::memory_order_release);
   cv_start_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -22,25 +35,25 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    // Spin briefly first: forward passes issue hundreds of small jobs back to back, and a
-    // condition-variable wake-up costs more than a short spin.
-    for (int i = 0; i < 20000 && spin_generation_.load(std::memory_order_acquire) == seen; ++i) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int i = 0; i < spin_ && g == seen; ++i) {
+      cpu_relax();
+      g = generation_.load(std::memory_order_acquire);
     }
-    const std::function<void(int)>* job;
-    {
+    if (g == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_start_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (stop_) return;
-      job = job_;
+      sleeping_workers_.fetch_add(1);
+      cv_start_.wait(lock, [&] { return generation_.load() != seen; });
+      sleeping_workers_.fetch_sub(1);
+      g = generation_.load();
     }
-    (*job)(index);
-    {
+    seen = g;
+    if (stop_.load()) return;
+    (*job_.load(std::memory_order_acquire))(index);
+    // seq_cst decrement and load of caller_sleeping_ pair with the caller's store-then-check.
+    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) cv_done_.notify_one();
+      cv_done_.notify_one();
     }
   }
 }
@@ -50,18 +63,21 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  {
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  job_.store(&fn, std::memory_order_relaxed);
+  generation_.fetch_add(1);  // seq_cst: publishes job_ and pending_, ordered before the check below
+  if (sleeping_workers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+    cv_start_.notify_all();
   }
-  spin_generation_.fetch_add(1, std::memory_order_release);
-  cv_start_.notify_all();
   fn(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_done_.wait(lock, [&] { return pending_ == 0; });
-  job_ = nullptr;
+  for (int i = 0; i < spin_ && pending_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
+  if (pending_.load() != 0) {
+    std::unique_lock<std::mutex> lock(mu_);
+    caller_sleeping_.store(true);
+    cv_done_.wait(lock, [&] { return pending_.load() == 0; });
+    caller_sleeping_.store(false);
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t align,

@@ -17,6 +17,9 @@
 namespace lfmd {
 namespace {
 
+// Tokens per piece of the dense FFN (bounds its [piece][n_ff] gate/up scratch).
+constexpr int64_t kDenseFfnPiece = 128;
+
 using gguf::FormatError;
 using kernels::DType;
 
@@ -187,8 +190,8 @@ Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardCont
   y_.resize(sz(T, std::max(D, hp.n_head * hd)));
   o_.resize(sz(T, D));
   if (hp.n_ff > 0) {
-    g_.resize(sz(T, hp.n_ff));
-    u_.resize(sz(T, hp.n_ff));
+    g_.resize(sz(std::min(T, kDenseFfnPiece), hp.n_ff));
+    u_.resize(sz(std::min(T, kDenseFfnPiece), hp.n_ff));
   }
   if (hp.n_expert > 0) {
     const int64_t E = hp.n_expert, K = hp.n_expert_used, Fe = hp.n_ff_exp;
@@ -410,15 +413,21 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
 
 void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {
   const int64_t D = hp_.n_embd, F = hp_.n_ff;
-  jobs_.clear();
-  jobs_.push_back({&L.ffn_gate, 0, a_.data(), D, T, g_.data(), F});
-  jobs_.push_back({&L.ffn_up, 0, a_.data(), D, T, u_.data(), F, L.ffn_up.type == L.ffn_gate.type});
-  // Each thread applies SwiGLU to the rows it just computed (gate and up split alike).
-  matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
-    if (j != 1) return;
-    for (int64_t t = 0; t < T; ++t) ctx_.kernels->swiglu(g_.data() + t * F + r0, u_.data() + t * F + r0, r1 - r0, g_.data() + t * F + r0);
-  });
-  matmul(L.ffn_down, 0, g_.data(), F, T, o_.data(), D);
+  // In pieces of kDenseFfnPiece tokens: the [T][F] gate/up buffers of a whole 512-token chunk
+  // would be 46 MiB for the 24B-A2B shape, and results do not depend on how tokens are grouped.
+  for (int64_t t0 = 0; t0 < T; t0 += kDenseFfnPiece) {
+    const int64_t n = std::min(kDenseFfnPiece, T - t0);
+    const float* a = a_.data() + t0 * D;
+    jobs_.clear();
+    jobs_.push_back({&L.ffn_gate, 0, a, D, n, g_.data(), F});
+    jobs_.push_back({&L.ffn_up, 0, a, D, n, u_.data(), F, L.ffn_up.type == L.ffn_gate.type});
+    // Each thread applies SwiGLU to the rows it just computed (gate and up split alike).
+    matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
+      if (j != 1) return;
+      for (int64_t t = 0; t < n; ++t) ctx_.kernels->swiglu(g_.data() + t * F + r0, u_.data() + t * F + r0, r1 - r0, g_.data() + t * F + r0);
+    });
+    matmul(L.ffn_down, 0, g_.data(), F, n, o_.data() + t0 * D, D);
+  }
 }
 
 void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
