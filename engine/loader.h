@@ -22,6 +22,7 @@ struct LoadOptions {
   int64_t max_batch = 512;  // tokens per forward pass (prefill chunk)
   std::string isa;          // "" = LFMD_ISA env or best available
   bool repack = true;       // load-time weight repacking (ForwardContext::repack)
+  size_t matmul_unit_bytes = 512u << 10;  // ForwardContext::matmul_unit_bytes
   // Called while the weights are paged in: (bytes done, bytes total). Null = no prefault.
   std::function<void(uint64_t, uint64_t)> progress;
 };

@@ -2,6 +2,7 @@
 // dense layers). Semantics follow ../shared/lfm2-spec.md §2; the order of float operations
 // mirrors llama.cpp's graph so that F32 runs agree with it to ~1e-6.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -99,8 +100,13 @@ class Lfm2Model final : public Model {
   void repack_weights();
   void matmul(const Weight& w, int64_t slab, const float* x, int64_t ldx, int64_t n_tok, float* y,
               int64_t ldy);
-  // Several matmuls in one parallel region (one thread hand-off instead of one per matmul):
-  // every thread takes its share of each job's rows, then calls after(job, r0, r1) for them.
+  // Several matmuls in one parallel region (one thread hand-off instead of one per matmul).
+  // Rows are cut into units of ~matmul_unit_bytes of weights; each thread streams its own
+  // contiguous share of them, then takes units from the back of the others' shares (a static
+  // split left the cores waiting for each other ~14 % of decode time: they do not stream at
+  // equal speed). after(job, r0, r1) runs for each unit once its rows are done; a job with
+  // rows_with_prev is computed in the same units as the job before it (gate and up, so SwiGLU
+  // can follow at once) and after() gets that second job's index.
   struct MatJob {
     const Weight* w;
     int64_t slab;
@@ -109,7 +115,14 @@ class Lfm2Model final : public Model {
     float* y;
     int64_t ldy;
     bool same_acts_as_prev = false;  // x, n_in, n_tok and activation format as the job before
+    bool rows_with_prev = false;     // same n_out as the job before; computed unit by unit with it
   };
+  struct RowUnit {
+    uint32_t job;  // first job of the unit (and job + 1 when that one has rows_with_prev)
+    int64_t r0, r1;
+  };
+  std::vector<RowUnit> units_;
+  std::vector<std::atomic<uint64_t>> shares_;  // per worker: [next unit, end) of its share
   void matmul_jobs(const std::vector<MatJob>& jobs,
                    const std::function<void(size_t, int64_t, int64_t)>& after = {});
   void conv_block(const Layer& L, int64_t il, const Batch& b);
@@ -312,30 +325,73 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     a.n_tok = m.n_tok;
     if (K.acts_bytes(m.w->type, m.w->n_in, m.n_tok) > 0) K.prepare_acts(m.w->type, a, base + off[j]);
   }
-  auto work = [&](int worker, int n_workers) {
-    for (size_t j = 0; j < nj; ++j) {
-      const MatJob& m = jobs[j];
-      const Weight& w = *m.w;
-      // Rows in units of 16 (a multiple of kernels::kRepackRows), split evenly.
-      const int64_t units = (w.n_out + 15) / 16;
-      const int64_t r0 = units * worker / n_workers * 16;
-      const int64_t r1 = std::min(w.n_out, units * (worker + 1) / n_workers * 16);
-      if (r0 >= r1) continue;
-      if (w.packed) {
-        K.matmul_repacked(w.type, w.packed + static_cast<size_t>(m.slab) * w.packed_slab_bytes, w.n_out, r0, r1,
-                          job_acts_[j], m.y, m.ldy);
-      } else {
-        K.matmul(w.type, w.slab(m.slab), w.row_bytes, r0, r1, job_acts_[j], m.y, m.ldy);
-      }
-      if (after) after(j, r0, r1);
+  // Units: multiples of 16 rows (kernels::kRepackRows divides 16), ~matmul_unit_bytes each.
+  units_.clear();
+  for (size_t j = 0; j < nj; ++j) {
+    if (jobs[j].rows_with_prev && j > 0) continue;  // covered by the units of job j - 1
+    const Weight& w = *jobs[j].w;
+    const bool paired = j + 1 < nj && jobs[j + 1].rows_with_prev;
+    const size_t unit_bytes = w.row_bytes * (paired ? 2 : 1);
+    const auto fit = static_cast<int64_t>(ctx_.matmul_unit_bytes / std::max<size_t>(1, unit_bytes));
+    const int64_t rows = std::max<int64_t>(16, fit / 16 * 16);
+    for (int64_t r = 0; r < w.n_out; r += rows) {
+      units_.push_back({static_cast<uint32_t>(j), r, std::min(w.n_out, r + rows)});
+    }
+  }
+  auto compute = [&](size_t j, int64_t r0, int64_t r1) {
+    const MatJob& m = jobs[j];
+    const Weight& w = *m.w;
+    if (w.packed) {
+      K.matmul_repacked(w.type, w.packed + static_cast<size_t>(m.slab) * w.packed_slab_bytes, w.n_out, r0, r1,
+                        job_acts_[j], m.y, m.ldy);
+    } else {
+      K.matmul(w.type, w.slab(m.slab), w.row_bytes, r0, r1, job_acts_[j], m.y, m.ldy);
     }
   };
-  if (ctx_.pool && ctx_.pool->size() > 1) {
-    const int n = ctx_.pool->size();
-    ctx_.pool->run([&](int worker) { work(worker, n); });
-  } else {
-    work(0, 1);
+  auto run_unit = [&](size_t u) {
+    const RowUnit& ru = units_[u];
+    size_t j = ru.job;
+    compute(j, ru.r0, ru.r1);
+    if (j + 1 < nj && jobs[j + 1].rows_with_prev) compute(++j, ru.r0, ru.r1);
+    if (after) after(j, ru.r0, ru.r1);
+  };
+  const int n_workers = ctx_.pool ? ctx_.pool->size() : 1;
+  if (n_workers <= 1 || units_.size() <= 1) {
+    for (size_t u = 0; u < units_.size(); ++u) run_unit(u);
+    return;
   }
+  // Each worker owns a contiguous share of the units (long sequential weight streams) and takes
+  // them from the front; a worker that runs out takes units from the back of another's share.
+  // A share is one atomic word: low 32 bits = next unit, high 32 bits = end.
+  if (static_cast<int>(shares_.size()) < n_workers) shares_ = std::vector<std::atomic<uint64_t>>(n_workers);
+  const uint64_t n = units_.size();
+  for (int w = 0; w < n_workers; ++w) {
+    const uint64_t lo = n * w / n_workers, hi = n * (w + 1) / n_workers;
+    shares_[w].store(lo | (hi << 32), std::memory_order_relaxed);
+  }
+  auto take_front = [&](std::atomic<uint64_t>& sh, uint64_t* u) {
+    uint64_t v = sh.load(std::memory_order_relaxed);
+    while ((v & 0xffffffffu) < (v >> 32)) {
+      if (sh.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) { *u = v & 0xffffffffu; return true; }
+    }
+    return false;
+  };
+  auto take_back = [&](std::atomic<uint64_t>& sh, uint64_t* u) {
+    uint64_t v = sh.load(std::memory_order_relaxed);
+    while ((v & 0xffffffffu) < (v >> 32)) {
+      const uint64_t hi = (v >> 32) - 1;
+      if (sh.compare_exchange_weak(v, (v & 0xffffffffu) | (hi << 32), std::memory_order_relaxed)) { *u = hi; return true; }
+    }
+    return false;
+  };
+  ctx_.pool->run([&](int worker) {
+    uint64_t u;
+    while (take_front(shares_[worker], &u)) run_unit(u);
+    for (int k = 1; k < n_workers; ++k) {
+      std::atomic<uint64_t>& other = shares_[(worker + k) % n_workers];
+      while (take_back(other, &u)) run_unit(u);
+    }
+  });
 }
 
 void Lfm2Model::conv_block(const Layer& L, int64_t il, const Batch& b) {
@@ -420,8 +476,8 @@ void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {
     const float* a = a_.data() + t0 * D;
     jobs_.clear();
     jobs_.push_back({&L.ffn_gate, 0, a, D, n, g_.data(), F});
-    jobs_.push_back({&L.ffn_up, 0, a, D, n, u_.data(), F, L.ffn_up.type == L.ffn_gate.type});
-    // Each thread applies SwiGLU to the rows it just computed (gate and up split alike).
+    jobs_.push_back({&L.ffn_up, 0, a, D, n, u_.data(), F, L.ffn_up.type == L.ffn_gate.type, true});
+    // SwiGLU on each unit of rows as soon as its gate and up rows are done.
     matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
       if (j != 1) return;
       for (int64_t t = 0; t < n; ++t) ctx_.kernels->swiglu(g_.data() + t * F + r0, u_.data() + t * F + r0, r1 - r0, g_.data() + t * F + r0);
@@ -472,7 +528,7 @@ void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
     for (const Span& sp : spans) {
       jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
       jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ue_.data() + sp.base * Fe, Fe,
-                       L.up_exps.type == L.gate_exps.type});
+                       L.up_exps.type == L.gate_exps.type, true});
     }
     matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
       if (j % 2 != 1) return;
