@@ -57,13 +57,16 @@ struct PreparedActs {
   const void* q = nullptr;   // kernel-private quantized copy (may be null)
 };
 
-// Repacked layout of Q4_0 / Q8_0 matrices (ISA-independent; reference in kernels/ref/repack.cpp):
+// Repacked layout of Q4_0 / Q8_0 / Q4_K matrices (ISA-independent; reference in kernels/ref/repack.cpp):
 // rows in groups of kRepackRows = 8; group g holds, for each block b of 32 columns,
 //   d[8] fp16 (the block scales of rows 8g..8g+7), then the quants interleaved in 4-byte units:
 //   unit u (0..3 for Q4_0, 0..7 for Q8_0) of rows 0..7 = bytes 4u..4u+3 of each row's block.
 // So one 32-byte load holds 4 consecutive quant bytes of 8 rows (a dot of 8 rows against one
 // broadcast 4-byte activation group). Rows past the last full group keep the original format
 // and follow the groups. Same size as the original.
+// Q4_K uses the same 8-row groups, per super-block of 256 columns (1152 bytes for 8 rows):
+//   d[8] fp16, dmin[8] fp16, the 12 packed scale bytes as [byte k][row] (96 bytes), then the 128
+//   quant bytes of each row interleaved in 4-byte units: unit u (0..31) of rows 0..7 at 128 + 32u.
 constexpr int64_t kRepackRows = 8;
 
 struct KernelTable {

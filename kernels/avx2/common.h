@@ -117,10 +117,12 @@ Q8_0ActsLayout q8_0_acts_layout(int64_t n_in);
 size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok);
 void q8_0_prepare(PreparedActs& acts, void* scratch);
 void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
+// Prepared Q8_K activations: token t's n_in/256 BlockQ8_K blocks start at base + t * stride.
+size_t q8_K_tok_stride(int64_t n_in);
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok);
 void q8_K_prepare(PreparedActs& acts, void* scratch);
 void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
-// Repacked Q4_0 / Q8_0 (kernels.h, kRepackRows); c.w is the packed matrix of n_rows rows.
+// Repacked Q4_0 / Q8_0 / Q4_K (kernels.h, kRepackRows); c.w is the packed matrix of n_rows rows.
 void matmul_repacked(DType wt, const MatCtx& c, int64_t n_rows, int64_t r0, int64_t r1);
 
 }  // namespace lfmd::kernels::avx2

@@ -14,10 +14,7 @@ namespace {
 using ref::BlockQ8_K;
 constexpr size_t kAlign = 64;
 
-inline size_t tok_stride(int64_t n_in) {
-  const size_t bytes = static_cast<size_t>(n_in / ref::QK_K) * sizeof(BlockQ8_K);
-  return (bytes + kAlign - 1) / kAlign * kAlign;
-}
+inline size_t tok_stride(int64_t n_in) { return q8_K_tok_stride(n_in); }
 
 void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
   const int64_t nb = acts.n_in / ref::QK_K;
@@ -254,6 +251,11 @@ inline uint8_t* align_up(void* p) {
 }
 
 }  // namespace
+
+size_t q8_K_tok_stride(int64_t n_in) {
+  const size_t bytes = static_cast<size_t>(n_in / ref::QK_K) * sizeof(BlockQ8_K);
+  return (bytes + kAlign - 1) / kAlign * kAlign;
+}
 
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok) {
   return kAlign + tok_stride(n_in) * static_cast<size_t>(n_tok);

@@ -111,8 +111,8 @@ float dot_q6_K_q8_K(const void* w, const BlockQ8_K* a, int64_t n);
 void matmul_qact(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const float* x, int64_t ldx, int64_t n_in, int64_t n_tok, float* y, int64_t ldy);
 
-// ---- repacked Q4_0 / Q8_0 rows (layout in kernels.h, kRepackRows) ----
-// Bytes of the packed form (= the original size), 0 if wt is not Q4_0 / Q8_0.
+// ---- repacked Q4_0 / Q8_0 / Q4_K rows (layout in kernels.h, kRepackRows) ----
+// Bytes of the packed form (= the original size), 0 if wt is not Q4_0 / Q8_0 / Q4_K.
 size_t repack_bytes(DType wt, int64_t n_in, int64_t n_rows);
 size_t repack_group_bytes(DType wt, int64_t n_in);  // bytes of one group of kRepackRows rows
 void repack(DType wt, const void* src, size_t src_row_bytes, int64_t n_in, int64_t n_rows, void* dst);

@@ -1,4 +1,4 @@
-// Repacked Q4_0 / Q8_0 matrices (kernels.h, kRepackRows): the packing round-trips, the reference
+// Repacked Q4_0 / Q8_0 / Q4_K matrices (kernels.h, kRepackRows): the packing round-trips, the reference
 // matmul on packed rows equals ref::matmul_qact bit for bit, and every table's matmul_repacked
 // agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges starting at any
 // group, 1..9 tokens, misaligned weights / activations / outputs, and extreme codes.
@@ -21,15 +21,20 @@ namespace {
 
 void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
-// Random quant bytes with sane fp16 scales; `extreme`: every quant byte 0xFF (Q4_0 nibbles 15,
-// Q8_0 value -1) or 0x80 (Q8_0 -128), the int16 worst cases.
+// Random quant bytes with sane fp16 scales (Q4_K: d and dmin; its 6-bit scales and mins random);
+// `extreme`: every other byte 0xFF (Q4_0 / Q4_K nibbles 15 and Q4_K scales and mins 63, Q8_0
+// value -1) or 0x80 (Q8_0 -128), the int16 worst cases.
 std::vector<uint8_t> random_rows(std::mt19937& rng, DType t, int64_t rows, int64_t n_in, int extreme) {
   const size_t rb = row_bytes(t, n_in), bb = type_info(t).block_bytes;
   std::vector<uint8_t> w(rb * rows);
   std::uniform_real_distribution<float> dd(1e-3f, 1e-2f);
   for (auto& v : w) v = extreme == 1 ? 0xFF : extreme == 2 ? 0x80 : static_cast<uint8_t>(rng());
+  const int64_t bs = type_info(t).block_size;
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < n_in / 32; ++b) put16(w.data() + r * rb + b * bb, fp32_to_fp16(dd(rng)));
+    for (int64_t b = 0; b < n_in / bs; ++b) {
+      put16(w.data() + r * rb + b * bb, fp32_to_fp16(dd(rng)));
+      if (t == DType::Q4_K) put16(w.data() + r * rb + b * bb + 2, fp32_to_fp16(dd(rng)));
+    }
   return w;
 }
 
@@ -116,10 +121,11 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
 
 }  // namespace
 
-TEST_CASE("repack: only Q4_0 / Q8_0, same size as the original") {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_K, DType::Q5_K, DType::Q6_K})
+TEST_CASE("repack: only Q4_0 / Q8_0 / Q4_K, same size as the original") {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q5_K, DType::Q6_K})
     CHECK(ref::repack_bytes(t, 256, 16) == 0);
   CHECK(ref::repack_bytes(DType::Q4_0, 64, 17) == row_bytes(DType::Q4_0, 64) * 17);
+  CHECK(ref::repack_bytes(DType::Q4_K, 512, 17) == row_bytes(DType::Q4_K, 512) * 17);
   CHECK(scalar_table().repack_bytes(DType::Q4_0, 64, 16) == 0);  // the scalar table is the spec
 }
 
@@ -142,14 +148,29 @@ TEST_CASE("repack: matmul on packed rows, random shapes") {
   }
 }
 
+TEST_CASE("repack: Q4_K matmul on packed rows, random shapes") {
+  std::mt19937 rng(77);
+  for (int64_t n_in : {256, 512, 1280}) {
+    for (int64_t rows : {8, 13, 16, 37, 64}) {
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 9}) {
+        const int64_t groups = rows / kRepackRows;
+        const int64_t r0 = std::uniform_int_distribution<int64_t>(0, groups)(rng) * kRepackRows;
+        const int64_t r0c = std::min(r0, rows - 1);
+        const int64_t r1 = std::uniform_int_distribution<int64_t>(r0c + 1, rows)(rng);
+        check(rng, DType::Q4_K, n_in, rows, r0c / kRepackRows * kRepackRows, r1, n_tok, rng() % 7, rng() % 5, 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
   std::mt19937 rng(5);
-  for (DType t : {DType::Q4_0, DType::Q8_0})
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K})
     for (int extreme : {1, 2})
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
 }
 
-// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. Q4_0 / Q8_0 GEMV
+// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. Q4_0 / Q8_0 / Q4_K GEMV
 // (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
 // 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
@@ -157,7 +178,7 @@ TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   const int64_t n_in = 2048, rows = 5632;
   const KernelTable* k = kernel_table(Isa::Avx2);
   if (!k) return;
-  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
     const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
     const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
     std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
