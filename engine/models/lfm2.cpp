@@ -448,21 +448,23 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
   for (auto& s : thread_scores_) {
     if (static_cast<int64_t>(s.size()) < max_kv) s.resize(max_kv);
   }
-  auto work = [&](int64_t i0, int64_t i1, int worker) {
-    float* scores = thread_scores_[worker].data();
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / Hq, h = i % Hq, j = h / group;
-      const SequenceState::Layer& cache = b.seq[t]->layers()[il];
-      K.attention_head(q + t * qd + h * hd, cache.k.data() + j * hd, cache.v.data() + j * hd, kvd,
-                       b.pos[t] + 1, hd, scale, scores, y_.data() + t * qd + h * hd);
-    }
+  auto head = [&](int64_t i, int worker) {
+    const int64_t t = i / Hq, h = i % Hq, j = h / group;
+    const SequenceState::Layer& cache = b.seq[t]->layers()[il];
+    K.attention_head(q + t * qd + h * hd, cache.k.data() + j * hd, cache.v.data() + j * hd, kvd,
+                     b.pos[t] + 1, hd, scale, thread_scores_[worker].data(), y_.data() + t * qd + h * hd);
   };
   const int64_t n_items = T * Hq;
   if (ctx_.pool && ctx_.pool->size() > 1 && n_items > 1) {
-    const int n = ctx_.pool->size();
-    ctx_.pool->run([&](int w) { work(n_items * w / n, n_items * (w + 1) / n, w); });
+    // Items (token, head) are taken one by one from the last: in a prefill chunk later tokens
+    // attend to more keys, so a static split left one core with ~3/4 of the work. Each item is
+    // computed alone, so who takes it does not change the result.
+    std::atomic<int64_t> next{n_items};
+    ctx_.pool->run([&](int w) {
+      for (int64_t i; (i = next.fetch_sub(1, std::memory_order_relaxed) - 1) >= 0;) head(i, w);
+    });
   } else {
-    work(0, n_items, 0);
+    for (int64_t i = 0; i < n_items; ++i) head(i, 0);
   }
   matmul(L.wo, 0, y_.data(), qd, T, o_.data(), D);
 }
