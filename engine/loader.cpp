@@ -123,6 +123,7 @@ std::unique_ptr<LoadedModel> load_model(const LoadOptions& opt) {
   ctx.max_batch = lm->max_batch;
   ctx.repack = opt.repack;
   ctx.matmul_unit_bytes = opt.matmul_unit_bytes;
+  ctx.repack_progress = opt.repack_progress;
   // Page the weights in first: a model that repacks them reads them all at construction, then
   // releases the mapped pages it copied (prefaulting afterwards would bring them back).
   if (opt.progress) prefault(f, opt.progress);

@@ -25,6 +25,8 @@ struct LoadOptions {
   size_t matmul_unit_bytes = 512u << 10;  // ForwardContext::matmul_unit_bytes
   // Called while the weights are paged in: (bytes done, bytes total). Null = no prefault.
   std::function<void(uint64_t, uint64_t)> progress;
+  // Called while weights are repacked (ForwardContext::repack_progress); may be empty.
+  std::function<void(uint64_t, uint64_t)> repack_progress;
 };
 
 struct LoadedModel {

@@ -121,6 +121,8 @@ struct ForwardContext {
   // 2 threads (medians of 9): 64 KiB 22-24 tok/s, 256 KiB 23-29, 512 KiB-1 MiB 26-32. Tests
   // make it small so that tiny models exercise the sharing of units between threads.
   size_t matmul_unit_bytes = 512u << 10;
+  // Called while repacking: (bytes repacked, bytes to repack); may be empty.
+  std::function<void(uint64_t, uint64_t)> repack_progress;
 };
 
 class Model {

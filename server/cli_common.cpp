@@ -55,18 +55,30 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
       std::fprintf(stderr, "\rlfmd: loading weights %3d%% (%s of %s)", pct, mib(done).c_str(), mib(total).c_str());
       if (done >= total) std::fprintf(stderr, "\n");
     };
+    lo.repack_progress = [last = -1](uint64_t done, uint64_t total) mutable {
+      int pct = total ? static_cast<int>(100 * done / total) : 100;
+      if (pct == last) return;
+      last = pct;
+      std::fprintf(stderr, "\rlfmd: repacking weights into kernel tiles %3d%% (%s of %s)", pct, mib(done).c_str(),
+                   mib(total).c_str());
+      if (done >= total) std::fprintf(stderr, "\n");
+    };
   }
   auto t0 = std::chrono::steady_clock::now();
   auto m = load_model(lo);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   MemoryUsage mem = current_memory_usage();
+  // Repacked weights live in anonymous memory: they are weights, not working memory.
+  const uint64_t packed = m->model->anon_weight_bytes();
   std::fprintf(stderr,
                "lfmd: loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads\n"
-               "lfmd: memory: weights %s memory-mapped (%s resident), working memory %s resident (model scratch %s)\n",
+               "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory %s "
+               "resident (model scratch %s)\n",
                m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
                static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
                kernels::isa_name(m->kernels->isa), m->pool->size(), mib(m->weight_bytes).c_str(),
-               mib(mem.rss_file).c_str(), mib(mem.rss_anon).c_str(), mib(m->model->scratch_bytes()).c_str());
+               mib(mem.rss_file + packed).c_str(), mib(packed).c_str(),
+               mib(mem.rss_anon > packed ? mem.rss_anon - packed : 0).c_str(), mib(m->model->scratch_bytes()).c_str());
   return m;
 }
 

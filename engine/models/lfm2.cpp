@@ -249,6 +249,8 @@ void Lfm2Model::repack_weights() {
   packed_bytes_ = total;
   auto* dst = static_cast<uint8_t*>(arena);
   const long page = ::sysconf(_SC_PAGESIZE);
+  size_t done = 0;
+  if (ctx_.repack_progress) ctx_.repack_progress(0, total);
   for (Weight* w : todo) {
     const size_t pb = K.repack_bytes(w->type, w->n_in, w->n_out);
     for (int64_t e = 0; e < w->slabs; ++e) {
@@ -268,6 +270,8 @@ void Lfm2Model::repack_weights() {
     w->packed = dst;
     w->packed_slab_bytes = pb;
     dst += round64(pb * static_cast<size_t>(w->slabs));
+    done += round64(pb * static_cast<size_t>(w->slabs));
+    if (ctx_.repack_progress) ctx_.repack_progress(done, total);
   }
   // output.weight may be token_embd (tied): its rows are still read for embedding lookups.
   if (output_.packed && output_.data != tok_embd_.data) {
