@@ -103,16 +103,6 @@ HandoffError status_error(int status) {
   return {"http_status", "the upstream answered HTTP " + std::to_string(status), status};
 }
 
-// A failed call: httplib reports its own socket timeout (as long as ours, but started after t0)
-// as a read or write error, which then races our deadline. Such an error at the deadline (50 ms
-// of clock slack) is the timeout; earlier ones are what they say.
-HandoffError fail_error(const http::UpstreamCall::Event& e, Clock::time_point deadline, int timeout_ms) {
-  if ((e.error == "read" || e.error == "write") && Clock::now() >= deadline - std::chrono::milliseconds(50)) {
-    return timeout_error(timeout_ms);
-  }
-  return from_fail(e);
-}
-
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // Waits for the next event of `call` until `deadline`, polling the client; nullopt = give up.
@@ -149,7 +139,7 @@ std::variant<json, HandoffError> call_upstream(const HandoffConfig& cfg, const s
       return timeout_error(cfg.upstream.timeout_ms);
     }
     using K = http::UpstreamCall::Event::Kind;
-    if (ev->kind == K::Fail) return fail_error(*ev, deadline, cfg.upstream.timeout_ms);
+    if (ev->kind == K::Fail) return from_fail(*ev);
     if (ev->kind == K::Head) status = ev->status;
     if (ev->kind == K::Data) {
       body += ev->data;
@@ -218,7 +208,7 @@ std::variant<UpstreamStream, HandoffError> open_upstream_stream(const HandoffCon
       return timeout_error(cfg.upstream.timeout_ms);
     }
     using K = http::UpstreamCall::Event::Kind;
-    if (ev->kind == K::Fail) return fail_error(*ev, deadline, cfg.upstream.timeout_ms);
+    if (ev->kind == K::Fail) return from_fail(*ev);
     if (ev->kind == K::Head) {
       status = ev->status;
       if (status < 200 || status > 299) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <condition_variable>
@@ -352,16 +353,21 @@ std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, 
   for (auto& [k, v] : headers) req->headers.emplace(k, v);
   if (req->headers.find("Content-Type") == req->headers.end()) req->headers.emplace("Content-Type", "application/json");
   // The worker owns a reference to the state: the caller may drop the call at any time.
-  std::thread([impl, req] {
+  std::thread([impl, req, timeout_ms = target.timeout_ms] {
     Impl* self = impl.get();
-    req->response_handler = [self](const httplib::Response& res) {
+    // When bytes last came (or the request started): httplib reports its socket timeout as a
+    // read or write error, and only the silence before it tells it from a broken connection.
+    auto last_bytes = std::chrono::steady_clock::now();
+    req->response_handler = [self, &last_bytes](const httplib::Response& res) {
+      last_bytes = std::chrono::steady_clock::now();
       Event e;
       e.kind = Event::Kind::Head;
       e.status = res.status;
       self->push(std::move(e));
       return !self->cancelled.load();
     };
-    req->content_receiver = [self](const char* data, size_t n, uint64_t, uint64_t) {
+    req->content_receiver = [self, &last_bytes](const char* data, size_t n, uint64_t, uint64_t) {
+      last_bytes = std::chrono::steady_clock::now();
       Event e;
       e.kind = Event::Kind::Data;
       e.data.assign(data, n);
@@ -376,7 +382,11 @@ std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, 
       end.kind = Event::Kind::End;
     } else {
       end.kind = Event::Kind::Fail;
-      end.error = self->cancelled ? "cancelled" : error_kind(err);
+      const bool silent_for_timeout = std::chrono::steady_clock::now() - last_bytes >=
+                                      std::chrono::milliseconds(timeout_ms) - std::chrono::milliseconds(50);
+      end.error = self->cancelled                                                                      ? "cancelled"
+                  : (err == httplib::Error::Read || err == httplib::Error::Write) && silent_for_timeout ? "timeout"
+                                                                                                          : error_kind(err);
       end.detail = httplib::to_string(err);
     }
     self->push(std::move(end));
