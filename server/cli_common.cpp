@@ -30,6 +30,21 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
+std::function<void(uint64_t, uint64_t)> progress_printer(std::string what, bool in_place) {
+  return [what = std::move(what), in_place, last = -1](uint64_t done, uint64_t total) mutable {
+    const int pct = total ? static_cast<int>(100 * done / total) : 100;
+    const int step = in_place ? pct : pct / 10;
+    if (step == last) return;
+    last = step;
+    if (in_place) {
+      std::fprintf(stderr, "\r%s %3d%% (%s of %s)", what.c_str(), pct, mib(done).c_str(), mib(total).c_str());
+      if (done >= total) std::fprintf(stderr, "\n");
+    } else {
+      std::fprintf(stderr, "%s %3d%%\n", what.c_str(), pct);
+    }
+  };
+}
+
 std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   const bool tty = ::isatty(STDERR_FILENO);
   LoadOptions lo;
@@ -48,21 +63,8 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
                  lo.path.c_str());
   }
   if (tty) {
-    lo.progress = [last = -1](uint64_t done, uint64_t total) mutable {
-      int pct = total ? static_cast<int>(100 * done / total) : 100;
-      if (pct == last) return;
-      last = pct;
-      std::fprintf(stderr, "\rlfmd: loading weights %3d%% (%s of %s)", pct, mib(done).c_str(), mib(total).c_str());
-      if (done >= total) std::fprintf(stderr, "\n");
-    };
-    lo.repack_progress = [last = -1](uint64_t done, uint64_t total) mutable {
-      int pct = total ? static_cast<int>(100 * done / total) : 100;
-      if (pct == last) return;
-      last = pct;
-      std::fprintf(stderr, "\rlfmd: repacking weights into kernel tiles %3d%% (%s of %s)", pct, mib(done).c_str(),
-                   mib(total).c_str());
-      if (done >= total) std::fprintf(stderr, "\n");
-    };
+    lo.progress = progress_printer("lfmd: loading weights", true);
+    lo.repack_progress = progress_printer("lfmd: repacking weights into kernel tiles", true);
   }
   auto t0 = std::chrono::steady_clock::now();
   auto m = load_model(lo);

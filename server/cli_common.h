@@ -1,6 +1,7 @@
 // Shared pieces of the lfmd subcommands: model options, loading with progress, memory report.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts);
 
 // "12.3 MiB"
 std::string mib(uint64_t bytes);
+
+// A (bytes done, bytes total) progress callback printing "<what> NN% ...": on a terminal one line
+// rewritten in place at every percent (with the MiB figures), else a new line every 10 %.
+std::function<void(uint64_t, uint64_t)> progress_printer(std::string what, bool in_place);
 
 // Runs a subcommand body, turning exceptions into "error: ..." and exit code 1.
 int guarded(const char* command, int (*body)(const config::Options&), const config::Command& cmd,

@@ -60,18 +60,8 @@ int run_bench(const config::Options& o) {
   lo.max_batch = o.integer("batch");
   lo.isa = o.str("isa");
   lo.repack = o.flag("repack");
-  lo.progress = [last = -1](uint64_t done, uint64_t total) mutable {
-    const int pct = total ? static_cast<int>(100 * done / total) : 100;
-    if (pct / 10 == last) return;
-    last = pct / 10;
-    std::fprintf(stderr, "lfmd bench: paging in weights %3d%%\n", pct);
-  };
-  lo.repack_progress = [last = -1](uint64_t done, uint64_t total) mutable {
-    const int pct = total ? static_cast<int>(100 * done / total) : 100;
-    if (pct / 10 == last) return;
-    last = pct / 10;
-    std::fprintf(stderr, "lfmd bench: repacking weights %3d%%\n", pct);
-  };
+  lo.progress = cli::progress_printer("lfmd bench: paging in weights", false);
+  lo.repack_progress = cli::progress_printer("lfmd bench: repacking weights", false);
   auto t_load = Clock::now();
   auto m = load_model(lo);
   const double load_s = seconds_since(t_load);

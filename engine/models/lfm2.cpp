@@ -269,8 +269,9 @@ void Lfm2Model::repack_weights() {
     if (pe > pa && w != &output_) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
     w->packed = dst;
     w->packed_slab_bytes = pb;
-    dst += round64(pb * static_cast<size_t>(w->slabs));
-    done += round64(pb * static_cast<size_t>(w->slabs));
+    const size_t span = round64(pb * static_cast<size_t>(w->slabs));
+    dst += span;
+    done += span;
     if (ctx_.repack_progress) ctx_.repack_progress(done, total);
   }
   // output.weight may be token_embd (tied): its rows are still read for embedding lookups.

@@ -50,6 +50,12 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
+// Sub-block sums of Q8_K activations for Q4_K/Q5_K's 8 sub-blocks of 32: bsums pairwise added.
+inline __m128i bsums32(const ref::BlockQ8_K& a) {
+  const __m256i s = loadu(a.bsums);
+  return _mm_hadd_epi16(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
 // Matmul arguments shared by all tiles of one call.
 struct MatCtx {
   const uint8_t* w;

@@ -72,11 +72,6 @@ inline int hsum_epi32(__m128i v) {
   return _mm_cvtsi128_si32(v);
 }
 
-// Sub-block sums of the activations for Q4_K/Q5_K's 8 sub-blocks of 32: bsums pairwise added.
-inline __m128i bsums32(const BlockQ8_K& a) {
-  const __m256i s = loadu(a.bsums);
-  return _mm_hadd_epi16(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
 
 // Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4, 4 at a time).
 inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {

@@ -143,9 +143,7 @@ void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, 
     for (int t = 0; t < NT; ++t) {
       const ref::BlockQ8_K& a = tok[t][b];
       // Sub-block sums of the activations (bsums are per 16), as int16 pairs broadcast per k.
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
-      const __m256i bs8 = _mm256_broadcastsi128_si256(
-          _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+      const __m256i bs8 = _mm256_broadcastsi128_si256(bsums32(a));
       const __m256i msum = _mm256_add_epi32(
           _mm256_add_epi32(_mm256_madd_epi16(mp[0], _mm256_shuffle_epi32(bs8, 0x00)),
                            _mm256_madd_epi16(mp[1], _mm256_shuffle_epi32(bs8, 0x55))),
@@ -220,16 +218,15 @@ void matmul_repacked(DType wt, const MatCtx& c, int64_t n_rows, int64_t r0, int6
     run_groups<KTok>(c, full, r0, r1, gb, c.acts->n_in / ref::QK_K, kQ4_K, [&](int64_t t) {
       return reinterpret_cast<KTok>(base + t * stride);
     });
-    // Rows past the last full group keep the original format, at the same offsets (rb per row).
-    if (r1 > full) matmul_kquant(wt, c, std::max(r0, full), r1);
-    return;
+  } else {
+    const Q8_0ActsLayout l = q8_0_acts_layout(c.acts->n_in);
+    run_groups<TokPtrs>(c, full, r0, r1, gb, l.nb, wt == DType::Q4_0 ? kQ4_0 : kQ8_0, [&](int64_t t) {
+      const uint8_t* base = static_cast<const uint8_t*>(c.q) + t * l.stride;
+      return TokPtrs{base, reinterpret_cast<const float*>(base + l.d_off), reinterpret_cast<const int32_t*>(base + l.s8_off)};
+    });
   }
-  const Q8_0ActsLayout l = q8_0_acts_layout(c.acts->n_in);
-  run_groups<TokPtrs>(c, full, r0, r1, gb, l.nb, wt == DType::Q4_0 ? kQ4_0 : kQ8_0, [&](int64_t t) {
-    const uint8_t* base = static_cast<const uint8_t*>(c.q) + t * l.stride;
-    return TokPtrs{base, reinterpret_cast<const float*>(base + l.d_off), reinterpret_cast<const int32_t*>(base + l.s8_off)};
-  });
-  if (r1 > full) matmul_q8_0(wt, c, std::max(r0, full), r1);
+  // Rows past the last full group keep the original format, at the same offsets (rb per row).
+  if (r1 > full) (wt == DType::Q4_K ? matmul_kquant : matmul_q8_0)(wt, c, std::max(r0, full), r1);
 }
 
 }  // namespace lfmd::kernels::avx2

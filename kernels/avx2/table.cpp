@@ -150,8 +150,9 @@ void attention_head(const float* q, const float* k, const float* v, int64_t ld, 
 
 // Q4_0 is repacked (its interleaved kernel sums as llama.cpp's repacked AVX2 Q4_0 path does), and
 // so is Q4_K (llama.cpp repacks it too, into its own order; integer sums are exact, only the float
-// accumulation differs); Q8_0 keeps the file layout, whose kernel is bit-identical to ggml's AVX2 Q8_0 dot (llama.cpp does not
-// repack Q8_0 on x86, so a repacked order would leave its oracle for no reason but speed).
+// accumulation differs). Q8_0 keeps the file layout, whose kernel is bit-identical to ggml's AVX2
+// Q8_0 dot (llama.cpp does not repack Q8_0 on x86, so a repacked order would leave its oracle for
+// no reason but speed).
 size_t repack_bytes(DType wt, int64_t n_in, int64_t n_rows) {
   return wt == DType::Q4_0 || wt == DType::Q4_K ? ref::repack_bytes(wt, n_in, n_rows) : 0;
 }
