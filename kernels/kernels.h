@@ -57,8 +57,9 @@ struct PreparedActs {
   const void* q = nullptr;   // kernel-private quantized copy (may be null)
 };
 
-// Repacked layout of Q4_0 / Q8_0 / Q4_K matrices (ISA-independent; reference in kernels/ref/repack.cpp):
-// rows in groups of kRepackRows = 8; group g holds, for each block b of 32 columns,
+// Repacked layout of Q4_0 / Q8_0 / Q4_K matrices (ISA-independent; reference in
+// kernels/ref/repack.cpp): rows in groups of kRepackRows = 8; group g holds, for each block b of 32
+// columns,
 //   d[8] fp16 (the block scales of rows 8g..8g+7), then the quants interleaved in 4-byte units:
 //   unit u (0..3 for Q4_0, 0..7 for Q8_0) of rows 0..7 = bytes 4u..4u+3 of each row's block.
 // So one 32-byte load holds 4 consecutive quant bytes of 8 rows (a dot of 8 rows against one

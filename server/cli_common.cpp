@@ -15,12 +15,16 @@ using config::OptType;
 
 std::vector<OptionSpec> model_options() {
   return {
-      {"model", OptType::String, "", "GGUF model file (default: the built-in random-weight demo model)", 0, 0, 'm'},
+      {"model", OptType::String, "",
+       "GGUF model file (default: the built-in random-weight demo model)", 0, 0, 'm'},
       {"threads", OptType::Int, "0", "worker threads (0 = all cores)", 0, 1024, 't'},
-      {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0, 1 << 24, 'c'},
+      {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0,
+       1 << 24, 'c'},
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
       {"isa", OptType::String, "", "kernel set: scalar | avx2 | neon (default: best for this CPU)"},
-      {"repack", OptType::Bool, "true", "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2 (--no-repack: use the mapping)"},
+      {"repack", OptType::Bool, "true",
+       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2 (--no-repack: use the "
+       "mapping)"},
   };
 }
 
@@ -37,7 +41,8 @@ std::function<void(uint64_t, uint64_t)> progress_printer(std::string what, bool 
     if (step == last) return;
     last = step;
     if (in_place) {
-      std::fprintf(stderr, "\r%s %3d%% (%s of %s)", what.c_str(), pct, mib(done).c_str(), mib(total).c_str());
+      std::fprintf(stderr, "\r%s %3d%% (%s of %s)", what.c_str(), pct, mib(done).c_str(),
+                   mib(total).c_str());
       if (done >= total) std::fprintf(stderr, "\n");
     } else {
       std::fprintf(stderr, "%s %3d%%\n", what.c_str(), pct);
@@ -72,15 +77,18 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   MemoryUsage mem = current_memory_usage();
   // Repacked weights live in anonymous memory: they are weights, not working memory.
   const uint64_t packed = m->model->anon_weight_bytes();
-  std::fprintf(stderr,
-               "lfmd: loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads\n"
-               "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory %s "
-               "resident (model scratch %s)\n",
-               m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
-               static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
-               kernels::isa_name(m->kernels->isa), m->pool->size(), mib(m->weight_bytes).c_str(),
-               mib(mem.rss_file + packed).c_str(), mib(packed).c_str(),
-               mib(mem.rss_anon > packed ? mem.rss_anon - packed : 0).c_str(), mib(m->model->scratch_bytes()).c_str());
+  std::fprintf(
+      stderr,
+      "lfmd: loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads\n"
+      "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory "
+      "%s "
+      "resident (model scratch %s)\n",
+      m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
+      static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
+      kernels::isa_name(m->kernels->isa), m->pool->size(), mib(m->weight_bytes).c_str(),
+      mib(mem.rss_file + packed).c_str(), mib(packed).c_str(),
+      mib(mem.rss_anon > packed ? mem.rss_anon - packed : 0).c_str(),
+      mib(m->model->scratch_bytes()).c_str());
   return m;
 }
 

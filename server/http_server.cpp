@@ -1,22 +1,21 @@
 // The one file that includes httplib (Debian's libcpp-httplib, a compiled library).
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
-
-#include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cerrno>
-#include <cstdlib>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
-#include <regex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "server/http.h"
@@ -382,11 +381,14 @@ std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, 
       end.kind = Event::Kind::End;
     } else {
       end.kind = Event::Kind::Fail;
-      const bool silent_for_timeout = std::chrono::steady_clock::now() - last_bytes >=
-                                      std::chrono::milliseconds(timeout_ms) - std::chrono::milliseconds(50);
-      end.error = self->cancelled                                                                      ? "cancelled"
-                  : (err == httplib::Error::Read || err == httplib::Error::Write) && silent_for_timeout ? "timeout"
-                                                                                                          : error_kind(err);
+      const bool silent_for_timeout =
+          std::chrono::steady_clock::now() - last_bytes >=
+          std::chrono::milliseconds(timeout_ms) - std::chrono::milliseconds(50);
+      end.error =
+          self->cancelled ? "cancelled"
+          : (err == httplib::Error::Read || err == httplib::Error::Write) && silent_for_timeout
+              ? "timeout"
+              : error_kind(err);
       end.detail = httplib::to_string(err);
     }
     self->push(std::move(end));

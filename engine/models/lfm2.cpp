@@ -1,6 +1,9 @@
 // LFM2 family forward pass: "lfm2" (dense) and "lfm2moe" (sparse MoE FFN after the leading
 // dense layers). Semantics follow ../shared/lfm2-spec.md §2; the order of float operations
 // mirrors llama.cpp's graph so that F32 runs agree with it to ~1e-6.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -8,9 +11,6 @@
 #include <functional>
 #include <numeric>
 #include <stdexcept>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "engine/model.h"
 #include "engine/models/models.h"
@@ -347,8 +347,8 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     const MatJob& m = jobs[j];
     const Weight& w = *m.w;
     if (w.packed) {
-      K.matmul_repacked(w.type, w.packed + static_cast<size_t>(m.slab) * w.packed_slab_bytes, w.n_out, r0, r1,
-                        job_acts_[j], m.y, m.ldy);
+      K.matmul_repacked(w.type, w.packed + static_cast<size_t>(m.slab) * w.packed_slab_bytes,
+                        w.n_out, r0, r1, job_acts_[j], m.y, m.ldy);
     } else {
       K.matmul(w.type, w.slab(m.slab), w.row_bytes, r0, r1, job_acts_[j], m.y, m.ldy);
     }
@@ -368,7 +368,8 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
   // Each worker owns a contiguous share of the units (long sequential weight streams) and takes
   // them from the front; a worker that runs out takes units from the back of another's share.
   // A share is one atomic word: low 32 bits = next unit, high 32 bits = end.
-  if (static_cast<int>(shares_.size()) < n_workers) shares_ = std::vector<std::atomic<uint64_t>>(n_workers);
+  if (static_cast<int>(shares_.size()) < n_workers)
+    shares_ = std::vector<std::atomic<uint64_t>>(n_workers);
   const uint64_t n = units_.size();
   for (int w = 0; w < n_workers; ++w) {
     const uint64_t lo = n * w / n_workers, hi = n * (w + 1) / n_workers;
@@ -377,7 +378,10 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
   auto take_front = [&](std::atomic<uint64_t>& sh, uint64_t* u) {
     uint64_t v = sh.load(std::memory_order_relaxed);
     while ((v & 0xffffffffu) < (v >> 32)) {
-      if (sh.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) { *u = v & 0xffffffffu; return true; }
+      if (sh.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) {
+        *u = v & 0xffffffffu;
+        return true;
+      }
     }
     return false;
   };
@@ -385,7 +389,10 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     uint64_t v = sh.load(std::memory_order_relaxed);
     while ((v & 0xffffffffu) < (v >> 32)) {
       const uint64_t hi = (v >> 32) - 1;
-      if (sh.compare_exchange_weak(v, (v & 0xffffffffu) | (hi << 32), std::memory_order_relaxed)) { *u = hi; return true; }
+      if (sh.compare_exchange_weak(v, (v & 0xffffffffu) | (hi << 32), std::memory_order_relaxed)) {
+        *u = hi;
+        return true;
+      }
     }
     return false;
   };
@@ -457,7 +464,8 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     const int64_t t = i / Hq, h = i % Hq, j = h / group;
     const SequenceState::Layer& cache = b.seq[t]->layers()[il];
     K.attention_head(q + t * qd + h * hd, cache.k.data() + j * hd, cache.v.data() + j * hd, kvd,
-                     b.pos[t] + 1, hd, scale, thread_scores_[worker].data(), y_.data() + t * qd + h * hd);
+                     b.pos[t] + 1, hd, scale, thread_scores_[worker].data(),
+                     y_.data() + t * qd + h * hd);
   };
   const int64_t n_items = T * Hq;
   if (ctx_.pool && ctx_.pool->size() > 1 && n_items > 1) {
@@ -534,8 +542,8 @@ void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
     jobs_.clear();
     for (const Span& sp : spans) {
       jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
-      jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ue_.data() + sp.base * Fe, Fe,
-                       L.up_exps.type == L.gate_exps.type, true});
+      jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n,
+                       ue_.data() + sp.base * Fe, Fe, L.up_exps.type == L.gate_exps.type, true});
     }
     matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
       if (j % 2 != 1) return;

@@ -14,11 +14,9 @@ namespace {
 using ref::BlockQ8_K;
 constexpr size_t kAlign = 64;
 
-inline size_t tok_stride(int64_t n_in) { return q8_K_tok_stride(n_in); }
-
 void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
   const int64_t nb = acts.n_in / ref::QK_K;
-  const size_t stride = tok_stride(acts.n_in);
+  const size_t stride = q8_K_tok_stride(acts.n_in);
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
@@ -72,7 +70,6 @@ inline int hsum_epi32(__m128i v) {
   return _mm_cvtsi128_si32(v);
 }
 
-
 // Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4, 4 at a time).
 inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
   uint32_t u[3];
@@ -98,7 +95,7 @@ struct KTile {
       const size_t wbytes = HIGH5 ? sizeof(ref::BlockQ5_K) : sizeof(ref::BlockQ4_K);
       const BlockQ8_K* ab[NT];
       for (int t = 0; t < NT; ++t)
-        ab[t] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + (t0 + t) * tok_stride(c.acts->n_in));
+        ab[t] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + (t0 + t) * q8_K_tok_stride(c.acts->n_in));
       const __m256i m4 = _mm256_set1_epi8(0x0F);
       const __m256i bit4 = _mm256_set1_epi8(0x10);
       // The min terms are accumulated as ggml's AVX2 kernels do (4 lanes for Q4_K, a scalar for
@@ -187,7 +184,7 @@ struct Q6KTile {
     const int64_t nb = c.acts->n_in / ref::QK_K;
     const BlockQ8_K* ab[NT];
     for (int t = 0; t < NT; ++t)
-      ab[t] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + (t0 + t) * tok_stride(c.acts->n_in));
+      ab[t] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + (t0 + t) * q8_K_tok_stride(c.acts->n_in));
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0C);
     const __m256i m30 = _mm256_set1_epi8(0x30), mc0 = _mm256_set1_epi8(static_cast<char>(0xC0));
@@ -253,7 +250,7 @@ size_t q8_K_tok_stride(int64_t n_in) {
 }
 
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok) {
-  return kAlign + tok_stride(n_in) * static_cast<size_t>(n_tok);
+  return kAlign + q8_K_tok_stride(n_in) * static_cast<size_t>(n_tok);
 }
 
 void q8_K_prepare(PreparedActs& acts, void* scratch) {

@@ -91,8 +91,10 @@ void q8_0_group(const uint8_t* g, int64_t nb, const TokPtrs* tok, float* y, int6
 // per half and token applies the row's 6-bit scale; the min term is one vpmaddwd per sub-block
 // pair and token. Per super-block: d*da*isum - dmin*da*msum, one FMA each, for 8 rows.
 template <int NT>
-void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, float* y, int64_t ldy) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
+void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, float* y,
+                int64_t ldy) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F),
+                m30 = _mm256_set1_epi8(0x30);
   __m256 acc[NT], accm[NT];
   for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g += kRepackRows * sizeof(ref::BlockQ4_K)) {
@@ -102,25 +104,29 @@ void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, 
     const __m256i A = loadu(g + 32), B = loadu(g + 64), C = loadu(g + 96);
     alignas(32) uint8_t sc[64], mn[64];  // [sub-block j][row]
     _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_and_si256(A, m6));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc + 32),
-                       _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
+    _mm256_store_si256(
+        reinterpret_cast<__m256i*>(sc + 32),
+        _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
     _mm256_store_si256(reinterpret_cast<__m256i*>(mn), _mm256_and_si256(B, m6));
     _mm256_store_si256(reinterpret_cast<__m256i*>(mn + 32),
                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(C, 4), m4),
                                        _mm256_and_si256(_mm256_srli_epi16(B, 2), m30)));
     __m256i s16[8];  // int32 lane r = row r's scale of sub-block j in both int16 halves
     for (int j = 0; j < 8; ++j) {
-      const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc + 8 * j)));
+      const __m256i v =
+          _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc + 8 * j)));
       s16[j] = _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
     }
     __m256i mp[4];  // int16 pairs (m_2k, m_2k+1) per row
     for (int k = 0; k < 4; ++k)
-      mp[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn + 16 * k)),
-                                                     _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn + 16 * k + 8))));
+      mp[k] = _mm256_cvtepu8_epi16(
+          _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn + 16 * k)),
+                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mn + 16 * k + 8))));
     __m256i isum[NT];
     for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
     const uint8_t* qs = g + 128;
-    for (int h = 0; h < 8; ++h, qs += 128) {  // half h: units 4h..4h+3 of sub-blocks 2(h/2), 2(h/2)+1
+    for (int h = 0; h < 8;
+         ++h, qs += 128) {  // half h: units 4h..4h+3 of sub-blocks 2(h/2), 2(h/2)+1
       __m256i lo[4], hi[4];
       for (int u = 0; u < 4; ++u) {
         const __m256i raw = loadu(qs + 32 * u);
@@ -136,8 +142,9 @@ void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, 
           sl = _mm256_add_epi16(sl, _mm256_maddubs_epi16(lo[u], bcast4(a + 4 * u)));
           sh = _mm256_add_epi16(sh, _mm256_maddubs_epi16(hi[u], bcast4(a + 32 + 4 * u)));
         }
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(sl, s16[2 * p]),
-                                                             _mm256_madd_epi16(sh, s16[2 * p + 1])));
+        isum[t] =
+            _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(sl, s16[2 * p]),
+                                                       _mm256_madd_epi16(sh, s16[2 * p + 1])));
       }
     }
     for (int t = 0; t < NT; ++t) {
@@ -160,8 +167,10 @@ void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, 
 constexpr int kNT = 4;
 template <class Tok>
 using GroupFn = void (*)(const uint8_t*, int64_t, const Tok*, float*, int64_t);
-constexpr GroupFn<TokPtrs> kQ4_0[kNT] = {q4_0_group<1>, q4_0_group<2>, q4_0_group<3>, q4_0_group<4>};
-constexpr GroupFn<TokPtrs> kQ8_0[kNT] = {q8_0_group<1>, q8_0_group<2>, q8_0_group<3>, q8_0_group<4>};
+constexpr GroupFn<TokPtrs> kQ4_0[kNT] = {q4_0_group<1>, q4_0_group<2>, q4_0_group<3>,
+                                         q4_0_group<4>};
+constexpr GroupFn<TokPtrs> kQ8_0[kNT] = {q8_0_group<1>, q8_0_group<2>, q8_0_group<3>,
+                                         q8_0_group<4>};
 using KTok = const ref::BlockQ8_K*;
 constexpr GroupFn<KTok> kQ4_K[kNT] = {q4_K_group<1>, q4_K_group<2>, q4_K_group<3>, q4_K_group<4>};
 
@@ -170,16 +179,19 @@ constexpr GroupFn<KTok> kQ4_K[kNT] = {q4_K_group<1>, q4_K_group<2>, q4_K_group<3
 template <class Tok, class TokOf>
 void run_groups(const MatCtx& c, int64_t full, int64_t r0, int64_t r1, size_t gb, int64_t nb,
                 const GroupFn<Tok>* fns, TokOf tok) {
-  const int64_t g_lim = std::min(r1, full);              // rows computed from groups
+  const int64_t g_lim = std::min(r1, full);                 // rows computed from groups
   const int64_t g_end = g_lim / kRepackRows * kRepackRows;  // whole groups in range
   const int64_t n_tok = c.acts->n_tok;
   if (r0 >= g_lim) return;
   if (n_tok == 1) {
     const Tok tp = tok(0);
-    for (int64_t r = r0; r < g_end; r += kRepackRows) fns[0](c.w + (r / kRepackRows) * gb, nb, &tp, c.y + r, c.ldy);
+    for (int64_t r = r0; r < g_end; r += kRepackRows)
+      fns[0](c.w + (r / kRepackRows) * gb, nb, &tp, c.y + r, c.ldy);
   } else {
-    // Groups in chunks of ~128 KiB of weights, so they stay in L2 while every token tile reads them.
-    const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>((128u << 10) / gb)) * kRepackRows;
+    // Groups in chunks of ~128 KiB of weights, so they stay in L2 while every token tile reads
+    // them.
+    const int64_t chunk =
+        std::max<int64_t>(1, static_cast<int64_t>((128u << 10) / gb)) * kRepackRows;
     for (int64_t rc = r0; rc < g_end; rc += chunk) {
       const int64_t re = std::min(g_end, rc + chunk);
       for (int64_t t0 = 0; t0 < n_tok; t0 += kNT) {
@@ -202,7 +214,8 @@ void run_groups(const MatCtx& c, int64_t full, int64_t r0, int64_t r1, size_t gb
       for (int t = 0; t < nt; ++t) tp[t] = tok(t0 + t);
       fns[nt - 1](c.w + (gr / kRepackRows) * gb, nb, tp, tmp, kRepackRows);
       for (int t = 0; t < nt; ++t)
-        for (int64_t r = gr; r < g_lim; ++r) c.y[(t0 + t) * c.ldy + r] = tmp[t * kRepackRows + (r - gr)];
+        for (int64_t r = gr; r < g_lim; ++r)
+          c.y[(t0 + t) * c.ldy + r] = tmp[t * kRepackRows + (r - gr)];
     }
   }
 }
@@ -215,12 +228,12 @@ void matmul_repacked(DType wt, const MatCtx& c, int64_t n_rows, int64_t r0, int6
   if (wt == DType::Q4_K) {
     const size_t stride = q8_K_tok_stride(c.acts->n_in);
     const auto* base = static_cast<const uint8_t*>(c.q);
-    run_groups<KTok>(c, full, r0, r1, gb, c.acts->n_in / ref::QK_K, kQ4_K, [&](int64_t t) {
-      return reinterpret_cast<KTok>(base + t * stride);
-    });
+    run_groups<KTok>(c, full, r0, r1, gb, c.acts->n_in / ref::QK_K, kQ4_K,
+                     [&](int64_t t) { return reinterpret_cast<KTok>(base + t * stride); });
   } else {
     const Q8_0ActsLayout l = q8_0_acts_layout(c.acts->n_in);
-    run_groups<TokPtrs>(c, full, r0, r1, gb, l.nb, wt == DType::Q4_0 ? kQ4_0 : kQ8_0, [&](int64_t t) {
+    run_groups<
+        TokPtrs>(c, full, r0, r1, gb, l.nb, wt == DType::Q4_0 ? kQ4_0 : kQ8_0, [&](int64_t t) {
       const uint8_t* base = static_cast<const uint8_t*>(c.q) + t * l.stride;
       return TokPtrs{base, reinterpret_cast<const float*>(base + l.d_off), reinterpret_cast<const int32_t*>(base + l.s8_off)};
     });

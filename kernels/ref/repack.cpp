@@ -15,7 +15,7 @@ int quant_bytes(DType wt) { return wt == DType::Q4_0 ? 16 : wt == DType::Q8_0 ? 
 // One Q4_K super-block of 8 rows (blk[r] = row r's block) to / from the packed form of 1152 bytes.
 void pack_q4_K(const uint8_t* const* blk, uint8_t* d) {
   for (int r = 0; r < kRepackRows; ++r) {
-    std::memcpy(d + 2 * r, blk[r], 2);        // d
+    std::memcpy(d + 2 * r, blk[r], 2);           // d
     std::memcpy(d + 16 + 2 * r, blk[r] + 2, 2);  // dmin
     for (int k = 0; k < 12; ++k) d[32 + 8 * k + r] = blk[r][4 + k];
     for (int u = 0; u < 32; ++u) std::memcpy(d + 128 + 32 * u + 4 * r, blk[r] + 16 + 4 * u, 4);
@@ -32,7 +32,8 @@ void unpack_q4_K(const uint8_t* p, int r, uint8_t* blk) {
 }  // namespace
 
 size_t repack_bytes(DType wt, int64_t n_in, int64_t n_rows) {
-  if (wt == DType::Q4_K) return n_in % QK_K == 0 ? row_bytes(wt, n_in) * static_cast<size_t>(n_rows) : 0;
+  if (wt == DType::Q4_K)
+    return n_in % QK_K == 0 ? row_bytes(wt, n_in) * static_cast<size_t>(n_rows) : 0;
   if (quant_bytes(wt) == 0 || n_in % QK != 0) return 0;
   return row_bytes(wt, n_in) * static_cast<size_t>(n_rows);
 }
@@ -47,12 +48,14 @@ void repack(DType wt, const void* src, size_t src_row_bytes, int64_t n_in, int64
     for (int64_t g = 0; g < groups; ++g) {
       for (int64_t b = 0; b < nb; ++b, d += kRepackRows * sizeof(BlockQ4_K)) {
         const uint8_t* blk[kRepackRows];
-        for (int r = 0; r < kRepackRows; ++r) blk[r] = s + (g * kRepackRows + r) * src_row_bytes + b * sizeof(BlockQ4_K);
+        for (int r = 0; r < kRepackRows; ++r)
+          blk[r] = s + (g * kRepackRows + r) * src_row_bytes + b * sizeof(BlockQ4_K);
         pack_q4_K(blk, d);
       }
     }
     const size_t rb = row_bytes(wt, n_in);
-    for (int64_t r = groups * kRepackRows; r < n_rows; ++r, d += rb) std::memcpy(d, s + r * src_row_bytes, rb);
+    for (int64_t r = groups * kRepackRows; r < n_rows; ++r, d += rb)
+      std::memcpy(d, s + r * src_row_bytes, rb);
     return;
   }
   const int qb = quant_bytes(wt);
@@ -80,7 +83,8 @@ void unpack_row(DType wt, const void* packed, int64_t n_in, int64_t row, void* d
     const int64_t nb = n_in / QK_K;
     const auto* p = static_cast<const uint8_t*>(packed) + (row / kRepackRows) * kRepackRows * rb;
     for (int64_t b = 0; b < nb; ++b)
-      unpack_q4_K(p + b * gb, static_cast<int>(row % kRepackRows), static_cast<uint8_t*>(dst) + b * sizeof(BlockQ4_K));
+      unpack_q4_K(p + b * gb, static_cast<int>(row % kRepackRows),
+                  static_cast<uint8_t*>(dst) + b * sizeof(BlockQ4_K));
     return;
   }
   const int qb = quant_bytes(wt);
@@ -102,8 +106,10 @@ void matmul_repacked_qact(DType wt, const void* w, int64_t n_rows, int64_t r0, i
   std::vector<BlockQ8_K> ak(static_cast<size_t>(n_in / QK_K));
   std::vector<uint8_t> row(rb);
   for (int64_t t = 0; t < n_tok; ++t) {
-    if (wt == DType::Q4_K) quantize_act_q8_K(x + t * ldx, ak.data(), n_in);
-    else quantize_act_q8_0(x + t * ldx, a.data(), n_in);
+    if (wt == DType::Q4_K)
+      quantize_act_q8_K(x + t * ldx, ak.data(), n_in);
+    else
+      quantize_act_q8_0(x + t * ldx, a.data(), n_in);
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* src;
       if (r < full) {

@@ -26,7 +26,8 @@ TEST_CASE("engine: logits do not depend on the thread count or the matmul work u
     std::vector<float> ref_last, ref_step;
     // (threads, unit bytes): one thread with default units is the reference; 2 KiB units give
     // tens of units per matrix, so shares are split and the back of a share gets taken.
-    const std::pair<int, size_t> configs[] = {{1, 512u << 10}, {2, 2048}, {3, 2048}, {2, 512u << 10}, {3, 40000}};
+    const std::pair<int, size_t> configs[] = {
+        {1, 512u << 10}, {2, 2048}, {3, 2048}, {2, 512u << 10}, {3, 40000}};
     for (auto [threads, unit] : configs) {
       CAPTURE(threads);
       CAPTURE(unit);

@@ -1,7 +1,8 @@
-// Repacked Q4_0 / Q8_0 / Q4_K matrices (kernels.h, kRepackRows): the packing round-trips, the reference
-// matmul on packed rows equals ref::matmul_qact bit for bit, and every table's matmul_repacked
-// agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges starting at any
-// group, 1..9 tokens, misaligned weights / activations / outputs, and extreme codes.
+// Repacked Q4_0 / Q8_0 / Q4_K matrices (kernels.h, kRepackRows): the packing round-trips, the
+// reference matmul on packed rows equals ref::matmul_qact bit for bit, and every table's
+// matmul_repacked agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges
+// starting at any group, 1..9 tokens, misaligned weights / activations / outputs, and extreme
+// codes.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -157,7 +158,8 @@ TEST_CASE("repack: Q4_K matmul on packed rows, random shapes") {
         const int64_t r0 = std::uniform_int_distribution<int64_t>(0, groups)(rng) * kRepackRows;
         const int64_t r0c = std::min(r0, rows - 1);
         const int64_t r1 = std::uniform_int_distribution<int64_t>(r0c + 1, rows)(rng);
-        check(rng, DType::Q4_K, n_in, rows, r0c / kRepackRows * kRepackRows, r1, n_tok, rng() % 7, rng() % 5, 0);
+        check(rng, DType::Q4_K, n_in, rows, r0c / kRepackRows * kRepackRows, r1, n_tok, rng() % 7,
+              rng() % 5, 0);
       }
     }
   }
