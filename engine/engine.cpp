@@ -261,6 +261,7 @@ void Engine::admit(std::shared_ptr<Job> job) {
 void Engine::step() {
   Batch batch;
   int64_t n_rows = 0;
+  int32_t delay_ms = 0;  // test hook, the largest of the requests in this pass
   // Decode tokens first: every running stream advances by one token each step.
   for (auto& s : running_) {
     s->logits_row = -1;
@@ -268,6 +269,7 @@ void Engine::step() {
     batch.add(s->pending, s->state->n_past(), s->state.get(), true);
     s->fed.push_back(s->pending);
     s->logits_row = n_rows++;
+    delay_ms = std::max(delay_ms, s->job->req.test_step_delay_ms);
   }
   // Then prompt tokens, oldest request first, up to one chunk while others decode (so a long
   // prompt delays running streams by at most one chunk) or a full batch when none do.
@@ -278,6 +280,7 @@ void Engine::step() {
     if (room <= 0) break;
     const int64_t start = static_cast<int64_t>(s->fed.size());
     const int64_t end = std::min(s->n_prompt, start + room);
+    delay_ms = std::max(delay_ms, s->job->req.test_step_delay_ms);
     for (int64_t i = start; i < end; ++i) {
       const bool last = i == s->n_prompt - 1;
       batch.add(s->job->req.prompt[i], s->state->n_past() + (i - start), s->state.get(), last);
@@ -304,6 +307,7 @@ void Engine::step() {
       fail(*s, e.what());
     }
   }
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
 }
 
 // One sampled token for `s` from its logits row: emit it, then end or queue it for the next step.

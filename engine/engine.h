@@ -29,6 +29,9 @@ struct GenerateRequest {
   SamplingParams sampling;
   int32_t top_logprobs = -1;       // -1: no logprobs; 0..20: logprob of the chosen + N alternatives
   std::vector<int32_t> forced;     // test hook: emit exactly these tokens instead of sampling
+  // Test hook: the engine thread pauses this long (ms) after each forward pass holding this
+  // request, so that a tiny model cannot finish before a test's client acts (0 = off).
+  int32_t test_step_delay_ms = 0;
   // Control tokens whose text is part of the output (e.g. tool-call markers); other control
   // tokens produce no text.
   std::vector<int32_t> visible_specials;

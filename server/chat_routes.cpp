@@ -1,5 +1,6 @@
 #include "server/chat_routes.h"
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 
@@ -300,6 +301,10 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
     if (!opt_.forced_output.empty()) g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
     if (body.is_object() && body.contains("lfmd_forced_output") && body["lfmd_forced_output"].is_string()) {
       g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
+    }
+    // Test hook: a pause after each forward pass of this request (a slow model, for the tests).
+    if (body.is_object() && body.contains("lfmd_step_delay_ms") && body["lfmd_step_delay_ms"].is_number_integer()) {
+      g.test_step_delay_ms = std::clamp(body["lfmd_step_delay_ms"].get<int32_t>(), 0, 1000);
     }
     // Test hook: per-token confidence signals and the prompt's ids (checked against `lfmd logits`).
     if (body.is_object() && body.value("lfmd_confidence_trace", false) == true) {

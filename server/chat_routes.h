@@ -18,7 +18,7 @@ namespace lfmd {
 struct ChatServiceOptions {
   std::string model_id;            // what /v1/models lists and responses echo
   int keepalive_ms = 5000;         // SSE ": ping" interval while nothing else is sent
-  bool test_hooks = false;         // accept "lfmd_forced_output" (tests only)
+  bool test_hooks = false;         // accept the lfmd_* test fields of chat_routes.cpp (tests only)
   std::string forced_output;       // test hooks: every request emits exactly this text
   HandoffConfig handoff;           // confidence policy and cloud upstream (server/handoff.h)
 };

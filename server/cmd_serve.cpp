@@ -37,7 +37,7 @@ config::Command serve_cmd() {
       {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
       {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
-      {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output); never in production"},
+      {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output, lfmd_step_delay_ms, ...); never in production"},
       {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
       {"handoff", OptType::String, "off", "confidence policy: off | flag (mark low-confidence answers) | proxy (send them to --upstream-url)"},
       {"confidence-threshold", OptType::Float, "0.7", "hand off when the mean normalised-entropy confidence is below this", 0, 1},

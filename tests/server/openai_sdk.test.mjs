@@ -204,7 +204,9 @@ describe('openai SDK against lfmd serve', () => {
     const before = await srv.metrics();
     const ac = new AbortController();
     const stream = await client.chat.completions.create(
-      { model: 'x', messages: msgs('Go on forever'), max_tokens: 3000, seed: 9, stream: true },
+      // lfmd_step_delay_ms (test hook): 3000 tokens take >= 15 s, so the generation cannot end
+      // before the abort (the tiny model alone needs under a second, which a loaded CI box outruns).
+      { model: 'x', messages: msgs('Go on forever'), max_tokens: 3000, seed: 9, stream: true, lfmd_step_delay_ms: 5 },
       { signal: ac.signal },
     );
     let n = 0;

@@ -23,7 +23,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lfmd_server import LfmdServer, RawStream, gen_model, user, wait_for  # noqa: E402
 
-MAX_TOKENS = 3000  # ~10 s of decoding on the tiny model: far longer than any check here
+MAX_TOKENS = 3000
+# Test hook (--test-hooks): the engine pauses this long after each forward pass of a request, so
+# 3000 tokens take >= 15 s (the tiny model alone decodes them in under a second, which a loaded
+# CI box can outrun) and a 200-pass prefill takes >= 1 s.
+STEP_DELAY_MS = 5
 # Tokens the engine may still produce between our close() and its stop: the step in flight,
 # plus whatever it decodes while our /metrics snapshot is being taken under a loaded CI box.
 SLACK = 24
@@ -38,7 +42,7 @@ class Disconnect(unittest.TestCase):
         cls.srv = LfmdServer(model=gen_model(cls.tmp.name), workdir=cls.tmp.name,
                              # No prefix cache: the prefill tests resend a prompt they just ran.
                              # One slot: the queued-request test needs a second request to wait.
-                             args=["--batch", "16", "--keepalive-ms", "100", "--cache-mb", "0", "--parallel", "1"]).start()
+                             args=["--test-hooks", "--batch", "16", "--keepalive-ms", "100", "--cache-mb", "0", "--parallel", "1"]).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -88,7 +92,7 @@ class Disconnect(unittest.TestCase):
     def _mid_stream(self, rst):
         before = self.m()
         s = RawStream(self.srv, {"messages": [user("Write a long essay")], "max_tokens": MAX_TOKENS,
-                                 "seed": 11, "stream": True})
+                                 "seed": 11, "stream": True, "lfmd_step_delay_ms": STEP_DELAY_MS})
         self.assertEqual(s.read_head(), 200)
         deltas = 0
         while deltas < 10:
@@ -113,7 +117,8 @@ class Disconnect(unittest.TestCase):
 
     def test_close_during_non_streaming_decode(self):
         before = self.m()
-        s = RawStream(self.srv, {"messages": [user("Write a long essay")], "max_tokens": MAX_TOKENS, "seed": 12})
+        s = RawStream(self.srv, {"messages": [user("Write a long essay")], "max_tokens": MAX_TOKENS, "seed": 12,
+                                 "lfmd_step_delay_ms": STEP_DELAY_MS})
         wait_for(lambda: self.gen(self.m()) >= self.gen(before) + 10, DEADLINE, "decoding to start")
         s.close()
         at_close = self.m()
@@ -126,7 +131,8 @@ class Disconnect(unittest.TestCase):
     def _prefill(self, stream):
         # How long a full prefill of LONG_PROMPT takes here (a one-token request).
         t0 = time.monotonic()
-        status, _, data = self.srv.chat({"messages": [user(LONG_PROMPT)], "max_tokens": 1, "seed": 1})
+        status, _, data = self.srv.chat({"messages": [user(LONG_PROMPT)], "max_tokens": 1, "seed": 1,
+                                            "lfmd_step_delay_ms": STEP_DELAY_MS})
         full_prefill = time.monotonic() - t0
         self.assertEqual(status, 200, data[:300])
         n_prompt = json.loads(data)["usage"]["prompt_tokens"]
@@ -136,7 +142,7 @@ class Disconnect(unittest.TestCase):
         before = self.m()
         # max_tokens: the prompt plus it must fit the 4096-token context, or the answer is a 400.
         s = RawStream(self.srv, {"messages": [user(LONG_PROMPT + " again")], "max_tokens": 200, "seed": 1,
-                                 "stream": stream})
+                                 "stream": stream, "lfmd_step_delay_ms": STEP_DELAY_MS})
         t_start = time.monotonic()
         wait_for(lambda: self.m()["lfmd_requests_running"] == 1, DEADLINE, "prefill to start")
         s.close()
@@ -161,10 +167,12 @@ class Disconnect(unittest.TestCase):
     def test_close_while_queued(self):
         """A request that waits in the queue behind another and whose client leaves never runs."""
         before = self.m()
-        a = RawStream(self.srv, {"messages": [user("x")], "max_tokens": MAX_TOKENS, "seed": 1, "stream": True})
+        a = RawStream(self.srv, {"messages": [user("x")], "max_tokens": MAX_TOKENS, "seed": 1, "stream": True,
+                                 "lfmd_step_delay_ms": STEP_DELAY_MS})
         self.assertEqual(a.read_head(), 200)
         wait_for(lambda: self.m()["lfmd_requests_running"] == 1, DEADLINE, "first request running")
-        b = RawStream(self.srv, {"messages": [user("y")], "max_tokens": MAX_TOKENS, "seed": 2})
+        b = RawStream(self.srv, {"messages": [user("y")], "max_tokens": MAX_TOKENS, "seed": 2,
+                                 "lfmd_step_delay_ms": STEP_DELAY_MS})
         wait_for(lambda: self.m()["lfmd_queue_depth"] == 1, DEADLINE, "second request queued")
         b.close()
         wait_for(lambda: self.m()["lfmd_client_disconnects_total"] >= before["lfmd_client_disconnects_total"] + 1,

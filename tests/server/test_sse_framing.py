@@ -425,8 +425,10 @@ class QueueFull(unittest.TestCase):
 
     def test_429_with_retry_after(self):
         with tempfile.TemporaryDirectory(prefix="lfmd-queue-") as tmp:
-            with LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--max-queue", "1", "--parallel", "1"]) as srv:
-                long_req = {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True}
+            with LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--max-queue", "1", "--parallel", "1", "--test-hooks"]) as srv:
+                # The step delay (test hook) keeps the first request running (>= 15 s) until the end.
+                long_req = {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True,
+                            "lfmd_step_delay_ms": 5}
                 before = srv.metrics()
                 a = RawStream(srv, long_req)
                 b = None
