@@ -465,10 +465,12 @@ class Handoff(unittest.TestCase):
         """Time to the first content token, streaming, for requests that stay local: handoff off vs
         proxy with a threshold no answer falls below, probe windows of 4 and 16 tokens. Printed;
         the 16-token window must cost something (it holds back 15 decode steps)."""
-        plain = self.start()
+        plain = self.start(args=["--test-hooks"])
         fronts = {k: self.front(self.cloud_url(self.cloud), threshold="0.0", extra=["--handoff-probe-tokens", str(k)])
                   for k in (4, 16)}
-        req = body(max_tokens=24)
+        # The step delay (test hook, 5 ms per forward pass) makes the 15 held-back steps cost
+        # >= 75 ms: the tiny model alone takes ~4 ms for them, within a loaded machine's noise.
+        req = body(max_tokens=24, lfmd_step_delay_ms=5)
 
         def ttft(srv, headers=None):
             t0 = time.monotonic()
@@ -483,7 +485,7 @@ class Handoff(unittest.TestCase):
 
         off = statistics.median([ttft(plain) for _ in range(9)])
         probe = {k: statistics.median([ttft(f, AUTH) for _ in range(9)]) for k, f in fronts.items()}
-        print(f"\nTTFT (median of 9, tiny-moe q8_0, 2 threads): handoff off {off * 1000:.1f} ms; proxy staying local: "
+        print(f"\nTTFT (median of 9, tiny-moe q8_0, 2 threads, 5 ms step delay): handoff off {off * 1000:.1f} ms; proxy staying local: "
               + ", ".join(f"probe {k} tokens {v * 1000:.1f} ms (+{(v - off) * 1000:.1f} ms)" for k, v in probe.items()),
               file=sys.stderr)
         self.assertGreater(probe[16], off)

@@ -151,11 +151,12 @@ class Framing(unittest.TestCase):
         self.assertEqual(json.loads(data2)["choices"][0]["message"]["content"], streamed, "same seed, other output")
 
     def test_pings_during_long_prefill(self):
-        # --batch 16 and about 2000 prompt tokens: the prefill runs ~125 forward passes, far longer
-        # than the 50 ms keep-alive interval. The role chunk is flushed before the prefill, pings
-        # follow while it runs, then the first content.
+        # --batch 16 and about 2000 prompt tokens: the prefill runs ~125 forward passes, each held
+        # 5 ms by the step-delay test hook, far longer than the 50 ms keep-alive interval. The role
+        # chunk is flushed before the prefill, pings follow while it runs, then the first content.
         words = " ".join(f"w{i}" for i in range(650))
-        s = RawStream(self.srv, {"messages": [user(words)], "max_tokens": 2, "seed": 1, "stream": True})
+        s = RawStream(self.srv, {"messages": [user(words)], "max_tokens": 2, "seed": 1, "stream": True,
+                                 "lfmd_step_delay_ms": 5})
         try:
             self.assertEqual(s.read_head(), 200)
             first = s.next_event()
