@@ -303,8 +303,10 @@ http::Response ChatService::chat_completions(const http::Request& hreq, const ht
       g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
     }
     // Test hook: a pause after each forward pass of this request (a slow model, for the tests).
-    if (body.is_object() && body.contains("lfmd_step_delay_ms") && body["lfmd_step_delay_ms"].is_number_integer()) {
-      g.test_step_delay_ms = std::clamp(body["lfmd_step_delay_ms"].get<int32_t>(), 0, 1000);
+    if (body.is_object() && body.contains("lfmd_step_delay_ms") &&
+        body["lfmd_step_delay_ms"].is_number_integer()) {
+      g.test_step_delay_ms = static_cast<int32_t>(
+          std::clamp<int64_t>(body["lfmd_step_delay_ms"].get<int64_t>(), 0, 1000));
     }
     // Test hook: per-token confidence signals and the prompt's ids (checked against `lfmd logits`).
     if (body.is_object() && body.value("lfmd_confidence_trace", false) == true) {
