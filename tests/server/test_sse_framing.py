@@ -402,10 +402,11 @@ class Shutdown(unittest.TestCase):
     def test_sigterm_ends_streams_cleanly(self):
         import signal
         with tempfile.TemporaryDirectory(prefix="lfmd-shutdown-") as tmp:
-            srv = LfmdServer(model=gen_model(tmp), workdir=tmp).start()
+            srv = LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--test-hooks"]).start()
             try:
+                # The step delay (test hook) keeps the stream running (>= 15 s) when SIGTERM arrives.
                 s = RawStream(srv, {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True,
-                                    "stream_options": {"include_usage": True}})
+                                    "stream_options": {"include_usage": True}, "lfmd_step_delay_ms": 5})
                 self.assertEqual(s.read_head(), 200)
                 for _ in range(3):
                     self.assertIsNotNone(s.next_event())
@@ -416,6 +417,7 @@ class Shutdown(unittest.TestCase):
                 finals = [d for d in datas[:-1] if d["choices"] and d["choices"][0]["finish_reason"]]
                 self.assertEqual(len(finals), 1)
                 self.assertEqual(datas[-2]["choices"], [])  # the usage chunk
+                self.assertLess(datas[-2]["usage"]["completion_tokens"], 3000, "the stream was not cut short")
                 self.assertEqual(srv.proc.wait(15), 0, srv.stderr_text()[-2000:])
             finally:
                 srv.cleanup()
