@@ -80,9 +80,8 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   std::fprintf(
       stderr,
       "lfmd: loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads\n"
-      "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory "
-      "%s "
-      "resident (model scratch %s)\n",
+      "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), "
+      "working memory %s resident (model scratch %s)\n",
       m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
       static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
       kernels::isa_name(m->kernels->isa), m->pool->size(), mib(m->weight_bytes).c_str(),

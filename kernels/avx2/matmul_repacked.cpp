@@ -125,8 +125,8 @@ void q4_K_group(const uint8_t* g, int64_t nb, const ref::BlockQ8_K* const* tok, 
     __m256i isum[NT];
     for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
     const uint8_t* qs = g + 128;
-    for (int h = 0; h < 8;
-         ++h, qs += 128) {  // half h: units 4h..4h+3 of sub-blocks 2(h/2), 2(h/2)+1
+    // Half h: units 4h..4h+3 of sub-blocks 2(h/2) and 2(h/2)+1.
+    for (int h = 0; h < 8; ++h, qs += 128) {
       __m256i lo[4], hi[4];
       for (int u = 0; u < 4; ++u) {
         const __m256i raw = loadu(qs + 32 * u);

@@ -18,6 +18,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lfmd_server import LfmdServer, RawStream, gen_model, known_bug, user, wait_for  # noqa: E402
 
+# Test hook (--test-hooks): the engine pauses this long (ms) after each forward pass of a request
+# that carries it, so a generation outlasts what the test does meanwhile (the tiny model is fast).
+STEP_DELAY_MS = 5
+
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -156,7 +160,7 @@ class Framing(unittest.TestCase):
         # chunk is flushed before the prefill, pings follow while it runs, then the first content.
         words = " ".join(f"w{i}" for i in range(650))
         s = RawStream(self.srv, {"messages": [user(words)], "max_tokens": 2, "seed": 1, "stream": True,
-                                 "lfmd_step_delay_ms": 5})
+                                 "lfmd_step_delay_ms": STEP_DELAY_MS})
         try:
             self.assertEqual(s.read_head(), 200)
             first = s.next_event()
@@ -406,7 +410,7 @@ class Shutdown(unittest.TestCase):
             try:
                 # The step delay (test hook) keeps the stream running (>= 15 s) when SIGTERM arrives.
                 s = RawStream(srv, {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True,
-                                    "stream_options": {"include_usage": True}, "lfmd_step_delay_ms": 5})
+                                    "stream_options": {"include_usage": True}, "lfmd_step_delay_ms": STEP_DELAY_MS})
                 self.assertEqual(s.read_head(), 200)
                 for _ in range(3):
                     self.assertIsNotNone(s.next_event())
@@ -431,7 +435,7 @@ class QueueFull(unittest.TestCase):
             with LfmdServer(model=gen_model(tmp), workdir=tmp, args=["--max-queue", "1", "--parallel", "1", "--test-hooks"]) as srv:
                 # The step delay (test hook) keeps the first request running (>= 15 s) until the end.
                 long_req = {"messages": [user("x")], "max_tokens": 3000, "seed": 1, "stream": True,
-                            "lfmd_step_delay_ms": 5}
+                            "lfmd_step_delay_ms": STEP_DELAY_MS}
                 before = srv.metrics()
                 a = RawStream(srv, long_req)
                 b = None
