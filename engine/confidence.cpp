@@ -155,7 +155,7 @@ TokenConfidence token_confidence(const float* logits, const uint8_t* mask, int64
   exp_sums(logits, mask, n_vocab, m1, &s, &t);
   const double log_s = std::log(s);
   const double h = std::max(0.0, log_s - t / s);
-  c.entropy = v > 1 ? std::clamp(1.0 - h / std::log(static_cast<double>(v)), 0.0, 1.0) : 1.0;
+  c.entropy_confidence = v > 1 ? std::clamp(1.0 - h / std::log(static_cast<double>(v)), 0.0, 1.0) : 1.0;
   const bool chosen_ok = chosen >= 0 && chosen < n_vocab && !(mask && mask[chosen]);
   c.logprob = chosen_ok ? static_cast<double>(logits[chosen]) - static_cast<double>(m1) - log_s
                         : -std::numeric_limits<double>::infinity();
@@ -175,7 +175,7 @@ TokenConfidence ConfidenceTracker::observe(const float* logits, int32_t chosen) 
 }
 
 void ConfidenceTracker::add(const TokenConfidence& c) {
-  e_.push(c.entropy, window_);
+  e_.push(c.entropy_confidence, window_);
   l_.push(c.logprob, window_);
   m_.push(c.margin, window_);
   ++n_;
@@ -209,7 +209,7 @@ ConfidenceSummary ConfidenceTracker::summary() const {
   ConfidenceSummary s;
   s.n = n_;
   s.window = window_;
-  s.entropy = e_.summary(n_);
+  s.entropy_confidence = e_.summary(n_);
   s.logprob = l_.summary(n_);
   s.margin = m_.summary(n_);
   return s;

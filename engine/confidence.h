@@ -13,7 +13,7 @@ namespace lfmd {
 
 // One sampled (or forced) token.
 struct TokenConfidence {
-  double entropy = 1.0;  // 1 - H(p) / ln(V), H in nats over the unmasked ids; in [0, 1]
+  double entropy_confidence = 1.0;  // 1 - H(p) / ln(V), H in nats over the unmasked ids; in [0, 1]
   double logprob = 0.0;  // ln p(chosen)
   double margin = 0.0;   // p(top-1) - p(top-2), in [0, 1]
 };
@@ -27,7 +27,7 @@ struct SignalSummary {
 struct ConfidenceSummary {
   int64_t n = 0;        // tokens seen (the end-of-turn token included: stopping is a choice)
   int32_t window = 0;
-  SignalSummary entropy{}, logprob{}, margin{};
+  SignalSummary entropy_confidence{}, logprob{}, margin{};
 };
 
 // Signals of `chosen` under logits[n_vocab]; mask[i] = 1 excludes id i (mask may be null).

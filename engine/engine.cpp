@@ -10,22 +10,6 @@
 
 namespace lfmd {
 
-void RequestStream::push(TokenEvent e) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    q_.push_back(std::move(e));
-  }
-  cv_.notify_one();
-}
-
-std::optional<TokenEvent> RequestStream::pop(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [&] { return !q_.empty(); })) return std::nullopt;
-  TokenEvent e = std::move(q_.front());
-  q_.pop_front();
-  return e;
-}
-
 struct Engine::Job {
   uint64_t id = 0;
   GenerateRequest req;
@@ -113,9 +97,18 @@ void Engine::shutdown() {
   queue_->q.enqueue(nullptr);  // wakes an idle engine thread
 }
 
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Cancelled: return "cancelled";
+  }
+  return "stop";
+}
+
 namespace {
 
-TokenEvent done_event(const std::string& reason, int64_t n_prompt, int64_t n_gen, int64_t n_cached) {
+TokenEvent done_event(FinishReason reason, int64_t n_prompt, int64_t n_gen, int64_t n_cached) {
   TokenEvent e;
   e.kind = TokenEvent::Kind::Done;
   e.finish_reason = reason;
@@ -175,7 +168,7 @@ void Engine::loop() {
       }
     }
     for (auto& s : running_) {
-      if (s->job->cancelled && !s->done) finish(*s, "cancelled");
+      if (s->job->cancelled && !s->done) finish(*s, FinishReason::Cancelled);
     }
     std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
     while (static_cast<int64_t>(running_.size()) < opt_.parallel && !waiting_.empty()) {
@@ -195,7 +188,7 @@ void Engine::loop() {
     if (job) waiting_.push_back(std::move(job));
   }
   for (auto& s : running_) {
-    if (!s->done) finish(*s, "cancelled");
+    if (!s->done) finish(*s, FinishReason::Cancelled);
   }
   running_.clear();
   for (auto& j : waiting_) cancel_waiting(*j);
@@ -218,7 +211,7 @@ void Engine::cancel_waiting(Job& job) {
     live_.erase(job.id);
   }
   publish_stats();
-  job.stream->push(done_event("cancelled", static_cast<int64_t>(job.req.prompt.size()), 0, 0));
+  job.stream->push(done_event(FinishReason::Cancelled, static_cast<int64_t>(job.req.prompt.size()), 0, 0));
 }
 
 void Engine::admit(std::shared_ptr<Job> job) {
@@ -314,7 +307,7 @@ void Engine::step() {
 void Engine::handle_logits(Seq& s, float* logits) {
   const GenerateRequest& r = s.job->req;
   if (s.job->cancelled) {
-    finish(s, "cancelled");
+    finish(s, FinishReason::Cancelled);
     return;
   }
   TokenEvent ev;
@@ -339,7 +332,7 @@ void Engine::handle_logits(Seq& s, float* logits) {
   ++s.n_gen;
   ev.token = tok;
   if (std::find(m_.stop_ids.begin(), m_.stop_ids.end(), tok) != m_.stop_ids.end()) {
-    finish(s, "stop");
+    finish(s, FinishReason::Stop);
     return;
   }
   if (std::find(r.visible_specials.begin(), r.visible_specials.end(), tok) != r.visible_specials.end()) {
@@ -350,7 +343,7 @@ void Engine::handle_logits(Seq& s, float* logits) {
   s.job->stream->push(std::move(ev));
   local_.generated_tokens_total += 1;
   if (s.n_gen >= r.max_tokens || s.state->n_past() >= s.state->n_ctx()) {
-    finish(s, "length");  // max_tokens reached, or the context is full
+    finish(s, FinishReason::Length);  // max_tokens reached, or the context is full
     return;
   }
   s.pending = tok;
@@ -358,7 +351,7 @@ void Engine::handle_logits(Seq& s, float* logits) {
 
 // Bookkeeping first, then the final event: a client that saw Done also sees the freed memory in
 // stats().
-void Engine::finish(Seq& s, const std::string& reason) {
+void Engine::finish(Seq& s, FinishReason reason) {
   std::string tail = s.detok ? s.detok->flush() : std::string();
   if (!tail.empty()) {
     TokenEvent ev;
@@ -368,7 +361,7 @@ void Engine::finish(Seq& s, const std::string& reason) {
   s.done = true;
   local_.requests_total += 1;
   local_.prompt_tokens_total += s.n_prompt;
-  if (reason == "cancelled") {
+  if (reason == FinishReason::Cancelled) {
     local_.cancelled_total += 1;  // a cancelled request's memory is released, not cached
   } else if (cache_->budget() > 0 && s.state && !s.prefilling()) {
     cache_->insert(std::move(s.fed), std::move(s.state));
@@ -380,7 +373,7 @@ void Engine::finish(Seq& s, const std::string& reason) {
   }
   publish_stats();
   // The end-of-turn token is not content.
-  const int64_t n_gen = s.n_gen - (reason == "stop" ? 1 : 0);
+  const int64_t n_gen = s.n_gen - (reason == FinishReason::Stop ? 1 : 0);
   TokenEvent done = done_event(reason, s.n_prompt, n_gen, s.n_cached);
   if (s.confidence) done.confidence_summary = s.confidence->summary();
   s.job->stream->push(std::move(done));

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/blocking_queue.h"
 #include "engine/confidence.h"
 #include "engine/constraint.h"
 #include "engine/loader.h"
@@ -48,6 +49,11 @@ struct TopLogprob {
   float logprob;
 };
 
+// Why a request's generation ended: the end-of-turn token was sampled, max_tokens or the context
+// was reached, or it was cancelled (client gone, stop string, shutdown).
+enum class FinishReason { Stop, Length, Cancelled };
+const char* finish_reason_name(FinishReason r);  // "stop" | "length" | "cancelled"
+
 // What a request's stream carries, in order: Token* then exactly one Done or Error.
 struct TokenEvent {
   enum class Kind { Token, Done, Error } kind = Kind::Token;
@@ -57,24 +63,13 @@ struct TokenEvent {
   std::vector<TopLogprob> top;     // alternatives (when requested)
   std::optional<TokenConfidence> confidence;  // Token with a sampled id, when requested
   std::optional<ConfidenceSummary> confidence_summary;  // Done, when requested
-  // Done: "stop" (EOS), "length" (max_tokens or context), "cancelled"; Error: message.
-  std::string finish_reason;
-  std::string error;
+  FinishReason finish_reason = FinishReason::Stop;  // Done
+  std::string error;                                // Error: the message
   int64_t n_prompt = 0, n_generated = 0, n_cached = 0;
 };
 
-// Single-producer (engine thread) / single-consumer (HTTP thread) event queue of one request.
-class RequestStream {
- public:
-  void push(TokenEvent e);
-  // Waits up to `timeout` for an event; nullopt on timeout.
-  std::optional<TokenEvent> pop(std::chrono::milliseconds timeout);
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<TokenEvent> q_;
-};
+// One request's events: pushed by the engine thread, popped by the thread serving the request.
+using RequestStream = BlockingQueue<TokenEvent>;
 
 struct EngineStats {
   int64_t queued = 0;            // submitted, not started
@@ -111,7 +106,7 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Enqueues a request (lock-free). Returns its id, or 0 when the queue is full or the engine is
+  // Enqueues a request; never waits for the engine thread. Returns its id, or 0 when the queue is full or the engine is
   // stopping (caller answers 429 / 503).
   uint64_t submit(GenerateRequest req, std::shared_ptr<RequestStream> stream);
   // Stops a request at the next step (also while queued or in prefill); no-op if finished.
@@ -132,7 +127,7 @@ class Engine {
   void cancel_waiting(Job& job);
   void step();
   void handle_logits(Seq& s, float* logits);
-  void finish(Seq& s, const std::string& reason);
+  void finish(Seq& s, FinishReason reason);
   void fail(Seq& s, const std::string& message);
   void publish_stats();
 

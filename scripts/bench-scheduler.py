@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Scheduler benchmark (issue 4): starts `lfmd serve` on a model and measures, in one run,
+"""Scheduler benchmark: starts `lfmd serve` on a model and measures, in one run,
   1. aggregate decode tokens/s with 1, 2, 4, 8 concurrent streams,
   2. an agent turn: a ~4,096-token history, then the same history + the reply + ~100 new tokens:
      time to first token of turn 2 / turn 1 (the prefix cache at work),

@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 
+#include "base/blocking_queue.h"
 #include "server/http.h"
 
 namespace lfmd::http {
@@ -303,20 +304,13 @@ std::string check_upstream_url(const std::string& base_url) {
 }
 
 struct UpstreamCall::Impl {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Event> q;
+  BlockingQueue<Event> events;  // worker thread -> caller
   std::atomic<bool> cancelled{false};
-  std::unique_ptr<httplib::Client> client;  // guarded by mu for stop() vs. the worker's end
+  std::mutex mu;                            // guards client and finished: stop() vs. the worker's end
+  std::unique_ptr<httplib::Client> client;
   bool finished = false;
 
-  void push(Event e) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      q.push_back(std::move(e));
-    }
-    cv.notify_all();
-  }
+  void push(Event e) { events.push(std::move(e)); }
 };
 
 std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, const std::string& path, std::string body,
@@ -401,11 +395,7 @@ std::unique_ptr<UpstreamCall> UpstreamCall::start(const UpstreamTarget& target, 
 UpstreamCall::~UpstreamCall() { cancel(); }
 
 std::optional<UpstreamCall::Event> UpstreamCall::next(std::chrono::milliseconds wait) {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  if (!impl_->cv.wait_for(lock, wait, [&] { return !impl_->q.empty(); })) return std::nullopt;
-  Event e = std::move(impl_->q.front());
-  impl_->q.pop_front();
-  return e;
+  return impl_->events.pop(wait);
 }
 
 void UpstreamCall::cancel() {

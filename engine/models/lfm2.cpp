@@ -1,5 +1,5 @@
 // LFM2 family forward pass: "lfm2" (dense) and "lfm2moe" (sparse MoE FFN after the leading
-// dense layers). Semantics follow ../shared/lfm2-spec.md §2; the order of float operations
+// dense layers). Semantics: docs/lfm2.md §2; the order of float operations
 // mirrors llama.cpp's graph so that F32 runs agree with it to ~1e-6.
 #include <sys/mman.h>
 #include <unistd.h>

@@ -8,10 +8,10 @@
 #include <stdexcept>
 
 #include "engine/gguf.h"
-#include "engine/testmodel/chat_template_lfm2.h"
+#include "engine/chat_template_lfm2.h"
 #include "engine/thread_pool.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/vocab_builder.h"
+#include "engine/testmodel/vocab_builder.h"
 
 namespace lfmd {
 

@@ -116,13 +116,4 @@ std::string to_hf_json(const VocabData& v, bool merges_as_pairs = false);
 // tokenizer_internal.h), so the pieces concatenate to the input only when it is valid UTF-8.
 std::vector<std::string> pretokenize_lfm2(std::string_view text);
 
-// Trains byte-level BPE merges on `corpus` (pre-tokenized with pretokenize_lfm2) until
-// `n_merges` merges exist or no pair occurs twice. Deterministic: ties broken by the pair's
-// byte-wise ordering. Returns merges as "left right" in byte-level-mapped form.
-std::vector<std::string> train_bpe_merges(std::string_view corpus, int n_merges);
-
-// Built-in training text for the test-model generator (tens of KB of mixed prose, code,
-// numbers and non-Latin scripts), fixed forever so generated vocabularies never change.
-std::string_view builtin_training_corpus();
-
 }  // namespace lfmd

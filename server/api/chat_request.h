@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "server/pipeline/conversation.h"
+
 namespace lfmd::api {
 
 // One error answer. body() is {"error":{"message","type","param","code"}}; an empty param or code
@@ -40,58 +42,17 @@ struct Limits {
   size_t max_body_depth = 128;  // nesting of the whole body, checked before parsing (depth bomb)
 };
 
-struct ToolDef {
-  std::string name;
-  std::string description;            // "" when absent
-  nlohmann::ordered_json parameters;  // the schema object, or {} when absent/null
-  bool strict = false;
-  nlohmann::ordered_json raw;  // the tool object as sent, for the template
-};
+using lfmd::ToolChoice;
+using lfmd::ToolDef;
 
-enum class ToolChoice { Auto, None, Required, Named };
-
-// Normalised `messages` (the chat-template input), one object per message, keys in this order:
-//   {"role": "system"|"user"|"assistant"|"tool",    developer -> "system"
-//    "content": string,                             parts joined with "" (no separator);
-//                                                   null/absent (assistant with tool_calls) -> ""
-//    "name": string,                                only when sent
-//    "tool_calls": [{"id": string, "type": "function",
-//                    "function": {"name": string,
-//                                 "arguments": object,         parsed ("" -> {})
-//                                 "arguments_json": string}}], the string as sent (an object sent
-//                                                              instead is accepted and dumped)
-//                                                   only for assistant, only when non-empty
-//    "tool_call_id": string}                        only for tool
-struct ChatRequest {
-  std::string model;                // as sent; "" when absent or null
-  nlohmann::ordered_json messages;  // array, shape above
-  std::vector<ToolDef> tools;
-  bool has_tools = false;                                               // tools non-empty
-  nlohmann::ordered_json tools_json = nlohmann::ordered_json::array();  // as sent ([] if absent)
-  ToolChoice tool_choice = ToolChoice::Auto;
-  std::string tool_choice_name;  // for Named
-  bool parallel_tool_calls = true;
-  std::string response_format = "text";  // text | json_object | json_schema
-  nlohmann::ordered_json json_schema;    // json_schema.schema, or {} when absent
-  std::string json_schema_name;
-  bool json_schema_strict = false;
+// A Chat Completions request: the conversation (server/pipeline/conversation.h; developer
+// messages become "system", a null/absent assistant content with tool_calls becomes "") plus the
+// fields only this protocol has.
+struct ChatRequest : Conversation {
+  std::string model;  // as sent; "" when absent or null
   bool stream = false;
   bool include_usage = false;
-  std::optional<int64_t> max_tokens;  // max_completion_tokens if sent, else max_tokens
-  double temperature = 1.0;
-  double top_p = 1.0;
-  int32_t top_k = 0;  // 0 = off
-  double min_p = 0.0;
-  double presence_penalty = 0.0;
-  double frequency_penalty = 0.0;
-  double repetition_penalty = 1.0;
-  std::optional<uint64_t> seed;  // int64 as sent, two's complement (-1 -> 2^64-1)
-  std::vector<std::pair<int32_t, float>> logit_bias;  // in the order sent
-  bool logprobs = false;
-  int32_t top_logprobs = 0;
-  std::vector<std::string> stop;
   int32_t n = 1;
-  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // lfmd extensions, see below
 };
 
 // Parses and validates a chat-completions body. Returns the request or a 400 ApiError

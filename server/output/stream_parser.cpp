@@ -199,18 +199,18 @@ std::string StreamParser::finish_reason(bool hit_length) const {
   return hit_length ? "length" : "stop";
 }
 
-nlohmann::ordered_json StreamParser::message() const {
+nlohmann::ordered_json assistant_message(const std::string& content, const std::vector<ToolCall>& calls) {
   nlohmann::ordered_json m;
   m["role"] = "assistant";
-  const bool blank = content_.find_first_not_of(" \t\r\n") == std::string::npos;
-  if (!calls_.empty() && blank) {
+  const bool blank = content.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (!calls.empty() && blank) {
     m["content"] = nullptr;
   } else {
-    m["content"] = content_;
+    m["content"] = content;
   }
-  if (!calls_.empty()) {
+  if (!calls.empty()) {
     auto arr = nlohmann::ordered_json::array();
-    for (const auto& c : calls_) {
+    for (const auto& c : calls) {
       nlohmann::ordered_json f;
       f["name"] = c.name;
       f["arguments"] = c.arguments;

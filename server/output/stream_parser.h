@@ -56,7 +56,7 @@ struct Event {
   std::string raw;   // ToolCallBegin of a block's first call: the block text incl. markers (logs)
 };
 
-// The OpenAI chat.completion.chunk `delta` for one event (openai-wire.md item 4):
+// The OpenAI chat.completion.chunk `delta` for one event (docs/architecture.md, "Chat Completions on the wire"):
 //   Content       -> {"content":"..."}
 //   ToolCallBegin -> {"tool_calls":[{"index":i,"id":"call_..","type":"function",
 //                                    "function":{"name":"..","arguments":""}}]}
@@ -66,6 +66,10 @@ nlohmann::ordered_json to_delta(const Event& e);
 struct ToolCall {
   std::string id, name, arguments;  // arguments: JSON object text
 };
+
+// OpenAI message: {"role":"assistant","content":...,"tool_calls":[...]}. content is null when
+// there are tool calls and the content is empty or whitespace only; tool_calls only if any.
+nlohmann::ordered_json assistant_message(const std::string& content, const std::vector<ToolCall>& calls);
 
 class StreamParser {
  public:
@@ -85,9 +89,8 @@ class StreamParser {
 
   const std::string& content() const { return content_; }  // all content emitted so far
   const std::vector<ToolCall>& tool_calls() const { return calls_; }
-  // OpenAI message: {"role":"assistant","content":...,"tool_calls":[...]}. content is null when
-  // there are tool calls and the content is empty or whitespace only; tool_calls only if any.
-  nlohmann::ordered_json message() const;
+  // assistant_message(content(), tool_calls()).
+  nlohmann::ordered_json message() const { return assistant_message(content_, calls_); }
 
  private:
   // Streaming KMP matcher for one pattern.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "base/json_string.h"
 #include "server/output/utf8.h"
 
 namespace lfmd::output {
@@ -62,7 +63,7 @@ void serialize(const Value& v, std::string& out) {
       out += v.s;
       break;
     case Value::String:
-      append_json_string(v.s, out);
+      append_json_text(v.s, out);
       break;
     case Value::Array:
       out.push_back('[');
@@ -76,7 +77,7 @@ void serialize(const Value& v, std::string& out) {
       out.push_back('{');
       for (size_t i = 0; i < v.items.size(); ++i) {
         if (i) out.push_back(',');
-        append_json_string(v.keys[i], out);
+        append_json_text(v.keys[i], out);
         out.push_back(':');
         serialize(v.items[i], out);
       }
@@ -648,48 +649,14 @@ std::string format_python_float(double v) {
   return out;
 }
 
-void append_json_string(std::string_view s, std::string& out) {
+// Tool-call arguments are JSON text: ill-formed UTF-8 is replaced (U+FFFD) before escaping.
+void append_json_text(std::string_view s, std::string& out) {
   std::string clean;
   if (!utf8_valid(s)) {
     utf8_sanitize(s, true, clean);
     s = clean;
   }
-  static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xF]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  lfmd::append_json_string(s, out);
 }
 
 }  // namespace lfmd::output

@@ -36,7 +36,7 @@ std::optional<std::vector<ParsedCall>> parse_tool_call_block(std::string_view bo
 // Python repr() of a finite double as json.dumps writes it: "1.0", "0.0001", "1e-05", "1e+16".
 std::string format_python_float(double v);
 
-// Appends `s` (UTF-8) as a JSON string literal with quotes; invalid UTF-8 becomes U+FFFD.
-void append_json_string(std::string_view s, std::string& out);
+// Appends `s` as a JSON string literal (lfmd::append_json_string); invalid UTF-8 becomes U+FFFD.
+void append_json_text(std::string_view s, std::string& out);
 
 }  // namespace lfmd::output

@@ -27,7 +27,7 @@ TokenConfidence naive(const std::vector<float>& l, const std::vector<uint8_t>& m
     else if (p > p2) p2 = p;
   }
   TokenConfidence c;
-  c.entropy = static_cast<double>(1 - h / std::log(static_cast<long double>(v)));
+  c.entropy_confidence = static_cast<double>(1 - h / std::log(static_cast<long double>(v)));
   c.logprob = static_cast<double>(l[chosen] - mx - std::log(z));
   c.margin = static_cast<double>(p1 - p2);
   return c;
@@ -47,7 +47,7 @@ TEST_CASE("confidence: matches a long-double softmax on random 65536-id distribu
     const int32_t chosen = static_cast<int32_t>(rng() % (n - 300));
     TokenConfidence got = token_confidence(l.data(), mask.data(), n, chosen);
     TokenConfidence want = naive(l, mask, chosen);
-    CHECK(got.entropy == doctest::Approx(want.entropy).epsilon(1e-9));
+    CHECK(got.entropy_confidence == doctest::Approx(want.entropy_confidence).epsilon(1e-9));
     CHECK(got.logprob == doctest::Approx(want.logprob).epsilon(1e-9));
     CHECK(got.margin == doctest::Approx(want.margin).epsilon(1e-9));
   }
@@ -59,33 +59,33 @@ TEST_CASE("confidence: uniform -> 0, one-hot -> 1, ties -> margin 0") {
   mask[3] = 1;
   u[3] = 100.0f;  // masked
   TokenConfidence c = token_confidence(u.data(), mask.data(), 1000, 0);
-  CHECK(c.entropy == doctest::Approx(0.0).epsilon(1e-12));
+  CHECK(c.entropy_confidence == doctest::Approx(0.0).epsilon(1e-12));
   CHECK(c.logprob == doctest::Approx(-std::log(999.0)));
   CHECK(c.margin == doctest::Approx(0.0));
   std::vector<float> h(1000, -1e30f);
   h[5] = 0;
   c = token_confidence(h.data(), nullptr, 1000, 5);
-  CHECK(c.entropy == doctest::Approx(1.0));
+  CHECK(c.entropy_confidence == doctest::Approx(1.0));
   CHECK(c.logprob == doctest::Approx(0.0));
   CHECK(c.margin == doctest::Approx(1.0));
 }
 
 TEST_CASE("confidence tracker: mean, sliding-window minimum and first value") {
   ConfidenceTracker t(nullptr, 0, 3);
-  CHECK(std::isnan(t.summary().entropy.mean));
+  CHECK(std::isnan(t.summary().entropy_confidence.mean));
   const double xs[] = {0.9, 0.8, 0.1, 0.2, 0.3, 0.95, 0.9};
   for (double x : xs) t.add({x, -x, x / 2});
   ConfidenceSummary s = t.summary();
   CHECK(s.n == 7);
   CHECK(s.window == 3);
-  CHECK(s.entropy.first == doctest::Approx(0.9));
-  CHECK(s.entropy.mean == doctest::Approx((0.9 + 0.8 + 0.1 + 0.2 + 0.3 + 0.95 + 0.9) / 7));
-  CHECK(s.entropy.min_window == doctest::Approx((0.1 + 0.2 + 0.3) / 3));  // windows: .6 .367 .2 .483 .717
+  CHECK(s.entropy_confidence.first == doctest::Approx(0.9));
+  CHECK(s.entropy_confidence.mean == doctest::Approx((0.9 + 0.8 + 0.1 + 0.2 + 0.3 + 0.95 + 0.9) / 7));
+  CHECK(s.entropy_confidence.min_window == doctest::Approx((0.1 + 0.2 + 0.3) / 3));  // windows: .6 .367 .2 .483 .717
   CHECK(s.logprob.min_window == doctest::Approx(-(0.95 + 0.9 + 0.3) / 3));  // minimum of -x windows
   CHECK(s.margin.first == doctest::Approx(0.45));
   // Fewer tokens than the window: the minimum is the mean.
   ConfidenceTracker u(nullptr, 0, 8);
   u.add({0.5, 0, 0});
   u.add({0.7, 0, 0});
-  CHECK(u.summary().entropy.min_window == doctest::Approx(0.6));
+  CHECK(u.summary().entropy_confidence.min_window == doctest::Approx(0.6));
 }

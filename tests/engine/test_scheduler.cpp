@@ -31,7 +31,7 @@ Result collect(RequestStream& s) {
       continue;
     }
     REQUIRE_MESSAGE(e->kind == TokenEvent::Kind::Done, e->error);
-    r.finish = e->finish_reason;
+    r.finish = finish_reason_name(e->finish_reason);
     r.n_cached = e->n_cached;
     return r;
   }

@@ -12,7 +12,7 @@
 
 #include "engine/grammar/json_schema.h"
 #include "engine/grammar/matcher.h"
-#include "engine/tokenizer/vocab_builder.h"
+#include "engine/testmodel/vocab_builder.h"
 
 using namespace lfmd;
 using namespace lfmd::grammar;

@@ -50,7 +50,7 @@ RenderOptions small_limits() {
 
 }  // namespace
 
-TEST_CASE("LFM2 example render from lfm2-spec 5.1 is reproduced exactly") {
+TEST_CASE("LFM2 example render (docs/lfm2.md §5) is reproduced exactly") {
   const std::string dir = data_dir();
   json ctx = {{"messages",
                {{{"role", "system"}, {"content", "You are a helpful assistant."}},

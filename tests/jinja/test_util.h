@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "server/jinja/jinja.h"
+#include "jinja/jinja.h"
 
 namespace lfmd::jinja::test {
 

@@ -3,7 +3,7 @@
 
 Independent of lfmd: it uses only numpy and the llama.cpp release's own gguf-py
 (tests/oracle/llama-src/gguf-py, created by tests/oracle/install.sh), with the tensor names and
-metadata keys of shared/lfm2-spec.md §3 — the layout llama.cpp's converter produces for the real
+metadata keys of docs/lfm2.md §3 — the layout llama.cpp's converter produces for the real
 models. Run it with /usr/bin/python3 (Debian's python3-numpy).
 
     /usr/bin/python3 tests/oracle/make_tiny_lfm2.py OUT.gguf [--moe] [--seed N] ...
@@ -31,7 +31,7 @@ sys.path.insert(0, GGUF_PY)
 
 import gguf  # noqa: E402  (the release's gguf-py)
 
-# The 14 LFM2 special tokens, ids 0..13 (shared/lfm2-spec.md §4), all CONTROL.
+# The 14 LFM2 special tokens, ids 0..13 (docs/lfm2.md §4), all CONTROL.
 SPECIAL_TOKENS = [
     "<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|fim_pre|>", "<|fim_mid|>", "<|fim_suf|>",
     "<|im_start|>", "<|im_end|>", "<|tool_list_start|>", "<|tool_list_end|>",

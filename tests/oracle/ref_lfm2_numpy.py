@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A float64 numpy forward pass of LFM2 / LFM2-MoE written from shared/lfm2-spec.md §2, reading a
+"""A float64 numpy forward pass of LFM2 / LFM2-MoE written from docs/lfm2.md §2, reading a
 GGUF with the release's gguf-py (any tensor type, dequantized with gguf-py's own numpy code).
 
 It exists to check the oracle itself: llama.cpp run on a tiny model written by make_tiny_lfm2.py

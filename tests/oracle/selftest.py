@@ -6,7 +6,7 @@
 Checks, for a dense (lfm2) and a MoE (lfm2moe) model written by make_tiny_lfm2.py:
   * `info` reports the shapes the writer chose;
   * `logits` batched, in chunks of 7 and one token per call agree to < 1e-5 relative L2 (F32 cache),
-    and agree with ref_lfm2_numpy.py (a float64 numpy forward written from lfm2-spec §2) to < 1e-5;
+    and agree with ref_lfm2_numpy.py (a float64 numpy forward written from docs/lfm2.md §2) to < 1e-5;
   * `greedy` is the same in both decode paths, never emits an UNUSED ([PAD]) token, and its first
     id is the argmax over usable tokens of the last prompt row of `logits`;
   * `tokenize` round-trips text through the vocabulary and handles special tokens;
@@ -34,7 +34,7 @@ import gguf  # noqa: E402
 from gguf import GGUFReader  # noqa: E402
 from gguf.quants import dequantize  # noqa: E402
 
-SUPPORTED = {"f32", "f16", "bf16", "q4_0", "q8_0", "q4_K", "q5_K", "q6_K"}  # lfm2-spec §3.4
+SUPPORTED = {"f32", "f16", "bf16", "q4_0", "q8_0", "q4_K", "q5_K", "q6_K"}  # the types of the official LFM2 GGUFs
 FTYPES = ["F16", "Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"]
 TOL = 1e-5
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cancel on client disconnect (openai-wire.md MUST 10): a client that goes away mid-stream,
+"""Cancel on client disconnect: a client that goes away mid-stream,
 during a non-streaming request, or during a long prefill makes the server stop generating for it.
 
 Observed through GET /metrics only (lfmd_client_disconnects_total, lfmd_cancelled_total,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Confidence signals and the cloud handoff (issue 7), end to end.
+"""Confidence signals and the cloud handoff (docs/handoff.md), end to end.
 
 - The confidence numbers of a greedy run equal a direct computation (numpy, float64) from the
   logits that `lfmd logits` writes for the same tokens, with the padding/unused mask read from

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Raw-HTTP tests of the wire format (openai-wire.md items 1-4, 7, 8): SSE framing, `data: [DONE]`,
+"""Raw-HTTP tests of the wire format: SSE framing, `data: [DONE]`,
 `: ping` keep-alives during a long prefill, first delta with the role, the usage chunk with
 `choices: []`, streamed tool-call deltas, non-streaming envelope, models/health routes, queue
 overflow (429 + Retry-After).

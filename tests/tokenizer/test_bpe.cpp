@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/vocab_builder.h"
+#include "engine/testmodel/vocab_builder.h"
 
 using namespace lfmd;
 using Ids = std::vector<int32_t>;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/vocab_builder.h"
+#include "engine/testmodel/vocab_builder.h"
 
 using namespace lfmd;
 using S = std::vector<std::string>;

@@ -1,0 +1,287 @@
+// lfmd serve: the OpenAI-compatible HTTP daemon.
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "server/protocols/wire.h"
+#include "server/service.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+
+namespace lfmd::cli {
+namespace {
+
+using config::OptionSpec;
+using config::OptType;
+
+config::Command serve_cmd() {
+  config::Command c{"serve", "Serve the model over the OpenAI API (/v1/chat/completions, /v1/models, /health, /metrics).",
+                    "lfmd serve [--model M] [--host 127.0.0.1] [--port 8080] [--api-key K] [--config FILE] [options]",
+                    model_options()};
+  std::vector<OptionSpec> more = {
+      {"host", OptType::String, "127.0.0.1", "address to listen on (non-loopback needs --api-key)"},
+      {"port", OptType::Int, "8080", "TCP port (0 = any free port)", 0, 65535},
+      {"api-key", OptType::String, "", "require 'Authorization: Bearer KEY' on every route but /health"},
+      {"config", OptType::String, "", "config file of 'name = value' lines (flags and env win over it)"},
+      {"model-alias", OptType::String, "", "model id shown by /v1/models (default: the file's name)"},
+      {"allowed-hosts", OptType::String, "", "extra Host header names accepted, comma-separated (DNS-rebinding guard)"},
+      {"cors-origins", OptType::String, "", "origins allowed by CORS, comma-separated (default: none)"},
+      {"max-queue", OptType::Int, "16", "requests waiting for a free sequence slot before 429", 1, 100000},
+      {"parallel", OptType::Int, "4", "sequences generated at once (each with the full --ctx)", 1, 256},
+      {"prefill-chunk", OptType::Int, "64", "prompt tokens per step while other streams decode (bounds their stall)", 1, 65536},
+      {"cache-mb", OptType::Int, "2048", "prefix cache budget in MiB (0 = off)", 0, 1 << 20},
+      {"snapshot-every", OptType::Int, "64", "conv-state snapshot interval in tokens (prefix-cache restart points)", 1, 1 << 20},
+      {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
+      {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
+      {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
+      {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output, lfmd_step_delay_ms, ...); never in production"},
+      {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
+      {"handoff", OptType::String, "off", "confidence policy: off | flag (mark low-confidence answers) | proxy (send them to --upstream-url)"},
+      {"confidence-threshold", OptType::Float, "0.7", "hand off when the mean normalised-entropy confidence is below this", 0, 1},
+      {"confidence-window", OptType::Int, "8", "tokens in the sliding window of the confidence minimum", 1, 4096},
+      {"handoff-probe-tokens", OptType::Int, "16", "streaming proxy requests: tokens held back before deciding", 1, 4096},
+      {"upstream-url", OptType::String, "", "OpenAI-compatible base URL of the cloud upstream, e.g. https://api.example.com/v1"},
+      {"upstream-model", OptType::String, "", "model name sent upstream (default: the client's)"},
+      {"upstream-api-key-env", OptType::String, "", "NAME of the environment variable holding the upstream API key"},
+      {"upstream-timeout-ms", OptType::Int, "10000", "deadline for the upstream's answer (first chunk when streaming)", 1, 600000},
+      {"upstream-ca-file", OptType::String, "", "PEM CA bundle for the upstream's certificate (default: system CAs)"},
+  };
+  for (auto& o : more) c.options.push_back(o);
+  return c;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string item = s.substr(i, j - i);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    i = j + 1;
+  }
+  return out;
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+// Host header without the port: "localhost:8080" -> "localhost", "[::1]:80" -> "::1".
+std::string host_name(const std::string& h) {
+  if (!h.empty() && h.front() == '[') {
+    auto e = h.find(']');
+    return e == std::string::npos ? h : h.substr(1, e - 1);
+  }
+  auto c = h.find(':');
+  return c == std::string::npos ? h : h.substr(0, c);
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0;
+}
+
+HandoffConfig handoff_from_options(const config::Options& o) {
+  HandoffConfig h;
+  if (!parse_handoff_mode(o.str("handoff"), &h.mode)) {
+    throw std::runtime_error("--handoff must be off, flag or proxy (got '" + o.str("handoff") + "')");
+  }
+  h.threshold = o.number("confidence-threshold");
+  h.window = static_cast<int32_t>(o.integer("confidence-window"));
+  h.probe_tokens = static_cast<int32_t>(o.integer("handoff-probe-tokens"));
+  h.upstream.base_url = o.str("upstream-url");
+  h.upstream.ca_file = o.str("upstream-ca-file");
+  h.upstream.timeout_ms = static_cast<int>(o.integer("upstream-timeout-ms"));
+  h.upstream_model = o.str("upstream-model");
+  if (!h.upstream.base_url.empty()) {
+    if (std::string why = http::check_upstream_url(h.upstream.base_url); !why.empty()) throw std::runtime_error("--upstream-url: " + why);
+  }
+  if (h.mode == HandoffMode::Proxy && h.upstream.base_url.empty()) {
+    throw std::runtime_error("--handoff proxy needs --upstream-url");
+  }
+  if (const std::string env = o.str("upstream-api-key-env"); !env.empty()) {
+    const char* v = std::getenv(env.c_str());
+    if (!v || !*v) throw std::runtime_error("--upstream-api-key-env names " + env + ", which is not set");
+    h.upstream_key = v;  // never printed
+  }
+  if (!h.upstream.base_url.empty()) {
+    std::fprintf(stderr, "lfmd: handoff %s, threshold %.3g, upstream %s (key %s)\n", handoff_mode_name(h.mode), h.threshold,
+                 h.upstream.base_url.c_str(), h.upstream_key.empty() ? "none" : ("from $" + o.str("upstream-api-key-env")).c_str());
+  }
+  return h;
+}
+
+int run_serve(const config::Options& o) {
+  const std::string host = o.str("host");
+  const std::string key = o.str("api-key");
+  if (!is_loopback(host) && key.empty()) {
+    throw std::runtime_error("refusing to listen on non-loopback address " + host + " without --api-key (or LFMD_API_KEY)");
+  }
+  // Signals are taken by one thread (sigwait), so no handler runs inside a library call.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = static_cast<int>(o.integer("port"));
+  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
+  so.threads = static_cast<int>(o.integer("http-threads"));
+  http::Server server(so);
+  Metrics metrics;
+  std::atomic<Service*> service{nullptr};
+  std::atomic<bool> ready{false};
+
+  std::vector<std::string> allowed = {"localhost", "127.0.0.1", "::1", host};
+  for (auto& h : split_list(o.str("allowed-hosts"))) allowed.push_back(h);
+  const std::vector<std::string> cors = split_list(o.str("cors-origins"));
+  server.set_filter([&, key, allowed, cors](const http::Request& req) -> std::optional<http::Response> {
+    const std::string h = req.header("host");
+    if (!h.empty() && std::find(allowed.begin(), allowed.end(), host_name(h)) == allowed.end()) {
+      metrics.count_request(403);
+      http::Response r = wire::error_response(api::invalid_request("Host '" + api::sanitize_for_message(h, 64) +
+                                                             "' is not allowed (see --allowed-hosts)", "", "host_not_allowed"));
+      r.status = 403;
+      return r;
+    }
+    const std::string origin = req.header("origin");
+    const bool cors_ok = !origin.empty() && std::find(cors.begin(), cors.end(), origin) != cors.end();
+    if (req.method == "OPTIONS") {
+      http::Response r;
+      r.status = cors_ok ? 204 : 403;
+      if (cors_ok) {
+        r.headers = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"},
+                     {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                     {"Access-Control-Allow-Headers", "Authorization, Content-Type"}};
+      }
+      return r;
+    }
+    if (!key.empty() && req.path != "/health") {
+      const std::string auth = req.header("authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.rfind(prefix, 0) != 0) {
+        metrics.count_request(401);
+        return wire::error_response(api::missing_api_key());
+      }
+      if (!constant_time_equal(auth.substr(prefix.size()), key)) {
+        metrics.count_request(401);
+        return wire::error_response(api::invalid_api_key());
+      }
+    }
+    return std::nullopt;
+  });
+  server.set_error_handler([&](int status, const http::Request& req) {
+    metrics.count_request(status);
+    if (status == 413) return wire::error_response(api::body_too_large(so.max_body_bytes));
+    if (status == 404) return wire::error_response(api::route_not_found(req.method, req.path));
+    return wire::error_response(api::invalid_request("HTTP error " + std::to_string(status)));
+  });
+  // An allowed Origin gets CORS headers on every response, not only on preflights.
+  auto with_cors = [cors](const http::Request& req, http::Response r) {
+    const std::string origin = req.header("origin");
+    if (!origin.empty() && std::find(cors.begin(), cors.end(), origin) != cors.end()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", origin);
+      r.headers.emplace_back("Vary", "Origin");
+    }
+    return r;
+  };
+  server.route("GET", "/health", [&, with_cors](const http::Request& req, const http::AliveCheck&) {
+    if (!ready) return with_cors(req, wire::error_response(api::model_loading(2)));
+    http::Response r;
+    r.body = R"({"status":"ok"})";
+    return with_cors(req, r);
+  });
+  auto forward = [&, with_cors](const Service::Route& route) {
+    return [&service, &metrics, fn = route.handle, with_cors](const http::Request& req, const http::AliveCheck& alive) {
+      Service* s = service.load();
+      http::Response r = s ? fn(*s, req, alive) : wire::error_response(api::model_loading(2));
+      metrics.count_request(r.status);
+      return with_cors(req, std::move(r));
+    };
+  };
+  for (const Service::Route& route : Service::routes()) server.route(route.method, route.pattern, forward(route));
+
+  std::string err;
+  const int port = server.bind(&err);
+  if (port < 0) throw std::runtime_error(err);
+  std::thread http_thread([&] { server.run(); });
+  std::atomic<bool> stop_requested{false};
+  std::atomic<Engine*> live_engine{nullptr};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (stop_requested.exchange(true)) return;
+    std::fprintf(stderr, "lfmd: signal %d: stopping\n", sig);
+    // Running generations end now with a final event; then the listener closes.
+    if (Engine* e = live_engine.load()) e->shutdown();
+    server.stop();
+  });
+
+  std::unique_ptr<LoadedModel> model;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Service> chat;
+  try {
+    model = load_from_options(o);
+    EngineOptions eo;
+    eo.max_queue = o.integer("max-queue");
+    eo.parallel = o.integer("parallel");
+    eo.prefill_chunk = o.integer("prefill-chunk");
+    eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
+    eo.snapshot_interval = o.integer("snapshot-every");
+    engine = std::make_unique<Engine>(*model, eo);
+    std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB\n",
+                 static_cast<long long>(eo.parallel), static_cast<long long>(model->n_ctx),
+                 static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")));
+    PipelineOptions co;
+    const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
+    co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
+    co.test_hooks = o.flag("test-hooks");
+    if (co.test_hooks) co.forced_output = o.str("test-forced-output");
+    co.handoff = handoff_from_options(o);
+    chat = std::make_unique<Service>(*engine, *model, model_id, co, metrics);
+  } catch (...) {
+    server.stop();
+    http_thread.join();
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+    throw;
+  }
+  live_engine = engine.get();
+  service = chat.get();
+  ready = true;
+  std::printf("listening on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), port);
+  std::fflush(stdout);
+  http_thread.join();  // returns after server.stop()
+  // Stop admission, end running generations with a final event, then exit 0.
+  engine->shutdown();
+  service = nullptr;
+  live_engine = nullptr;
+  chat.reset();
+  engine.reset();
+  if (!stop_requested.exchange(true)) pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  std::fprintf(stderr, "lfmd: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+int cmd_serve(const std::vector<std::string>& a) { return guarded("serve", run_serve, serve_cmd(), a); }
+
+}  // namespace lfmd::cli

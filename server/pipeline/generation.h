@@ -1,0 +1,91 @@
+// One request's answer, after submission: the event pump between the engine's token stream and a
+// protocol adapter. It is the one place that checks the client (cancel on disconnect), applies
+// stop strings and tool-call parsing, sends keep-alive ticks, and runs the handoff probe and
+// decision (server/pipeline/handoff.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/output/stream_parser.h"
+#include "server/pipeline/handoff.h"
+#include "server/pipeline/output_event.h"
+
+namespace lfmd {
+
+// Receives the events of one answer; returns false once the client is gone.
+using EventSink = std::function<bool(const OutputEvent&)>;
+
+// Everything a generation needs besides the engine's stream (set up by Pipeline::start).
+struct GenerationSetup {
+  std::shared_ptr<RequestStream> stream;  // the engine's events for this request
+  std::function<void()> cancel;           // stops the engine's work on it (idempotent)
+  Metrics* metrics = nullptr;
+  const Tokenizer* tokenizer = nullptr;   // token bytes of logprob entries
+  output::Options parse;                  // tool calls, stop strings
+  bool streaming = false;                 // keep-alives, probe window; else one final decision
+  bool logprobs = false;
+  int keepalive_ms = 5000;
+  HandoffPolicy policy;
+  const HandoffConfig* handoff = nullptr;  // window, probe size, upstream
+  std::string proxy_body;                  // the request sent upstream on a proxy handoff
+  bool want_trace = false;                 // test hook: per-token signals in the confidence
+  nlohmann::ordered_json prompt_ids;       // test hook: the prompt's ids in the confidence
+};
+
+enum class PumpEnd { Finished, ClientGone, Failed };
+
+class Generation {
+ public:
+  explicit Generation(GenerationSetup setup);
+  ~Generation();
+
+  enum class Source { Local, Cloud, ClientGone };
+  // Where a streamed answer comes from. A streaming proxy request holds back the first
+  // probe_tokens tokens and decides on them (before anything is sent, so that the answer comes
+  // from one source only); every other request is Local at once.
+  Source choose_source(const http::AliveCheck& alive);
+
+  // The local answer: Text / ToolCall* / KeepAlive (streaming) events, then Finish, or
+  // CloudAnswer (non-streaming proxy handoff), or Error.
+  PumpEnd pump(const EventSink& sink, const http::AliveCheck& alive);
+  // After choose_source() == Cloud: CloudChunk / KeepAlive events, then Finished (the upstream
+  // ended) or one Error (its stream broke).
+  PumpEnd pump_cloud(const EventSink& sink, const http::AliveCheck& alive);
+  // The client went away before pump() ran: stop the engine's work and count the disconnect.
+  void abandon() { client_gone(); }
+
+ private:
+  std::optional<TokenEvent> next_event();
+  void client_gone();
+  void on_token(const TokenEvent& ev);
+  OutputEvent finish_event(const TokenEvent& done);
+  nlohmann::ordered_json annotations(const ConfidenceSummary& s, std::optional<int64_t> decided_on) const;
+  std::optional<OutputEvent> try_cloud_answer(const ConfidenceSummary& cs, const http::AliveCheck& alive);
+  void count_decision(bool low);
+
+  GenerationSetup s_;
+  output::StreamParser parser_;
+  std::deque<TokenEvent> held_;  // probe window, replayed by pump()
+  std::optional<int64_t> decided_on_;
+  bool low_ = false;                               // the policy's decision so far
+  nlohmann::ordered_json handoff_error_ = nullptr;  // why a decided handoff was answered locally
+  nlohmann::ordered_json pending_logprobs_ = nlohmann::ordered_json::array();
+  std::vector<nlohmann::ordered_json> trace_;
+  std::chrono::steady_clock::time_point start_, last_token_;
+  bool got_token_ = false;
+  ConfidenceSummary probe_summary_;
+  struct Cloud;
+  std::unique_ptr<Cloud> cloud_;
+};
+
+}  // namespace lfmd

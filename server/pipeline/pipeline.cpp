@@ -1,0 +1,105 @@
+#include "server/pipeline/pipeline.h"
+
+#include <algorithm>
+#include <random>
+
+#include "engine/tokenizer/tokenizer.h"
+
+namespace lfmd {
+
+Pipeline::Pipeline(Engine& engine, const LoadedModel& model, PipelineOptions opt, Metrics& metrics)
+    : engine_(engine),
+      model_(model),
+      opt_(std::move(opt)),
+      metrics_(metrics),
+      prompt_(model.chat_template, model.tokenizer->token_bytes(model.tokenizer->bos_id()),
+              model.tokenizer->token_bytes(model.tokenizer->eos_id())),
+      constraints_(model) {}
+
+int64_t Pipeline::count_prompt_tokens(const Conversation& c) const {
+  return static_cast<int64_t>(model_.tokenizer->encode(prompt_.render(c), false, true).size());
+}
+
+GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const {
+  GenerateRequest g;
+  g.prompt = std::move(prompt);
+  g.max_tokens = max_tokens;
+  SamplingParams& s = g.sampling;
+  s.temperature = static_cast<float>(c.temperature);
+  s.top_p = static_cast<float>(c.top_p);
+  s.top_k = c.top_k;
+  s.min_p = static_cast<float>(c.min_p);
+  s.repetition_penalty = static_cast<float>(c.repetition_penalty);
+  s.presence_penalty = static_cast<float>(c.presence_penalty);
+  s.frequency_penalty = static_cast<float>(c.frequency_penalty);
+  s.logit_bias = c.logit_bias;
+  s.seed = c.seed ? *c.seed : std::random_device{}();
+  g.top_logprobs = c.logprobs ? c.top_logprobs : -1;
+  for (std::string_view marker : {output::kToolCallStart, output::kToolCallEnd}) {
+    if (int32_t id = model_.tokenizer->find(std::string(marker)); id >= 0) g.visible_specials.push_back(id);
+  }
+  g.want_confidence = true;
+  g.confidence_window = opt_.handoff.window;
+  return g;
+}
+
+// Test hooks (accepted only with --test-hooks): forced output, a pause after each forward pass
+// (a slow model for the tests), per-token confidence signals and the prompt's ids.
+void Pipeline::apply_test_hooks(std::string_view raw_body, GenerateRequest& g, GenerationSetup& setup) const {
+  if (!opt_.test_hooks) return;
+  auto body = nlohmann::json::parse(raw_body, nullptr, false);
+  if (!opt_.forced_output.empty()) g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
+  if (!body.is_object()) return;
+  if (body.contains("lfmd_forced_output") && body["lfmd_forced_output"].is_string()) {
+    g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
+  }
+  if (body.contains("lfmd_step_delay_ms") && body["lfmd_step_delay_ms"].is_number_integer()) {
+    g.test_step_delay_ms =
+        static_cast<int32_t>(std::clamp<int64_t>(body["lfmd_step_delay_ms"].get<int64_t>(), 0, 1000));
+  }
+  if (body.value("lfmd_confidence_trace", false) == true) {
+    setup.want_trace = true;
+    setup.prompt_ids = g.prompt;
+  }
+}
+
+std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const Conversation& c, const StartOptions& so) {
+  auto pol = resolve_policy(opt_.handoff, c);
+  if (auto* err = std::get_if<api::ApiError>(&pol)) return *err;
+  std::string text;
+  try {
+    text = prompt_.render(c);
+  } catch (const std::exception& e) {
+    return api::invalid_request(std::string("the chat template rejected these messages: ") + e.what(), "messages");
+  }
+  std::vector<int32_t> prompt = model_.tokenizer->encode(text, false, true);
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  const int64_t n_ctx = model_.n_ctx;
+  if (c.max_tokens ? n_prompt + *c.max_tokens > n_ctx : n_prompt >= n_ctx) {
+    return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
+  }
+  GenerateRequest g = generate_request(c, std::move(prompt), c.max_tokens.value_or(n_ctx - n_prompt));
+  auto constraint = constraints_.make(c, g.max_tokens);
+  if (auto* err = std::get_if<api::ApiError>(&constraint)) return *err;
+  g.constraint = std::get<std::shared_ptr<TokenConstraint>>(std::move(constraint));
+
+  GenerationSetup setup;
+  setup.stream = std::make_shared<RequestStream>();
+  setup.metrics = &metrics_;
+  setup.tokenizer = model_.tokenizer.get();
+  setup.parse.parse_tool_calls = c.has_tools && c.tool_choice != ToolChoice::None;
+  setup.parse.stop = c.stop;
+  setup.streaming = so.stream;
+  setup.logprobs = c.logprobs;
+  setup.keepalive_ms = opt_.keepalive_ms;
+  setup.policy = std::get<HandoffPolicy>(pol);
+  setup.handoff = &opt_.handoff;
+  setup.proxy_body = std::string(so.raw_body);
+  apply_test_hooks(so.raw_body, g, setup);
+  const uint64_t id = engine_.submit(std::move(g), setup.stream);
+  if (id == 0) return api::rate_limited(1);
+  setup.cancel = [&engine = engine_, id] { engine.cancel(id); };
+  return std::make_shared<Generation>(std::move(setup));
+}
+
+}  // namespace lfmd

@@ -1,0 +1,67 @@
+// The protocol-neutral request pipeline: Conversation -> prompt (the GGUF's chat template) ->
+// tokens -> GenerateRequest (sampling, grammar, confidence) -> Engine::submit -> a Generation
+// whose event pump yields OutputEvents. Every wire protocol is an adapter over this one class.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "engine/engine.h"
+#include "server/api/chat_request.h"
+#include "server/metrics.h"
+#include "server/pipeline/constraints.h"
+#include "server/pipeline/conversation.h"
+#include "server/pipeline/generation.h"
+#include "server/pipeline/handoff.h"
+#include "server/pipeline/prompt.h"
+
+namespace lfmd {
+
+struct PipelineOptions {
+  int keepalive_ms = 5000;     // streaming: a KeepAlive event after this long without output
+  bool test_hooks = false;     // accept the lfmd_* test fields of a request body (tests only)
+  std::string forced_output;   // test hooks: every request emits exactly this text
+  HandoffConfig handoff;       // confidence policy and cloud upstream
+};
+
+// What a request wants besides its conversation.
+struct StartOptions {
+  bool stream = false;  // events as they come (keep-alives, probe window) or one decision at the end
+  // The client's raw body: its test-hook fields (with --test-hooks), and for Chat Completions the
+  // request a proxy handoff forwards upstream (handoff.h upstream_body).
+  std::string_view raw_body;
+};
+
+class Pipeline {
+ public:
+  Pipeline(Engine& engine, const LoadedModel& model, PipelineOptions opt, Metrics& metrics);
+
+  // Renders, tokenizes, checks the context, builds the grammar and submits. Errors: the template
+  // rejects the messages (400, param "messages"), the prompt and max_tokens do not fit (400
+  // context_length_exceeded), a schema the grammar compiler refuses (400), a bad handoff field
+  // (400), a full queue (429). Never throws.
+  std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c, const StartOptions& so);
+
+  // The prompt's token count as start() would submit it (throws jinja::Error on a template error).
+  int64_t count_prompt_tokens(const Conversation& c) const;
+
+  const LoadedModel& model() const { return model_; }
+  const PipelineOptions& options() const { return opt_; }
+  Engine& engine() { return engine_; }
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  GenerateRequest generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const;
+  void apply_test_hooks(std::string_view raw_body, GenerateRequest& g, GenerationSetup& setup) const;
+
+  Engine& engine_;
+  const LoadedModel& model_;
+  PipelineOptions opt_;
+  Metrics& metrics_;
+  ChatPrompt prompt_;
+  ConstraintFactory constraints_;
+};
+
+}  // namespace lfmd
