@@ -90,7 +90,7 @@ int run_complete(const config::Options& o) {
   std::vector<int32_t> tokens = m->tokenizer->encode(prompt, !o.flag("no-bos"), true);
   if (tokens.empty()) throw std::runtime_error("the prompt is empty (give --prompt TEXT)");
   Session s(*m);
-  if (static_cast<int64_t>(tokens.size()) > s.n_ctx()) throw ContextOverflow("prompt: " + context_overflow_message(tokens.size(), s.n_ctx()));
+  if (static_cast<int64_t>(tokens.size()) > s.n_ctx()) throw ContextOverflow("prompt: " + input_too_long_message(s.n_ctx(), tokens.size()));
   auto t0 = Clock::now();
   std::vector<float> logits = s.prefill(tokens);
   double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();

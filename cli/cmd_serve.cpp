@@ -124,30 +124,31 @@ HandoffConfig handoff_from_options(const config::Options& o) {
   return h;
 }
 
-int run_serve(const config::Options& o) {
+EngineOptions engine_options(const config::Options& o) {
+  EngineOptions eo;
+  eo.max_queue = o.integer("max-queue");
+  eo.parallel = o.integer("parallel");
+  eo.prefill_chunk = o.integer("prefill-chunk");
+  eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
+  eo.snapshot_interval = o.integer("snapshot-every");
+  return eo;
+}
+
+PipelineOptions pipeline_options(const config::Options& o) {
+  PipelineOptions co;
+  co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
+  co.test_hooks = o.flag("test-hooks");
+  if (co.test_hooks) co.forced_output = o.str("test-forced-output");
+  co.handoff = handoff_from_options(o);
+  return co;
+}
+
+// Access rules (Host, CORS, API key), error bodies, /health and the Service's routes. Handlers
+// answer 503 model_loading until `service` is set.
+void install_routes(http::Server& server, const config::Options& o, const http::ServerOptions& so, Metrics& metrics,
+                    std::atomic<Service*>& service, std::atomic<bool>& ready) {
   const std::string host = o.str("host");
   const std::string key = o.str("api-key");
-  if (!is_loopback(host) && key.empty()) {
-    throw std::runtime_error("refusing to listen on non-loopback address " + host + " without --api-key (or LFMD_API_KEY)");
-  }
-  // Signals are taken by one thread (sigwait), so no handler runs inside a library call.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  http::ServerOptions so;
-  so.host = host;
-  so.port = static_cast<int>(o.integer("port"));
-  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
-  so.threads = static_cast<int>(o.integer("http-threads"));
-  http::Server server(so);
-  Metrics metrics;
-  std::atomic<Service*> service{nullptr};
-  std::atomic<bool> ready{false};
-
   std::vector<std::string> allowed = {"localhost", "127.0.0.1", "::1", host};
   for (auto& h : split_list(o.str("allowed-hosts"))) allowed.push_back(h);
   const std::vector<std::string> cors = split_list(o.str("cors-origins"));
@@ -216,6 +217,33 @@ int run_serve(const config::Options& o) {
     };
   };
   for (const Service::Route& route : Service::routes()) server.route(route.method, route.pattern, forward(route));
+}
+
+int run_serve(const config::Options& o) {
+  const std::string host = o.str("host");
+  const std::string key = o.str("api-key");
+  if (!is_loopback(host) && key.empty()) {
+    throw std::runtime_error("refusing to listen on non-loopback address " + host + " without --api-key (or LFMD_API_KEY)");
+  }
+  // Signals are taken by one thread (sigwait), so no handler runs inside a library call.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = static_cast<int>(o.integer("port"));
+  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
+  so.threads = static_cast<int>(o.integer("http-threads"));
+  http::Server server(so);
+  Metrics metrics;
+  std::atomic<Service*> service{nullptr};
+  std::atomic<bool> ready{false};
+
+  install_routes(server, o, so, metrics, service, ready);
 
   std::string err;
   const int port = server.bind(&err);
@@ -238,23 +266,13 @@ int run_serve(const config::Options& o) {
   std::unique_ptr<Service> chat;
   try {
     model = load_from_options(o);
-    EngineOptions eo;
-    eo.max_queue = o.integer("max-queue");
-    eo.parallel = o.integer("parallel");
-    eo.prefill_chunk = o.integer("prefill-chunk");
-    eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
-    eo.snapshot_interval = o.integer("snapshot-every");
+    const EngineOptions eo = engine_options(o);
     engine = std::make_unique<Engine>(*model, eo);
     std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB\n",
                  static_cast<long long>(eo.parallel), static_cast<long long>(model->n_ctx),
                  static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")));
-    PipelineOptions co;
     const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
-    co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
-    co.test_hooks = o.flag("test-hooks");
-    if (co.test_hooks) co.forced_output = o.str("test-forced-output");
-    co.handoff = handoff_from_options(o);
-    chat = std::make_unique<Service>(*engine, *model, model_id, co, metrics);
+    chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
   } catch (...) {
     server.stop();
     http_thread.join();

@@ -114,7 +114,7 @@ int run_logits(const config::Options& o) {
   for (int32_t id : ids) {
     if (id >= m->hp.n_vocab) throw std::runtime_error("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(m->hp.n_vocab));
   }
-  if (static_cast<int64_t>(ids.size()) > m->n_ctx) throw ContextOverflow(context_overflow_message(ids.size(), m->n_ctx));
+  if (static_cast<int64_t>(ids.size()) > m->n_ctx) throw ContextOverflow(input_too_long_message(m->n_ctx, ids.size()));
   const std::string out_path = o.str("out");
   std::FILE* f = std::fopen(out_path.c_str(), "wb");
   if (!f) throw std::runtime_error("cannot create " + out_path);

@@ -220,7 +220,7 @@ void Engine::admit(std::shared_ptr<Job> job) {
   const GenerateRequest& r = s->job->req;
   s->n_prompt = static_cast<int64_t>(r.prompt.size());
   if (s->n_prompt == 0 || s->n_prompt > m_.n_ctx) {
-    fail(*s, s->n_prompt == 0 ? "empty prompt" : context_overflow_message(s->n_prompt, m_.n_ctx));
+    fail(*s, s->n_prompt == 0 ? "empty prompt" : input_too_long_message(m_.n_ctx, s->n_prompt));
     return;
   }
   s->state = m_.model->new_sequence(m_.n_ctx);

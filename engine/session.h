@@ -42,6 +42,8 @@ class Session {
 void compute_all_logits(LoadedModel& m, const std::vector<int32_t>& tokens,
                         const std::function<void(int64_t, const float*, int64_t)>& sink);
 
-std::string context_overflow_message(int64_t n_tokens, int64_t n_ctx);
+// "input of N tokens does not fit the context of C tokens (K too many); nothing was truncated"
+// (the CLI's and the engine's wording; the HTTP API words it as OpenAI does, api::context_length_exceeded).
+std::string input_too_long_message(int64_t n_ctx, int64_t n_tokens);
 
 }  // namespace lfmd

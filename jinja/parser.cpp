@@ -691,9 +691,7 @@ struct Parser {
   ExprP parse_subscribed() {
     std::uint32_t pos = cur().pos;
     auto sl = make(EK::Slice, pos);
-    if (skip_op(":")) {
-      // start omitted
-    } else {
+    if (!skip_op(":")) {  // else the start is omitted
       ExprP node = parse_expression(true);
       if (!is_op(":")) return node;
       next();

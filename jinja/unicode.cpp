@@ -1,59 +1,22 @@
 #include "jinja/unicode.h"
 
+#include "base/utf8.h"
+
 namespace lfmd::jinja::detail::uni {
 
+// Python's surrogateescape: a byte that is not part of well-formed UTF-8 becomes U+DC80..U+DCFF
+// on decoding and the same byte again on encoding, so any bytes round-trip.
 char32_t decode(std::string_view s, std::size_t& i) {
-  auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  int n = b0 >= 0xF0 && b0 <= 0xF4  ? 3
-          : b0 >= 0xE0 && b0 < 0xF0 ? 2
-          : b0 >= 0xC2 && b0 < 0xE0 ? 1
-                                    : -1;
-  if (n > 0 && i + n < s.size()) {
-    char32_t c = b0 & (0x3F >> n);
-    bool ok = true;
-    for (int k = 1; k <= n; ++k) {
-      auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) {
-        ok = false;
-        break;
-      }
-      c = (c << 6) | (b & 0x3F);
-    }
-    // Reject overlong forms, surrogates and values past U+10FFFF.
-    if (ok && !(n == 2 && c < 0x800) && !(n == 3 && (c < 0x10000 || c > 0x10FFFF)) &&
-        !(c >= 0xD800 && c <= 0xDFFF)) {
-      i += n + 1;
-      return c;
-    }
-  }
-  ++i;
-  return 0xDC00 + b0;
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  const uint32_t cp = utf8_decode(s, i);
+  return cp == kNoCodePoint ? 0xDC00 + b0 : cp;
 }
 
 void encode(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c >= 0xDC80 && c <= 0xDCFF) {
+  if (c >= 0xDC80 && c <= 0xDCFF) {
     out += static_cast<char>(c - 0xDC00);  // surrogateescape
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c <= 0x10FFFF) {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
   } else {
-    encode(0xFFFD, out);
+    append_utf8(c, out);
   }
 }
 

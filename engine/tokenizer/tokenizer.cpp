@@ -144,7 +144,7 @@ void Tables::build() {
   }
   for (int b = 0; b < 256; ++b) {
     std::string s;
-    tok_detail::append_utf8(s, tok_detail::byte_to_cpt(uint8_t(b)));
+    append_utf8_unchecked(tok_detail::byte_to_cpt(uint8_t(b)), s);
     byte_id[b] = lookup(s);
   }
 
@@ -450,13 +450,13 @@ std::string drain_utf8(std::string& pending, bool final) {
   std::string out;
   size_t i = 0;
   while (i < pending.size()) {
-    const size_t n = tok_detail::strict_utf8_len(pending, i);
+    const size_t n = utf8_sequence_length(pending, i);
     if (n > 0) {
       out.append(pending, i, n);
       i += n;
       continue;
     }
-    if (!final && tok_detail::is_incomplete_utf8_tail(pending, i)) break;
+    if (!final && utf8_incomplete_tail(pending, i)) break;
     out += "\xEF\xBF\xBD";
     ++i;
   }

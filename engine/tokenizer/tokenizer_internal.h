@@ -7,21 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace lfmd::tok_detail {
 
 // GPT-2 bytes_to_unicode: byte b -> code point (b itself for printable Latin-1, else 256 + n).
 uint32_t byte_to_cpt(uint8_t b);
 // Inverse; -1 when the code point is not in the map.
 int cpt_to_byte(uint32_t cpt);
-
-void append_utf8(std::string& out, uint32_t cpt);
-
-// Decodes one code point at s[i] strictly (no overlongs / surrogates / > U+10FFFF).
-// Returns its length (1-4), or 0 when s[i] does not start a valid complete sequence.
-size_t strict_utf8_len(std::string_view s, size_t i);
-// True when s[i..] is a proper prefix of some valid sequence that runs off the end of s.
-bool is_incomplete_utf8_tail(std::string_view s, size_t i);
-bool is_valid_utf8(std::string_view s);
 
 // llama.cpp's lenient UTF-8 reading (unicode_cpts_from_utf8 + re-encode): a lead byte whose
 // continuation bytes are missing/wrong becomes U+FFFD (one byte consumed); overlong forms are

@@ -28,7 +28,7 @@ struct ByteMap {
     for (int b = 0; b < 256; ++b) to_cpt[b] = self(b) ? uint32_t(b) : uint32_t(256 + n++);
     for (int b = 0; b < 256; ++b) {
       from_cpt[to_cpt[b]] = int16_t(b);
-      append_utf8(to_utf8[b], to_cpt[b]);
+      append_utf8_unchecked(to_cpt[b], to_utf8[b]);
     }
   }
 };
@@ -48,85 +48,8 @@ int cpt_to_byte(uint32_t cpt) {
   return cpt < 324 ? byte_map().from_cpt[cpt] : -1;
 }
 
-void append_utf8(std::string& out, uint32_t c) {
-  if (c < 0x80) {
-    out.push_back(char(c));
-  } else if (c < 0x800) {
-    out.push_back(char(0xC0 | (c >> 6)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(char(0xE0 | (c >> 12)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(char(0xF0 | (c >> 18)));
-    out.push_back(char(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(char(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (c & 0x3F)));
-  }
-}
-
-namespace {
-
-// Allowed range of the second byte for a strict lead byte (RFC 3629 table); 0 length = bad lead.
-struct LeadInfo {
-  uint8_t len, lo, hi;
-};
-LeadInfo lead_info(uint8_t b) {
-  if (b < 0x80) return {1, 0, 0};
-  if (b >= 0xC2 && b <= 0xDF) return {2, 0x80, 0xBF};
-  if (b == 0xE0) return {3, 0xA0, 0xBF};
-  if (b == 0xED) return {3, 0x80, 0x9F};
-  if (b >= 0xE1 && b <= 0xEF) return {3, 0x80, 0xBF};
-  if (b == 0xF0) return {4, 0x90, 0xBF};
-  if (b >= 0xF1 && b <= 0xF3) return {4, 0x80, 0xBF};
-  if (b == 0xF4) return {4, 0x80, 0x8F};
-  return {0, 0, 0};
-}
-inline bool is_cont(uint8_t b) {
-  return (b & 0xC0) == 0x80;
-}
-
-}  // namespace
-
-size_t strict_utf8_len(std::string_view s, size_t i) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const LeadInfo li = lead_info(p[i]);
-  if (li.len <= 1) return li.len;
-  if (i + li.len > s.size()) return 0;
-  if (p[i + 1] < li.lo || p[i + 1] > li.hi) return 0;
-  for (size_t k = 2; k < li.len; ++k)
-    if (!is_cont(p[i + k])) return 0;
-  return li.len;
-}
-
-bool is_incomplete_utf8_tail(std::string_view s, size_t i) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const LeadInfo li = lead_info(p[i]);
-  if (li.len <= 1 || i + li.len <= s.size()) return false;
-  for (size_t k = 1; i + k < s.size(); ++k) {
-    const uint8_t b = p[i + k];
-    if (k == 1 ? (b < li.lo || b > li.hi) : !is_cont(b)) return false;
-  }
-  return true;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    if (static_cast<uint8_t>(s[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const size_t n = strict_utf8_len(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
 std::string sanitize_utf8_like_llama(std::string_view s) {
-  if (is_valid_utf8(s)) return std::string(s);
+  if (utf8_valid(s)) return std::string(s);
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const size_t n = s.size();
   std::string out;
@@ -151,15 +74,15 @@ std::string sanitize_utf8_like_llama(std::string_view s) {
     }
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) {
-      if (!is_cont(p[i + k])) ok = false;
+      if ((p[i + k] & 0xC0) != 0x80) ok = false;
       c = (c << 6) | (p[i + k] & 0x3F);
     }
     if (!ok || c > 0x10FFFF) {
-      append_utf8(out, 0xFFFD);
+      append_utf8_unchecked(0xFFFD, out);
       i += (ok ? len : 1);  // llama.cpp would throw on > U+10FFFF; we replace the whole sequence
       continue;
     }
-    append_utf8(out, c);  // canonical re-encoding (surrogates keep their 3-byte form)
+    append_utf8_unchecked(c, out);  // canonical re-encoding (surrogates keep their 3-byte form)
     i += len;
   }
   return out;
@@ -301,7 +224,7 @@ std::string byte_level_decode(std::string_view mapped) {
   out.reserve(mapped.size());
   size_t i = 0;
   while (i < mapped.size()) {
-    const size_t n = tok_detail::strict_utf8_len(mapped, i);
+    const size_t n = utf8_sequence_length(mapped, i);
     if (n == 0) {  // not UTF-8: pass the byte through
       out.push_back(mapped[i++]);
       continue;

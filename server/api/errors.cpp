@@ -1,6 +1,7 @@
 // OpenAI-shaped error bodies and the fixed errors the server answers outside request parsing.
 #include <limits>
 
+#include "base/utf8.h"
 #include "server/api/chat_request.h"
 
 namespace lfmd::api {
@@ -19,32 +20,6 @@ ApiError make(int status, std::string type, std::string message, std::string par
   return e;
 }
 
-// Length of the UTF-8 sequence starting at s[i], or 0 when it is not a valid one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-size_t utf8_seq_len(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  uint32_t cp = 0;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2, cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
 
 }  // namespace
 
@@ -66,7 +41,7 @@ std::string sanitize_for_message(std::string_view s, size_t max_bytes) {
   out.reserve(s.size() < 256 ? s.size() : 256);
   size_t i = 0;
   while (i < s.size()) {
-    size_t n = utf8_seq_len(s, i);
+    size_t n = utf8_sequence_length(s, i);
     std::string_view piece = n ? s.substr(i, n) : std::string_view("\xEF\xBF\xBD");
     if (out.size() + piece.size() > max_bytes) {
       out += "...";

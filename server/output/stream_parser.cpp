@@ -3,7 +3,7 @@
 #include <random>
 
 #include "server/output/tool_call_parse.h"
-#include "server/output/utf8.h"
+#include "base/utf8.h"
 
 namespace lfmd::output {
 

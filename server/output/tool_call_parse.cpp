@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "base/json_string.h"
-#include "server/output/utf8.h"
+#include "base/utf8.h"
 
 namespace lfmd::output {
 
@@ -515,71 +515,76 @@ class Parser {
         out.push_back(e);
         continue;
       }
-      switch (e) {
-        case '\n':
-          break;  // line continuation
-        case '\\':
-        case '\'':
-        case '"':
-        case '/':
-          out.push_back(e);
-          break;
-        case 'a':
-          out.push_back('\a');
-          break;
-        case 'b':
-          out.push_back('\b');
-          break;
-        case 'f':
-          out.push_back('\f');
-          break;
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'v':
-          out.push_back('\v');
-          break;
-        case 'x':
-          append_utf8(hex(2), out);
-          break;
-        case 'U': {
-          const uint32_t cp = hex(8);
-          if (cp > 0x10FFFF) throw Bad{};
-          append_utf8(cp, out);
-          break;
-        }
-        case 'u': {
-          uint32_t cp = hex(4);
-          if (cp >= 0xD800 && cp <= 0xDBFF && peek() == '\\' && peek(1) == 'u') {
-            const size_t save = p_;
-            p_ += 2;
-            const uint32_t lo = hex(4);
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            } else {
-              p_ = save;  // lone high surrogate; the next escape stands alone
-            }
-          }
-          append_utf8(cp, out);  // lone surrogates become U+FFFD
-          break;
-        }
-        default:
-          if (e >= '0' && e <= '7') {  // octal, up to 3 digits
-            uint32_t cp = static_cast<uint32_t>(e - '0');
-            for (int i = 0; i < 2 && peek() >= '0' && peek() <= '7'; ++i, ++p_)
-              cp = cp * 8 + static_cast<uint32_t>(peek() - '0');
-            append_utf8(cp, out);
-          } else {  // unknown escape: kept as is (Python)
-            out.push_back('\\');
-            out.push_back(e);
-          }
+      escape(e, out);
+    }
+  }
+
+  // The escape "\\e" (backslash already consumed, e read) of a non-raw literal, decoded into out.
+  void escape(char e, std::string& out) {
+    switch (e) {
+      case '\n':
+        break;  // line continuation
+      case '\\':
+      case '\'':
+      case '"':
+      case '/':
+        out.push_back(e);
+        break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case 'x':
+        append_utf8(hex(2), out);
+        break;
+      case 'U': {
+        const uint32_t cp = hex(8);
+        if (cp > 0x10FFFF) throw Bad{};
+        append_utf8(cp, out);
+        break;
       }
+      case 'u': {
+        uint32_t cp = hex(4);
+        if (cp >= 0xD800 && cp <= 0xDBFF && peek() == '\\' && peek(1) == 'u') {
+          const size_t save = p_;
+          p_ += 2;
+          const uint32_t lo = hex(4);
+          if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else {
+            p_ = save;  // lone high surrogate; the next escape stands alone
+          }
+        }
+        append_utf8(cp, out);  // lone surrogates become U+FFFD
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {  // octal, up to 3 digits
+          uint32_t cp = static_cast<uint32_t>(e - '0');
+          for (int i = 0; i < 2 && peek() >= '0' && peek() <= '7'; ++i, ++p_)
+            cp = cp * 8 + static_cast<uint32_t>(peek() - '0');
+          append_utf8(cp, out);
+        } else {  // unknown escape: kept as is (Python)
+          out.push_back('\\');
+          out.push_back(e);
+        }
     }
   }
 

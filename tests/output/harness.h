@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "server/output/stream_parser.h"
-#include "server/output/utf8.h"
+#include "base/utf8.h"
 
 namespace lfmd::output::test {
 

@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "server/output/utf8.h"
+#include "base/utf8.h"
 
 namespace lfmd::output {
 namespace {
