@@ -112,7 +112,7 @@ TEST_CASE("pump: tool calls become start / args / end events") {
   using K = OutputEvent::Kind;
   CHECK(kinds == std::vector<K>{K::ToolCallStart, K::ToolCallArgs, K::ToolCallEnd, K::Finish});
   CHECK(h.events[0].name == "get");
-  CHECK(h.events[1].text == R"({"city": "Paris"})");
+  CHECK(h.events[1].text == R"({"city":"Paris"})");
   CHECK(h.events.back().finish == OutputFinish::ToolCalls);
   REQUIRE(h.events.back().tool_calls.size() == 1);
 }
