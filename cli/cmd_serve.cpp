@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "server/protocols/wire.h"
@@ -40,6 +41,7 @@ config::Command serve_cmd() {
       {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
       {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output, lfmd_step_delay_ms, ...); never in production"},
       {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
+      {"test-script", OptType::String, "", "with --test-hooks: JSON file [{\"when\": TEXT, \"output\": TEXT}]: scripted outputs across turns"},
       {"handoff", OptType::String, "off", "confidence policy: off | flag (mark low-confidence answers) | proxy (send them to --upstream-url)"},
       {"confidence-threshold", OptType::Float, "0.7", "hand off when the mean normalised-entropy confidence is below this", 0, 1},
       {"confidence-window", OptType::Int, "8", "tokens in the sliding window of the confidence minimum", 1, 4096},
@@ -124,6 +126,22 @@ HandoffConfig handoff_from_options(const config::Options& o) {
   return h;
 }
 
+// --test-script: [{"when": "text in the prompt" (optional), "output": "what the model says"}].
+std::vector<PipelineOptions::ScriptEntry> read_script(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("--test-script: cannot read " + path);
+  const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  std::vector<PipelineOptions::ScriptEntry> out;
+  if (!j.is_array()) throw std::runtime_error("--test-script: " + path + " is not a JSON array");
+  for (const auto& e : j) {
+    if (!e.is_object() || !e.contains("output") || !e["output"].is_string()) {
+      throw std::runtime_error("--test-script: every entry needs a string \"output\"");
+    }
+    out.push_back({e.value("when", std::string()), e["output"].get<std::string>()});
+  }
+  return out;
+}
+
 EngineOptions engine_options(const config::Options& o) {
   EngineOptions eo;
   eo.max_queue = o.integer("max-queue");
@@ -139,6 +157,7 @@ PipelineOptions pipeline_options(const config::Options& o) {
   co.keepalive_ms = static_cast<int>(o.integer("keepalive-ms"));
   co.test_hooks = o.flag("test-hooks");
   if (co.test_hooks) co.forced_output = o.str("test-forced-output");
+  if (co.test_hooks && !o.str("test-script").empty()) co.script = read_script(o.str("test-script"));
   co.handoff = handoff_from_options(o);
   return co;
 }

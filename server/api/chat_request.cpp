@@ -299,6 +299,9 @@ class Parser {
     }
     if (const json* nm = field(msg, "name")) out["name"] = as_string(*nm, p + ".name");
     if (!calls.empty()) out["tool_calls"] = std::move(calls);
+    if (assistant) {
+      if (const json* rc = field(msg, "reasoning_content")) out["thinking"] = as_string(*rc, p + ".reasoning_content");
+    }
     if (role == "tool") {
       out["tool_call_id"] =
           as_string(require(msg, "tool_call_id", p + ".tool_call_id"), p + ".tool_call_id");
@@ -685,6 +688,14 @@ class Parser {
       r.extra["confidence_threshold"] = number_in(*v, "confidence_threshold", 0, 1);
     }
     if (const json* v = field(root, "handoff")) r.extra["handoff"] = *v;
+    if (const json* v = field(root, "reasoning_format")) {
+      const std::string& f = as_string(*v, "reasoning_format");
+      if (f != "none" && f != "auto" && f != "deepseek" && f != "deepseek-legacy") {
+        fail("reasoning_format", "Invalid value for 'reasoning_format': '" + sanitize_for_message(f, 32) +
+                                     "'. Supported values are: 'auto', 'none', 'deepseek'.");
+      }
+      r.raw_reasoning = f == "none";
+    }
   }
 };
 

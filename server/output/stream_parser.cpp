@@ -178,6 +178,9 @@ nlohmann::ordered_json to_delta(const Event& e) {
     case Event::Content:
       d["content"] = e.text;
       return d;
+    case Event::Reasoning:
+      d["reasoning_content"] = e.text;
+      return d;
     case Event::ToolCallBegin:
       call["index"] = e.index;
       call["id"] = e.id;

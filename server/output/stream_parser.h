@@ -39,17 +39,26 @@ namespace lfmd::output {
 
 inline constexpr std::string_view kToolCallStart = "<|tool_call_start|>";
 inline constexpr std::string_view kToolCallEnd = "<|tool_call_end|>";
+inline constexpr std::string_view kThinkStart = "<think>";
+inline constexpr std::string_view kThinkEnd = "</think>";
 
 struct Options {
   bool parse_tool_calls = true;   // false (no tools / tool_choice none): markup is plain text
   std::vector<std::string> stop;  // OpenAI `stop`; empty strings are ignored
+  // An answer that starts with <think> (after white space): everything up to </think> (or the
+  // end) is reasoning, never content; white space after </think> is dropped.
+  bool parse_reasoning = true;
+  // LFM2.5: content (after any reasoning) that is, as a whole, a bare call list [f(a=1), g()]
+  // naming only these tools becomes tool calls. Content starting with '[' is held back until
+  // decided. Empty: off.
+  std::vector<std::string> bare_call_tools;
   std::function<std::string()> make_call_id;  // default: "call_" + 24 random [A-Za-z0-9]
 };
 
 struct Event {
-  enum Kind { Content, ToolCallBegin, ToolCallArgs };
+  enum Kind { Content, ToolCallBegin, ToolCallArgs, Reasoning };
   Kind kind = Content;
-  std::string text;  // Content: UTF-8 text; ToolCallArgs: arguments fragment; Begin: empty
+  std::string text;  // Content / Reasoning: UTF-8 text; ToolCallArgs: arguments fragment; Begin: empty
   int index = -1;    // tool call index (ToolCallBegin / ToolCallArgs)
   std::string id;    // ToolCallBegin only
   std::string name;  // ToolCallBegin only
@@ -58,6 +67,7 @@ struct Event {
 
 // The OpenAI chat.completion.chunk `delta` for one event (docs/architecture.md, "Chat Completions on the wire"):
 //   Content       -> {"content":"..."}
+//   Reasoning     -> {"reasoning_content":"..."}
 //   ToolCallBegin -> {"tool_calls":[{"index":i,"id":"call_..","type":"function",
 //                                    "function":{"name":"..","arguments":""}}]}
 //   ToolCallArgs  -> {"tool_calls":[{"index":i,"function":{"arguments":"<fragment>"}}]}
@@ -88,6 +98,8 @@ class StreamParser {
   std::string finish_reason(bool hit_length) const;
 
   const std::string& content() const { return content_; }  // all content emitted so far
+  const std::string& reasoning() const { return reasoning_; }  // all reasoning emitted so far
+  bool in_reasoning() const { return think_ == Think::Inside; }
   const std::vector<ToolCall>& tool_calls() const { return calls_; }
   // assistant_message(content(), tool_calls()).
   nlohmann::ordered_json message() const { return assistant_message(content_, calls_); }
@@ -119,6 +131,8 @@ class StreamParser {
   std::string block_;    // open block text, from its start marker
   std::string carry_;    // incomplete UTF-8 sequence at the end of emitted content
   std::string content_;
+  std::string reasoning_;
+  enum class Think { Undecided, Inside, Done } think_ = Think::Undecided;
   std::vector<ToolCall> calls_;
 };
 

@@ -30,7 +30,8 @@ enum class ToolChoice { Auto, None, Required, Named };
 //                                 "arguments": object,         parsed ("" -> {})
 //                                 "arguments_json": string}}], the arguments text as sent
 //                                                   only for assistant, only when non-empty
-//    "tool_call_id": string}                        only for tool
+//    "tool_call_id": string,                        only for tool
+//    "thinking": string}                            assistant reasoning sent back, when any
 struct Conversation {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   std::vector<ToolDef> tools;
@@ -56,6 +57,9 @@ struct Conversation {
   bool logprobs = false;
   int32_t top_logprobs = 0;
   std::vector<std::string> stop;  // stop strings (never part of the output)
+  // Thinking (<think>...</think> at the start of the answer) stays in the text instead of going to
+  // reasoning events (llama-server's reasoning_format "none").
+  bool raw_reasoning = false;
   // lfmd extensions: "confidence_threshold" (number in [0,1]) and "handoff" (any JSON).
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();
 };

@@ -52,6 +52,10 @@ OutputEvent to_output(const output::Event& e) {
       o.kind = OutputEvent::Kind::ToolCallArgs;
       o.text = e.text;
       break;
+    case output::Event::Reasoning:
+      o.kind = OutputEvent::Kind::Reasoning;
+      o.text = e.text;
+      break;
   }
   return o;
 }
@@ -166,6 +170,8 @@ OutputEvent Generation::finish_event(const TokenEvent& done) {
   else if (done.finish_reason == FinishReason::Length) f.finish = OutputFinish::Length;
   f.usage = {done.n_prompt, done.n_generated, done.n_cached};
   f.content = parser_.content();
+  f.reasoning = parser_.reasoning();
+  f.usage.reasoning_tokens = reasoning_tokens_;
   f.tool_calls = parser_.tool_calls();
   if (!pending_logprobs_.empty()) f.logprobs = std::move(pending_logprobs_);
   const ConfidenceSummary cs = done.confidence_summary.value_or(ConfidenceSummary{});
@@ -227,7 +233,9 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
     }
     if (ev->kind == TokenEvent::Kind::Token) {
       on_token(*ev);
+      const bool thinking = parser_.in_reasoning() || (ev->text.find(output::kThinkStart) != std::string::npos);
       auto events = parser_.feed(ev->text);
+      if (thinking && (parser_.in_reasoning() || !parser_.reasoning().empty())) reasoning_tokens_ += 1;
       if (!send(events)) return client_gone(), PumpEnd::ClientGone;
       if (!events.empty()) last_write = Clock::now();
       if (parser_.stopped()) s_.cancel();

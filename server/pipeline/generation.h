@@ -83,6 +83,7 @@ class Generation {
   std::vector<nlohmann::ordered_json> trace_;
   std::chrono::steady_clock::time_point start_, last_token_;
   bool got_token_ = false;
+  int64_t reasoning_tokens_ = 0;
   ConfidenceSummary probe_summary_;
   struct Cloud;
   std::unique_ptr<Cloud> cloud_;

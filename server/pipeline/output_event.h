@@ -21,11 +21,13 @@ enum class OutputFinish {
 
 struct Usage {
   int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+  int64_t reasoning_tokens = 0;  // of completion_tokens, those spent thinking
 };
 
 struct OutputEvent {
   enum class Kind {
     Text,           // text: a content delta
+    Reasoning,      // text: a delta of the model's thinking (<think>...</think>), never content
     ToolCallStart,  // index, id, name
     ToolCallArgs,   // index, text: an arguments delta (JSON text)
     ToolCallEnd,    // index
@@ -45,6 +47,7 @@ struct OutputEvent {
   OutputFinish finish = OutputFinish::EndOfTurn;
   Usage usage;
   std::string content;                     // Finish: all content
+  std::string reasoning;                   // Finish: all thinking
   std::vector<output::ToolCall> tool_calls;  // Finish: all tool calls
   // Finish, CloudAnswer, CloudChunk: lfmd's fields for the final object, in order:
   // {"confidence": {...}, "cloud_handoff": bool, "handoff_error"?: {...}}.

@@ -16,6 +16,18 @@ Pipeline::Pipeline(Engine& engine, const LoadedModel& model, PipelineOptions opt
               model.tokenizer->token_bytes(model.tokenizer->eos_id())),
       constraints_(model) {}
 
+output::Options Pipeline::parse_options(const Conversation& c) const {
+  output::Options o;
+  o.parse_tool_calls = c.has_tools && c.tool_choice != ToolChoice::None;
+  o.stop = c.stop;
+  o.parse_reasoning = !c.raw_reasoning;
+  // A bare [f(a=1)] answer is a call only when tools are offered and free text is allowed.
+  if (o.parse_tool_calls && c.tool_choice == ToolChoice::Auto && c.response_format == "text") {
+    for (const ToolDef& t : c.tools) o.bare_call_tools.push_back(t.name);
+  }
+  return o;
+}
+
 int64_t Pipeline::count_prompt_tokens(const Conversation& c) const {
   return static_cast<int64_t>(model_.tokenizer->encode(prompt_.render(c), false, true).size());
 }
@@ -35,7 +47,7 @@ GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<in
   s.logit_bias = c.logit_bias;
   s.seed = c.seed ? *c.seed : std::random_device{}();
   g.top_logprobs = c.logprobs ? c.top_logprobs : -1;
-  for (std::string_view marker : {output::kToolCallStart, output::kToolCallEnd}) {
+  for (std::string_view marker : {output::kToolCallStart, output::kToolCallEnd, output::kThinkStart, output::kThinkEnd}) {
     if (int32_t id = model_.tokenizer->find(std::string(marker)); id >= 0) g.visible_specials.push_back(id);
   }
   g.want_confidence = true;
@@ -45,10 +57,17 @@ GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<in
 
 // Test hooks (accepted only with --test-hooks): forced output, a pause after each forward pass
 // (a slow model for the tests), per-token confidence signals and the prompt's ids.
-void Pipeline::apply_test_hooks(std::string_view raw_body, GenerateRequest& g, GenerationSetup& setup) const {
+void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& prompt, GenerateRequest& g,
+                                GenerationSetup& setup) const {
   if (!opt_.test_hooks) return;
   auto body = nlohmann::json::parse(raw_body, nullptr, false);
   if (!opt_.forced_output.empty()) g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
+  for (auto it = opt_.script.rbegin(); it != opt_.script.rend(); ++it) {
+    if (it->when.empty() || prompt.find(it->when) != std::string::npos) {
+      g.forced = model_.tokenizer->encode(it->output, false, true);
+      break;
+    }
+  }
   if (!body.is_object()) return;
   if (body.contains("lfmd_forced_output") && body["lfmd_forced_output"].is_string()) {
     g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
@@ -75,10 +94,9 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   std::vector<int32_t> prompt = model_.tokenizer->encode(text, false, true);
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   const int64_t n_ctx = model_.n_ctx;
-  if (c.max_tokens ? n_prompt + *c.max_tokens > n_ctx : n_prompt >= n_ctx) {
-    return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
-  }
-  GenerateRequest g = generate_request(c, std::move(prompt), c.max_tokens.value_or(n_ctx - n_prompt));
+  if (n_prompt >= n_ctx) return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
+  const int64_t room = n_ctx - n_prompt;
+  GenerateRequest g = generate_request(c, std::move(prompt), std::min(c.max_tokens.value_or(room), room));
   auto constraint = constraints_.make(c, g.max_tokens);
   if (auto* err = std::get_if<api::ApiError>(&constraint)) return *err;
   g.constraint = std::get<std::shared_ptr<TokenConstraint>>(std::move(constraint));
@@ -87,15 +105,14 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   setup.stream = std::make_shared<RequestStream>();
   setup.metrics = &metrics_;
   setup.tokenizer = model_.tokenizer.get();
-  setup.parse.parse_tool_calls = c.has_tools && c.tool_choice != ToolChoice::None;
-  setup.parse.stop = c.stop;
+  setup.parse = parse_options(c);
   setup.streaming = so.stream;
   setup.logprobs = c.logprobs;
   setup.keepalive_ms = opt_.keepalive_ms;
   setup.policy = std::get<HandoffPolicy>(pol);
   setup.handoff = &opt_.handoff;
   setup.proxy_body = std::string(so.raw_body);
-  apply_test_hooks(so.raw_body, g, setup);
+  apply_test_hooks(so.raw_body, text, g, setup);
   const uint64_t id = engine_.submit(std::move(g), setup.stream);
   if (id == 0) return api::rate_limited(1);
   setup.cancel = [&engine = engine_, id] { engine.cancel(id); };

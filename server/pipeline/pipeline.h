@@ -23,6 +23,13 @@ struct PipelineOptions {
   int keepalive_ms = 5000;     // streaming: a KeepAlive event after this long without output
   bool test_hooks = false;     // accept the lfmd_* test fields of a request body (tests only)
   std::string forced_output;   // test hooks: every request emits exactly this text
+  // Test hooks: scripted outputs across turns. A request emits the output of the LAST entry whose
+  // `when` is empty or occurs in its rendered prompt (e.g. "<|tool_response_start|>" for the turn
+  // after a tool result), so a real agent's tool round trip can be driven end to end.
+  struct ScriptEntry {
+    std::string when, output;
+  };
+  std::vector<ScriptEntry> script;
   HandoffConfig handoff;       // confidence policy and cloud upstream
 };
 
@@ -38,10 +45,11 @@ class Pipeline {
  public:
   Pipeline(Engine& engine, const LoadedModel& model, PipelineOptions opt, Metrics& metrics);
 
-  // Renders, tokenizes, checks the context, builds the grammar and submits. Errors: the template
-  // rejects the messages (400, param "messages"), the prompt and max_tokens do not fit (400
-  // context_length_exceeded), a schema the grammar compiler refuses (400), a bad handoff field
-  // (400), a full queue (429). Never throws.
+  // Renders, tokenizes, checks the context, builds the grammar and submits. max_tokens beyond the
+  // room the prompt leaves in the context is clamped to it (the answer then ends with Length).
+  // Errors: the template rejects the messages (400, param "messages"), the prompt alone does not
+  // fit (400 context_length_exceeded), a schema the grammar compiler refuses (400), a bad handoff
+  // field (400), a full queue (429). Never throws.
   std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c, const StartOptions& so);
 
   // The prompt's token count as start() would submit it (throws jinja::Error on a template error).
@@ -54,7 +62,9 @@ class Pipeline {
 
  private:
   GenerateRequest generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const;
-  void apply_test_hooks(std::string_view raw_body, GenerateRequest& g, GenerationSetup& setup) const;
+  void apply_test_hooks(std::string_view raw_body, const std::string& prompt, GenerateRequest& g,
+                        GenerationSetup& setup) const;
+  output::Options parse_options(const Conversation& c) const;
 
   Engine& engine_;
   const LoadedModel& model_;

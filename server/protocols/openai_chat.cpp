@@ -1,6 +1,7 @@
 #include "server/protocols/openai_chat.h"
 
 #include <ctime>
+#include <limits>
 
 #include "server/protocols/wire.h"
 
@@ -38,6 +39,7 @@ json delta(const OutputEvent& ev) {
   e.name = ev.name;
   e.kind = ev.kind == OutputEvent::Kind::ToolCallStart  ? output::Event::ToolCallBegin
            : ev.kind == OutputEvent::Kind::ToolCallArgs ? output::Event::ToolCallArgs
+           : ev.kind == OutputEvent::Kind::Reasoning    ? output::Event::Reasoning
                                                         : output::Event::Content;
   return output::to_delta(e);
 }
@@ -61,6 +63,16 @@ bool has_finish(const json& chunk) {
 }
 
 json with_content(const json& logprobs) { return json{{"content", logprobs}}; }
+
+// The message with "reasoning_content" right after "content" (llama-server's place for it).
+json with_reasoning(json msg, const std::string& reasoning) {
+  json out;
+  for (auto& [k, v] : msg.items()) {
+    out[k] = v;
+    if (k == "content") out["reasoning_content"] = reasoning;
+  }
+  return out;
+}
 
 http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env, bool want_logprobs,
                         const http::AliveCheck& alive) {
@@ -87,6 +99,7 @@ http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env, bo
     return r;
   }
   json msg = output::assistant_message(last.content, last.tool_calls);
+  if (!last.reasoning.empty()) msg = with_reasoning(std::move(msg), last.reasoning);
   json body = {{"id", env.id}, {"object", "chat.completion"}, {"created", env.created}, {"model", env.model},
                {"choices", json::array({{{"index", 0}, {"message", msg},
                                          {"logprobs", want_logprobs ? with_content(logprobs) : json(nullptr)},
@@ -197,7 +210,7 @@ json cloud_completion(const Envelope& e, const json& up) {
 http::Response handle(Pipeline& pipeline, const std::string& model_id, const http::Request& req,
                       const http::AliveCheck& alive) {
   api::Limits lim;
-  lim.max_tokens_cap = pipeline.model().n_ctx;
+  lim.max_tokens_cap = std::numeric_limits<int32_t>::max();  // beyond the room left: clamped
   lim.n_vocab = static_cast<int32_t>(pipeline.model().hp.n_vocab);
   auto parsed = api::parse_chat_request(req.body, lim);
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);

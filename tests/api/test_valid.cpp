@@ -117,11 +117,19 @@ TEST_CASE("valid: unknown fields are ignored, whatever their type") {
 
 TEST_CASE("valid: unknown members inside messages and stream_options are ignored") {
   ChatRequest r = parse_ok(msgs(R"([{"role":"user","content":"a","weird":[1,2],"audio":null},
-      {"role":"assistant","content":"b","refusal":null,"reasoning_content":"hmm"}])",
+      {"role":"assistant","content":"b","refusal":null,"annotations":[]}])",
                                 R"("stream":true,"stream_options":{"include_obfuscation":false})"));
   CHECK(r.messages[0] == json::parse(R"({"role":"user","content":"a"})"));
   CHECK(r.messages[1] == json::parse(R"({"role":"assistant","content":"b"})"));
   CHECK_FALSE(r.include_usage);
+}
+
+TEST_CASE("valid: an assistant's reasoning_content goes back to the template as thinking") {
+  ChatRequest r = parse_ok(msgs(R"([{"role":"user","content":"a"},
+      {"role":"assistant","content":"b","reasoning_content":"hmm"}])"));
+  CHECK(r.messages[1] == json::parse(R"({"role":"assistant","content":"b","thinking":"hmm"})"));
+  CHECK_FALSE(r.raw_reasoning);
+  CHECK(parse_ok(msgs(R"([{"role":"user","content":"a"}])", R"("reasoning_format":"none")")).raw_reasoning);
 }
 
 TEST_CASE("valid: null optional fields are the same as absent") {
