@@ -198,23 +198,9 @@ class Parser {
   explicit Parser(const Limits& limits) : L_(limits) {}
 
   ChatRequest run(std::string_view body) {
-    if (size_t at = depth_exceeded_at(body, L_.max_body_depth); at != std::string_view::npos) {
-      fail("",
-           "The JSON body is nested too deeply: more than " + std::to_string(L_.max_body_depth) +
-               " levels (at byte " + std::to_string(at) + ").",
-           "invalid_json");
-    }
-    json root;
-    try {
-      root = json::parse(body);
-    } catch (const json::exception& e) {
-      fail("", "We could not parse the JSON body of your request: " + parse_error_text(e),
-           "invalid_json");
-    }
-    if (!root.is_object()) {
-      fail("", std::string("The request body must be a JSON object, got ") + type_name(root) + ".",
-           "invalid_type");
-    }
+    auto parsed = parse_json_object(body, L_.max_body_depth);
+    if (auto* e = std::get_if<ApiError>(&parsed)) throw Reject{std::move(*e)};
+    const json root = std::move(std::get<json>(parsed));
     ChatRequest r;
     if (const json* m = field(root, "model")) r.model = as_string(*m, "model");
     parse_messages(root, r);
@@ -700,6 +686,29 @@ class Parser {
 };
 
 }  // namespace
+
+std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body, size_t max_depth) {
+  try {
+    if (size_t at = depth_exceeded_at(body, max_depth); at != std::string_view::npos) {
+      fail("",
+           "The JSON body is nested too deeply: more than " + std::to_string(max_depth) + " levels (at byte " +
+               std::to_string(at) + ").",
+           "invalid_json");
+    }
+    json root;
+    try {
+      root = json::parse(body);
+    } catch (const json::exception& e) {
+      fail("", "We could not parse the JSON body of your request: " + parse_error_text(e), "invalid_json");
+    }
+    if (!root.is_object()) {
+      fail("", std::string("The request body must be a JSON object, got ") + type_name(root) + ".", "invalid_type");
+    }
+    return root;
+  } catch (Reject& r) {
+    return std::move(r.error);
+  }
+}
 
 std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body,
                                                        const Limits& limits) {
