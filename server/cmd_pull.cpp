@@ -1,4 +1,5 @@
 // lfmd pull REPO[:QUANT]: a GGUF from the Hugging Face Hub (or a mirror) into the Hub's cache.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -79,6 +80,15 @@ config::Command pull_cmd() {
 }
 
 }  // namespace
+
+std::string resolve_model_path(const std::string& model) {
+  hub::ModelRef ref;
+  struct stat st {};
+  if (model.empty() || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref)) return model;
+  const std::string path = hub::pull(ref, hub::HubConfig::from_env(), terminal_progress());
+  std::fprintf(stderr, "lfmd: %s is %s\n", model.c_str(), path.c_str());
+  return path;
+}
 
 int cmd_pull(const std::vector<std::string>& a) {
   return guarded("pull", run_pull, pull_cmd(), positionals_to_flags(a, {"repo"}));

@@ -9,6 +9,7 @@ usage: test_pull.py LFMD WORK_DIR
 import hashlib
 import json
 import os
+import pty
 import random
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 TOKEN = "hf_test_token_123"
 COMMIT = {"tiny": "1" * 40, "gated": "2" * 40, "broken": "3" * 40, "split": "4" * 40, "other": "5" * 40,
-          "resume": "6" * 40}
+          "resume": "6" * 40, "real": "7" * 40}
 failures = []
 
 
@@ -59,7 +60,17 @@ def spec():
             "Other-Q8_0.gguf": f("o1", 100_000, 10), "Other-Q5_K_M.gguf": f("o2", 120_000, 11)}},
         "LiquidAI/Resume-GGUF": {"commit": COMMIT["resume"], "files": {
             "Resume-Q6_K.gguf": f("r", 600_000, 12)}},
+        "LiquidAI/Real-GGUF": {"commit": COMMIT["real"], "files": {
+            "Real-Q8_0.gguf": {"file": real_model()}}},
     }}
+
+
+def real_model():
+    out = os.path.join(WORK, "src", "real-q8_0.gguf")
+    r = subprocess.run([LFMD, "gen-model", "--preset", "tiny", "--type", "q8_0", "--seed", "2", "--out", out],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return out
 
 
 def sha(p):
@@ -82,14 +93,37 @@ class FakeHub:
         self.p.wait(timeout=30)
 
 
-def pull(hub_url, ref, token=None, offline=False):
+def hub_env(hub_url, token=None, offline=False):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update({"HF_ENDPOINT": hub_url, "HF_HOME": os.path.join(WORK, "hf-home"), "LFMD_HUB_BACKOFF_MS": "10"})
     if token:
         env["HF_TOKEN"] = token
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
-    return subprocess.run([LFMD, "pull", ref], capture_output=True, text=True, timeout=300, env=env)
+    return env
+
+
+def pull(hub_url, ref, token=None, offline=False):
+    return subprocess.run([LFMD, "pull", ref], capture_output=True, text=True, timeout=300,
+                          env=hub_env(hub_url, token, offline))
+
+
+def stderr_on_a_terminal(cmd, env):
+    """Runs cmd with stderr on a pseudo-terminal; returns (exit code, what it wrote there)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=300), out.decode("utf-8", "replace")
 
 
 def repo_dir(repo):
@@ -199,7 +233,23 @@ def run_cases(hub, s):
     check(r.returncode == 0 and sha(r.stdout.strip()) == rh and [g["range"] for g in gets] == ["bytes=123456-"],
           f"interrupted earlier download resumed: {[g['range'] for g in gets]}")
 
-    # 10. not a repository name / unknown repository
+    # 10. --model ORG/NAME:QUANT on a model command pulls and loads it; offline it comes from the cache
+    real = s["repos"]["LiquidAI/Real-GGUF"]["files"]["Real-Q8_0.gguf"]["file"]
+    cmd = [LFMD, "complete", "--model", "LiquidAI/Real-GGUF:Q8_0", "--prompt", "Hello", "-n", "4", "--threads", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=hub_env(hub.url))
+    check(r.returncode == 0 and "Real-Q8_0.gguf" in r.stderr and "loaded" in r.stderr,
+          f"complete --model ORG/NAME:QUANT pulls and loads: {r.stderr.strip()[-200:]}")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=hub_env("http://127.0.0.1:9", offline=True))
+    check(r.returncode == 0 and "loaded" in r.stderr, "complete --model ORG/NAME:QUANT offline from the cache")
+    check(sha(os.path.join(repo_dir("LiquidAI/Real-GGUF"), "snapshots", COMMIT["real"], "Real-Q8_0.gguf")) == sha(real),
+          "the pulled model is the served file")
+
+    # 11. progress on a terminal: bytes, rate, ETA
+    code, text = stderr_on_a_terminal([LFMD, "pull", "LiquidAI/LFM2-Tiny-GGUF:Q8_0"], hub_env(hub.url))
+    check(code == 0 and "100%" in text and "/s" in text and "ETA" in text and "KiB" in text,
+          f"progress on a terminal: {text.strip().splitlines()[-1] if text.strip() else ''!r}")
+
+    # 12. unknown repository
     r = pull(hub.url, "LiquidAI/Nope-GGUF")
     check(one_line_error(r) and "not found" in r.stderr, f"unknown repository: {r.stderr.strip()}")
 
