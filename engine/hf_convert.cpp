@@ -4,13 +4,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <optional>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/gguf.h"
 #include "engine/safetensors.h"
@@ -63,11 +62,13 @@ int64_t need_int(const json& c, const char* key) {
 // Dense FFN width of lfm2 as the converter computes it (block_auto_adjust_ff_dim: 2/3, times
 // block_ffn_dim_multiplier, rounded up to block_multiple_of).
 int64_t lfm2_ff_dim(const json& c) {
-  int64_t ff = c.contains("block_ff_dim") ? need_int(c, "block_ff_dim") : need_int(c, "intermediate_size");
+  int64_t ff =
+      c.contains("block_ff_dim") ? need_int(c, "block_ff_dim") : need_int(c, "intermediate_size");
   if (c.value("block_auto_adjust_ff_dim", false)) {
     ff = static_cast<int64_t>(2.0 * static_cast<double>(ff) / 3.0);
     if (c.contains("block_ffn_dim_multiplier") && c["block_ffn_dim_multiplier"].is_number()) {
-      ff = static_cast<int64_t>(c["block_ffn_dim_multiplier"].get<double>() * static_cast<double>(ff));
+      ff = static_cast<int64_t>(c["block_ffn_dim_multiplier"].get<double>() *
+                                static_cast<double>(ff));
     }
     const int64_t m = c.value("block_multiple_of", int64_t{256});
     ff = m * ((ff + m - 1) / m);
@@ -82,9 +83,13 @@ HParams read_hparams(const json& c) {
     a = c["architectures"][0].get<std::string>();
   }
   const std::string mt = c.value("model_type", std::string());
-  if (a == "Lfm2ForCausalLM" || a == "LFM2ForCausalLM" || (a.empty() && mt == "lfm2")) h.arch = "lfm2";
-  else if (a == "Lfm2MoeForCausalLM" || (a.empty() && mt == "lfm2_moe")) h.arch = "lfm2moe";
-  else throw std::runtime_error("config.json: architecture '" + (a.empty() ? mt : a) + "' is not Lfm2ForCausalLM or Lfm2MoeForCausalLM");
+  if (a == "Lfm2ForCausalLM" || a == "LFM2ForCausalLM" || (a.empty() && mt == "lfm2"))
+    h.arch = "lfm2";
+  else if (a == "Lfm2MoeForCausalLM" || (a.empty() && mt == "lfm2_moe"))
+    h.arch = "lfm2moe";
+  else
+    throw std::runtime_error("config.json: architecture '" + (a.empty() ? mt : a) +
+                             "' is not Lfm2ForCausalLM or Lfm2MoeForCausalLM");
   h.D = need_int(c, "hidden_size");
   h.n_layer = need_int(c, "num_hidden_layers");
   h.n_head = need_int(c, "num_attention_heads");
@@ -93,19 +98,25 @@ HParams read_hparams(const json& c) {
   h.n_ctx = c.value("max_position_embeddings", int64_t{128000});
   h.l_cache = c.value("conv_L_cache", int64_t{3});
   h.eps = c.value("norm_eps", 1e-5);
-  if (c.contains("rope_theta")) h.rope_theta = c["rope_theta"].get<double>();
-  else if (c.contains("rope_parameters") && c["rope_parameters"].contains("rope_theta")) h.rope_theta = c["rope_parameters"]["rope_theta"].get<double>();
-  if (c.contains("head_dim") && c["head_dim"].is_number_integer()) h.head_dim = c["head_dim"].get<int64_t>();
-  if (h.D <= 0 || h.n_layer <= 0 || h.n_head <= 0 || h.D % h.n_head != 0) throw std::runtime_error("config.json: inconsistent hidden_size / num_attention_heads");
+  if (c.contains("rope_theta"))
+    h.rope_theta = c["rope_theta"].get<double>();
+  else if (c.contains("rope_parameters") && c["rope_parameters"].contains("rope_theta"))
+    h.rope_theta = c["rope_parameters"]["rope_theta"].get<double>();
+  if (c.contains("head_dim") && c["head_dim"].is_number_integer())
+    h.head_dim = c["head_dim"].get<int64_t>();
+  if (h.D <= 0 || h.n_layer <= 0 || h.n_head <= 0 || h.D % h.n_head != 0)
+    throw std::runtime_error("config.json: inconsistent hidden_size / num_attention_heads");
   h.attn.assign(static_cast<size_t>(h.n_layer), false);
   if (c.contains("layer_types")) {
     const json& lt = c["layer_types"];
-    if (!lt.is_array() || static_cast<int64_t>(lt.size()) != h.n_layer) throw std::runtime_error("config.json: layer_types must list num_hidden_layers entries");
+    if (!lt.is_array() || static_cast<int64_t>(lt.size()) != h.n_layer)
+      throw std::runtime_error("config.json: layer_types must list num_hidden_layers entries");
     for (size_t i = 0; i < lt.size(); ++i) h.attn[i] = lt[i].get<std::string>() == "full_attention";
   } else if (c.contains("full_attn_idxs")) {
     for (const auto& i : c["full_attn_idxs"]) {
       const int64_t il = i.get<int64_t>();
-      if (il < 0 || il >= h.n_layer) throw std::runtime_error("config.json: full_attn_idxs entry out of range");
+      if (il < 0 || il >= h.n_layer)
+        throw std::runtime_error("config.json: full_attn_idxs entry out of range");
       h.attn[static_cast<size_t>(il)] = true;
     }
   } else {
@@ -137,20 +148,26 @@ class Planner {
   // Adds GGUF tensor `gguf` from HF tensor `hf`, whose torch shape must be `shape`.
   void add(const std::string& gguf, const std::string& hf, std::vector<int64_t> shape) {
     const StTensor* t = get(hf, shape);
-    if (shape.size() == 3 && shape[1] == 1) shape.erase(shape.begin() + 1);  // conv [D,1,L] -> [D,L]
+    if (shape.size() == 3 && shape[1] == 1)
+      shape.erase(shape.begin() + 1);  // conv [D,1,L] -> [D,L]
     out_.push_back({gguf, std::vector<int64_t>(shape.rbegin(), shape.rend()), {t}});
   }
   // Stacks experts.E.<w>.weight of layer il (each of torch shape `shape`) into one tensor.
-  void add_experts(const std::string& gguf, int64_t il, const std::string& w, const std::vector<int64_t>& shape) {
+  void add_experts(const std::string& gguf, int64_t il, const std::string& w,
+                   const std::vector<int64_t>& shape) {
     OutTensor o{gguf, {shape[1], shape[0], h_.n_expert}, {}};
     for (int64_t e = 0; e < h_.n_expert; ++e) {
-      o.parts.push_back(get("model.layers." + std::to_string(il) + ".feed_forward.experts." + std::to_string(e) + "." + w + ".weight", shape));
+      o.parts.push_back(get("model.layers." + std::to_string(il) + ".feed_forward.experts." +
+                                std::to_string(e) + "." + w + ".weight",
+                            shape));
     }
     out_.push_back(std::move(o));
   }
   std::vector<OutTensor> finish() {
     for (const auto& [name, t] : ck_.all()) {
-      if (!used_.count(name)) throw std::runtime_error("checkpoint tensor '" + name + "' has no GGUF name for " + h_.arch);
+      if (!used_.count(name))
+        throw std::runtime_error("checkpoint tensor '" + name + "' has no GGUF name for " +
+                                 h_.arch);
     }
     return std::move(out_);
   }
@@ -164,7 +181,8 @@ class Planner {
     if (t->shape != want) {
       std::string w = "[";
       for (size_t i = 0; i < want.size(); ++i) w += (i ? ", " : "") + std::to_string(want[i]);
-      throw std::runtime_error("tensor '" + hf + "' has shape " + t->shape_string() + ", config.json implies " + w + "]");
+      throw std::runtime_error("tensor '" + hf + "' has shape " + t->shape_string() +
+                               ", config.json implies " + w + "]");
     }
     used_.insert(hf);
     return t;
@@ -180,7 +198,8 @@ std::vector<OutTensor> plan_tensors(const Checkpoint& ck, const HParams& h) {
   const int64_t D = h.D, hd = h.head_dim.value_or(D / h.n_head);
   p.add("token_embd.weight", "model.embed_tokens.weight", {h.n_vocab, D});
   for (int64_t il = 0; il < h.n_layer; ++il) {
-    const std::string b = "blk." + std::to_string(il) + ".", m = "model.layers." + std::to_string(il) + ".";
+    const std::string b = "blk." + std::to_string(il) + ".",
+                      m = "model.layers." + std::to_string(il) + ".";
     p.add(b + "attn_norm.weight", m + "operator_norm.weight", {D});
     if (h.attn[static_cast<size_t>(il)]) {
       p.add(b + "attn_q.weight", m + "self_attn.q_proj.weight", {h.n_head * hd, D});
@@ -220,10 +239,12 @@ bool ends_with(const std::string& s, const char* suf) {
 // The converter keeps these in F32 whatever the output type.
 bool converter_keeps_f32(const OutTensor& t) {
   return t.ne.size() <= 1 || ends_with(t.name, "_norm.weight") || !ends_with(t.name, ".weight") ||
-         t.name.find("ffn_gate_inp") != std::string::npos || t.name.find("shortconv.conv") != std::string::npos;
+         t.name.find("ffn_gate_inp") != std::string::npos ||
+         t.name.find("shortconv.conv") != std::string::npos;
 }
 
-std::vector<DType> output_types(const std::vector<OutTensor>& ts, quant::FileType ft, const HParams& h) {
+std::vector<DType> output_types(const std::vector<OutTensor>& ts, quant::FileType ft,
+                                const HParams& h) {
   const DType base = quant::base_type(ft);
   std::vector<DType> types;
   if (kernels::type_info(base).block_size == 1) {
@@ -277,7 +298,9 @@ void write_tokenizer(gguf::Writer& w, const std::string& dir, int64_t n_vocab) {
   } catch (const std::exception& e) {
     throw std::runtime_error(dir + "/" + e.what());
   }
-  if (static_cast<int64_t>(v.tokens.size()) > n_vocab) throw std::runtime_error("tokenizer.json has " + std::to_string(v.tokens.size()) + " tokens, more than vocab_size " + std::to_string(n_vocab));
+  if (static_cast<int64_t>(v.tokens.size()) > n_vocab)
+    throw std::runtime_error("tokenizer.json has " + std::to_string(v.tokens.size()) +
+                             " tokens, more than vocab_size " + std::to_string(n_vocab));
   for (int64_t i = static_cast<int64_t>(v.tokens.size()); i < n_vocab; ++i) {
     v.tokens.push_back("[PAD" + std::to_string(i) + "]");
     v.types.push_back(static_cast<int32_t>(TokenType::Unused));
@@ -295,7 +318,8 @@ void write_tokenizer(gguf::Writer& w, const std::string& dir, int64_t n_vocab) {
   std::string tmpl = read_file(dir + "/chat_template.jinja", false);
   if (tmpl.empty() && !tc.empty()) {
     const json c = parse_json(dir + "/tokenizer_config.json", tc);
-    if (c.contains("chat_template") && c["chat_template"].is_string()) tmpl = c["chat_template"].get<std::string>();
+    if (c.contains("chat_template") && c["chat_template"].is_string())
+      tmpl = c["chat_template"].get<std::string>();
     else if (c.contains("chat_template") && c["chat_template"].is_array()) {
       for (const auto& t : c["chat_template"]) {  // [{name, template}]: the default one
         if (t.value("name", std::string()) == "default") tmpl = t.value("template", std::string());
@@ -318,7 +342,8 @@ std::string model_name(const json& c, const std::string& dir) {
 }  // namespace
 
 ConvertStats convert_checkpoint(const std::string& dir, const std::string& out, quant::FileType ft,
-                                ThreadPool* pool, const std::function<void(uint64_t, uint64_t)>& progress) {
+                                ThreadPool* pool,
+                                const std::function<void(uint64_t, uint64_t)>& progress) {
   const json cfg = parse_json(dir + "/config.json", read_file(dir + "/config.json", true));
   const HParams h = read_hparams(cfg);
   const Checkpoint ck(dir);
@@ -345,7 +370,8 @@ ConvertStats convert_checkpoint(const std::string& dir, const std::string& out, 
       for (int64_t r0 = 0; r0 < rows; r0 += slab) {
         const int64_t n = std::min(slab, rows - r0);
         buf.resize(rb_out * static_cast<size_t>(n));
-        quant::convert_rows(part->type, part->data + rb_in * static_cast<size_t>(r0), types[i], buf.data(), n0, n, pool);
+        quant::convert_rows(part->type, part->data + rb_in * static_cast<size_t>(r0), types[i],
+                            buf.data(), n0, n, pool);
         sink(buf.data(), buf.size());
         done += buf.size();
         if (progress) progress(done, total);

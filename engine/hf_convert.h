@@ -22,7 +22,7 @@ class ThreadPool;
 namespace lfmd::hf {
 
 struct ConvertStats {
-  std::string arch;       // "lfm2" | "lfm2moe"
+  std::string arch;  // "lfm2" | "lfm2moe"
   size_t n_tensors = 0;
 };
 

@@ -35,11 +35,11 @@ struct FileTypeName {
   DType base;
 };
 constexpr FileTypeName kFileTypes[] = {
-    {FileType::F32, "F32", DType::F32},         {FileType::F16, "F16", DType::F16},
-    {FileType::BF16, "BF16", DType::BF16},      {FileType::Q8_0, "Q8_0", DType::Q8_0},
-    {FileType::Q4_0, "Q4_0", DType::Q4_0},      {FileType::Q4_K_S, "Q4_K_S", DType::Q4_K},
-    {FileType::Q4_K_M, "Q4_K_M", DType::Q4_K},  {FileType::Q5_K_S, "Q5_K_S", DType::Q5_K},
-    {FileType::Q5_K_M, "Q5_K_M", DType::Q5_K},  {FileType::Q6_K, "Q6_K", DType::Q6_K},
+    {FileType::F32, "F32", DType::F32},        {FileType::F16, "F16", DType::F16},
+    {FileType::BF16, "BF16", DType::BF16},     {FileType::Q8_0, "Q8_0", DType::Q8_0},
+    {FileType::Q4_0, "Q4_0", DType::Q4_0},     {FileType::Q4_K_S, "Q4_K_S", DType::Q4_K},
+    {FileType::Q4_K_M, "Q4_K_M", DType::Q4_K}, {FileType::Q5_K_S, "Q5_K_S", DType::Q5_K},
+    {FileType::Q5_K_M, "Q5_K_M", DType::Q5_K}, {FileType::Q6_K, "Q6_K", DType::Q6_K},
 };
 
 const FileTypeName& entry(FileType t) {
@@ -49,7 +49,9 @@ const FileTypeName& entry(FileType t) {
   throw std::logic_error("unknown file type");
 }
 
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
 
 // ggml_n_dims: the number of dimensions up to the last one larger than 1.
 int effective_dims(const std::vector<int64_t>& ne) {
@@ -91,7 +93,9 @@ int layer_of(const std::string& n) {
 }
 
 // First eighth, last eighth, and every third layer in between.
-bool more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+bool more_bits(int64_t i, int64_t n) {
+  return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
 
 struct MixState {
   FileType ft;
@@ -109,13 +113,17 @@ DType mix_type(MixState& s, const TensorDesc& t) {
     case Role::Output:
     case Role::TokenEmbd:
       if (role_of(t.name) == Role::TokenEmbd && !s.tied) break;
-      if (t.ne[0] % kernels::type_info(s.base).block_size != 0) ty = DType::Q8_0;
-      else if (s.base != DType::Q8_0) ty = DType::Q6_K;
+      if (t.ne[0] % kernels::type_info(s.base).block_size != 0)
+        ty = DType::Q8_0;
+      else if (s.base != DType::Q8_0)
+        ty = DType::Q6_K;
       break;
     case Role::AttnV: {
       const int64_t i = s.i_attn_v++;
-      if (km && more_bits(i, s.n_attn_v)) ty = DType::Q6_K;
-      else if (s.ft == FileType::Q4_K_S && i < 4) ty = DType::Q5_K;
+      if (km && more_bits(i, s.n_attn_v))
+        ty = DType::Q6_K;
+      else if (s.ft == FileType::Q4_K_S && i < 4)
+        ty = DType::Q5_K;
       if (eight_experts) ty = DType::Q8_0;
       break;
     }
@@ -127,16 +135,20 @@ DType mix_type(MixState& s, const TensorDesc& t) {
       int64_t il = s.i_ffn_down++;
       if (s.facts.n_expert > 1) {
         il = layer_of(t.name);
-        if (il < 0 || il >= s.facts.n_layer) throw std::runtime_error("cannot tell the layer of tensor " + t.name);
+        if (il < 0 || il >= s.facts.n_layer)
+          throw std::runtime_error("cannot tell the layer of tensor " + t.name);
       }
-      if (km && more_bits(il, s.facts.n_layer)) ty = DType::Q6_K;
-      else if (s.ft == FileType::Q4_K_S && il < s.facts.n_layer / 8) ty = DType::Q5_K;
+      if (km && more_bits(il, s.facts.n_layer))
+        ty = DType::Q6_K;
+      else if (s.ft == FileType::Q4_K_S && il < s.facts.n_layer / 8)
+        ty = DType::Q5_K;
       break;
     }
     case Role::AttnOut:
       if (eight_experts && (s.ft == FileType::Q4_K_M || s.ft == FileType::Q4_K_S)) ty = DType::Q5_K;
       break;
-    case Role::Other: break;
+    case Role::Other:
+      break;
   }
   return ty;
 }
@@ -145,11 +157,13 @@ DType mix_type(MixState& s, const TensorDesc& t) {
 DType fit_block(const TensorDesc& t, DType ty) {
   const int64_t n = t.ne[0];
   if (n % kernels::type_info(ty).block_size == 0) return ty;
-  if (ty == DType::Q6_K) ty = DType::Q8_0;
+  if (ty == DType::Q6_K)
+    ty = DType::Q8_0;
   else if (ty == DType::Q4_K || ty == DType::Q5_K) {
-    throw std::runtime_error("tensor " + t.name + ": rows of " + std::to_string(n) +
-                             " values do not fit " + kernels::type_info(ty).name +
-                             " blocks, and llama.cpp's fallback (Q5_0/Q5_1) is not supported by lfmd");
+    throw std::runtime_error(
+        "tensor " + t.name + ": rows of " + std::to_string(n) + " values do not fit " +
+        kernels::type_info(ty).name +
+        " blocks, and llama.cpp's fallback (Q5_0/Q5_1) is not supported by lfmd");
   }
   if (n % kernels::type_info(ty).block_size != 0) ty = DType::F16;
   return ty;
@@ -169,8 +183,12 @@ bool parse_file_type(const std::string& s, FileType* out) {
   return false;
 }
 
-const char* file_type_name(FileType t) { return entry(t).name; }
-DType base_type(FileType t) { return entry(t).base; }
+const char* file_type_name(FileType t) {
+  return entry(t).name;
+}
+DType base_type(FileType t) {
+  return entry(t).base;
+}
 
 std::string file_type_list() {
   std::string out;
@@ -201,16 +219,20 @@ std::vector<DType> choose_types(const std::vector<TensorDesc>& tensors, FileType
   const bool quantized_base = kernels::type_info(s.base).block_size > 1;
   for (size_t i : order) {
     const TensorDesc& t = tensors[i];
-    if (!is_quantizable(t)) out[i] = t.type;
-    else if (!quantized_base) out[i] = s.base;
-    else out[i] = fit_block(t, mix_type(s, t));
+    if (!is_quantizable(t))
+      out[i] = t.type;
+    else if (!quantized_base)
+      out[i] = s.base;
+    else
+      out[i] = fit_block(t, mix_type(s, t));
   }
   return out;
 }
 
 void convert_rows(DType from, const void* src, DType to, void* dst, int64_t n_per_row,
                   int64_t n_rows, ThreadPool* pool) {
-  const size_t rb_in = kernels::row_bytes(from, n_per_row), rb_out = kernels::row_bytes(to, n_per_row);
+  const size_t rb_in = kernels::row_bytes(from, n_per_row),
+               rb_out = kernels::row_bytes(to, n_per_row);
   if (from == to) {
     std::memcpy(dst, src, rb_in * static_cast<size_t>(n_rows));
     return;
@@ -224,8 +246,10 @@ void convert_rows(DType from, const void* src, DType to, void* dst, int64_t n_pe
       kernels::quantize_row(to, row.data(), o, n_per_row);  // every DType is writable
     }
   };
-  if (pool && pool->size() > 1 && n_rows > 1) pool->parallel_for(n_rows, 1, work);
-  else work(0, n_rows);
+  if (pool && pool->size() > 1 && n_rows > 1)
+    pool->parallel_for(n_rows, 1, work);
+  else
+    work(0, n_rows);
 }
 
 void quantize_file(const std::string& in_path, const std::string& out_path, FileType ft,
@@ -236,7 +260,8 @@ void quantize_file(const std::string& in_path, const std::string& out_path, File
   facts.n_layer = static_cast<int64_t>(in.get_uint(arch + ".block_count"));
   facts.n_expert = static_cast<int64_t>(in.get_uint_opt(arch + ".expert_count").value_or(0));
   std::vector<TensorDesc> descs;
-  for (const auto& t : in.tensors()) descs.push_back({t.name, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.type});
+  for (const auto& t : in.tensors())
+    descs.push_back({t.name, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.type});
   const std::vector<DType> types = choose_types(descs, ft, facts);
 
   gguf::Writer w;
@@ -255,13 +280,15 @@ void quantize_file(const std::string& in_path, const std::string& out_path, File
   w.write(out_path, [&](size_t i, const gguf::Writer::ByteSink& out) {
     const gguf::TensorInfo& t = in.tensors()[i];
     const int64_t n_rows = t.n_elements() / t.ne[0];
-    const size_t rb_in = kernels::row_bytes(t.type, t.ne[0]), rb_out = kernels::row_bytes(types[i], t.ne[0]);
+    const size_t rb_in = kernels::row_bytes(t.type, t.ne[0]),
+                 rb_out = kernels::row_bytes(types[i], t.ne[0]);
     // Slabs of ~16 MiB of output keep memory bounded for any tensor size.
     const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((16u << 20) / rb_out));
     for (int64_t r0 = 0; r0 < n_rows; r0 += slab) {
       const int64_t n = std::min(slab, n_rows - r0);
       buf.resize(rb_out * static_cast<size_t>(n));
-      convert_rows(t.type, t.data + rb_in * static_cast<size_t>(r0), types[i], buf.data(), t.ne[0], n, pool);
+      convert_rows(t.type, t.data + rb_in * static_cast<size_t>(r0), types[i], buf.data(), t.ne[0],
+                   n, pool);
       out(buf.data(), buf.size());
       done += buf.size();
       if (progress) progress(done, total);

@@ -19,8 +19,16 @@ namespace quant {
 
 // llama.cpp's `general.file_type` ids (llama_ftype) of the mixes lfmd can write.
 enum class FileType : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 7, Q4_K_S = 14, Q4_K_M = 15, Q5_K_S = 16, Q5_K_M = 17,
-  Q6_K = 18, BF16 = 32,
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 7,
+  Q4_K_S = 14,
+  Q4_K_M = 15,
+  Q5_K_S = 16,
+  Q5_K_M = 17,
+  Q6_K = 18,
+  BF16 = 32,
 };
 
 // "q4_k_m", "Q4_K_M", "f16", ... Returns false for unknown names.

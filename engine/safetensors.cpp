@@ -10,10 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 namespace lfmd::hf {
 
@@ -61,11 +60,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   base_ = static_cast<const uint8_t*>(m);
   uint64_t hlen;
   std::memcpy(&hlen, base_, 8);
-  if (hlen > size_ - 8 || hlen > (100u << 20)) bad(path, "header length " + std::to_string(hlen) + " runs past the end of the file");
+  if (hlen > size_ - 8 || hlen > (100u << 20))
+    bad(path, "header length " + std::to_string(hlen) + " runs past the end of the file");
   const uint64_t data0 = 8 + hlen, data_size = size_ - data0;
   json h;
   try {
-    h = json::parse(reinterpret_cast<const char*>(base_ + 8), reinterpret_cast<const char*>(base_ + data0));
+    h = json::parse(reinterpret_cast<const char*>(base_ + 8),
+                    reinterpret_cast<const char*>(base_ + data0));
   } catch (const json::exception&) {
     bad(path, "header is not valid JSON");
   }
@@ -82,10 +83,15 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         if (x < 0 || x > (int64_t{1} << 40)) bad(path, "tensor '" + name + "' has a bad dimension");
         t.shape.push_back(x);
       }
-      const uint64_t b = v.at("data_offsets").at(0).get<uint64_t>(), e = v.at("data_offsets").at(1).get<uint64_t>();
-      if (b > e || e > data_size) bad(path, "tensor '" + name + "' data runs past the end of the file");
-      const uint64_t want = static_cast<uint64_t>(t.n_elements()) * (t.type == kernels::DType::F32 ? 4 : 2);
-      if (e - b != want) bad(path, "tensor '" + name + "' " + t.shape_string() + " has " + std::to_string(e - b) + " bytes, expected " + std::to_string(want));
+      const uint64_t b = v.at("data_offsets").at(0).get<uint64_t>(),
+                     e = v.at("data_offsets").at(1).get<uint64_t>();
+      if (b > e || e > data_size)
+        bad(path, "tensor '" + name + "' data runs past the end of the file");
+      const uint64_t want =
+          static_cast<uint64_t>(t.n_elements()) * (t.type == kernels::DType::F32 ? 4 : 2);
+      if (e - b != want)
+        bad(path, "tensor '" + name + "' " + t.shape_string() + " has " + std::to_string(e - b) +
+                      " bytes, expected " + std::to_string(want));
       t.data = base_ + data0 + b;
       t.nbytes = e - b;
       tensors_.push_back(std::move(t));
@@ -109,7 +115,8 @@ Checkpoint::Checkpoint(const std::string& dir) {
       const json j = json::parse(ss.str());
       for (const auto& [name, f] : j.at("weight_map").items()) {
         const std::string file = f.get<std::string>();
-        if (file.find('/') != std::string::npos) bad(index, "shard name '" + file + "' is not a plain file name");
+        if (file.find('/') != std::string::npos)
+          bad(index, "shard name '" + file + "' is not a plain file name");
         if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
       }
     } catch (const json::exception&) {
@@ -117,7 +124,9 @@ Checkpoint::Checkpoint(const std::string& dir) {
     }
   } else {
     DIR* d = ::opendir(dir.c_str());
-    if (!d) throw std::runtime_error(dir + ": cannot open the checkpoint directory: " + std::strerror(errno));
+    if (!d)
+      throw std::runtime_error(dir +
+                               ": cannot open the checkpoint directory: " + std::strerror(errno));
     while (dirent* e = ::readdir(d)) {
       const std::string n = e->d_name;
       if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0) files.push_back(n);
@@ -129,7 +138,8 @@ Checkpoint::Checkpoint(const std::string& dir) {
   for (const auto& f : files) {
     files_.push_back(std::make_unique<SafetensorsFile>(dir + "/" + f));
     for (const auto& t : files_.back()->tensors()) {
-      if (!by_name_.emplace(t.name, &t).second) throw std::runtime_error(dir + ": tensor '" + t.name + "' is in two files");
+      if (!by_name_.emplace(t.name, &t).second)
+        throw std::runtime_error(dir + ": tensor '" + t.name + "' is in two files");
     }
   }
 }

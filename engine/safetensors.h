@@ -18,7 +18,7 @@ struct StTensor {
   std::vector<int64_t> shape;  // row-major, last dimension contiguous (torch order)
   const uint8_t* data = nullptr;
   uint64_t nbytes = 0;
-  std::string file;            // for messages
+  std::string file;  // for messages
   int64_t n_elements() const;
   std::string shape_string() const;  // "[2048, 1, 3]"
 };
@@ -27,7 +27,8 @@ struct StTensor {
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the data.
 class SafetensorsFile {
  public:
-  explicit SafetensorsFile(const std::string& path);  // throws std::runtime_error naming the problem
+  explicit SafetensorsFile(
+      const std::string& path);  // throws std::runtime_error naming the problem
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;

@@ -19,21 +19,26 @@ int run_convert(const config::Options& o) {
   }
   quant::FileType ft;
   if (!quant::parse_file_type(o.str("type"), &ft)) {
-    throw std::runtime_error("unknown --type '" + o.str("type") + "' (types: " + quant::file_type_list() + ")");
+    throw std::runtime_error("unknown --type '" + o.str("type") +
+                             "' (types: " + quant::file_type_list() + ")");
   }
   ThreadPool pool(threads_of(o), 0);
-  hf::ConvertStats st = hf::convert_checkpoint(o.str("dir"), o.str("out"), ft, &pool, tty_progress("lfmd: converting"));
-  std::fprintf(stderr, "lfmd: wrote %s (%s, %s, %zu tensors)\n", o.str("out").c_str(), st.arch.c_str(),
-               quant::file_type_name(ft), st.n_tensors);
+  hf::ConvertStats st = hf::convert_checkpoint(o.str("dir"), o.str("out"), ft, &pool,
+                                               tty_progress("lfmd: converting"));
+  std::fprintf(stderr, "lfmd: wrote %s (%s, %s, %zu tensors)\n", o.str("out").c_str(),
+               st.arch.c_str(), quant::file_type_name(ft), st.n_tensors);
   return 0;
 }
 
 config::Command convert_cmd() {
-  static const std::string usage = "lfmd convert HF_DIR --out FILE.gguf [--type T]   (T: " + quant::file_type_list() + ")";
-  config::Command c{"convert",
-                    "Convert a Hugging Face checkpoint of Lfm2ForCausalLM / Lfm2MoeForCausalLM (config.json, "
-                    "*.safetensors, tokenizer.json, tokenizer_config.json) into a GGUF.",
-                    usage.c_str(), {}};
+  static const std::string usage =
+      "lfmd convert HF_DIR --out FILE.gguf [--type T]   (T: " + quant::file_type_list() + ")";
+  config::Command c{
+      "convert",
+      "Convert a Hugging Face checkpoint of Lfm2ForCausalLM / Lfm2MoeForCausalLM (config.json, "
+      "*.safetensors, tokenizer.json, tokenizer_config.json) into a GGUF.",
+      usage.c_str(),
+      {}};
   c.options.push_back({"dir", OptType::String, "", "checkpoint directory (or the first argument)"});
   c.options.push_back({"out", OptType::String, "", "output GGUF", 0, 0, 'o'});
   c.options.push_back({"type", OptType::String, "f16", "tensor type / mix of the output"});

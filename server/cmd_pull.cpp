@@ -54,8 +54,10 @@ hub::Progress terminal_progress() {
       eta = b;
     }
     std::fprintf(stderr, "\r\033[Klfmd: %s %3d%% %s of %s, %s/s, ETA %s", file.c_str(),
-                 total ? static_cast<int>(100 * done / total) : 100, human_bytes(static_cast<double>(done)).c_str(),
-                 human_bytes(static_cast<double>(total)).c_str(), human_bytes(rate).c_str(), eta.c_str());
+                 total ? static_cast<int>(100 * done / total) : 100,
+                 human_bytes(static_cast<double>(done)).c_str(),
+                 human_bytes(static_cast<double>(total)).c_str(), human_bytes(rate).c_str(),
+                 eta.c_str());
     if (done >= total) std::fprintf(stderr, "\n");
   };
 }
@@ -63,7 +65,8 @@ hub::Progress terminal_progress() {
 int run_pull(const config::Options& o) {
   hub::ModelRef ref;
   if (!hub::parse_model_ref(o.str("repo"), &ref)) {
-    throw std::runtime_error("'" + o.str("repo") + "' is not a repository name (org/name or org/name:QUANT)");
+    throw std::runtime_error("'" + o.str("repo") +
+                             "' is not a repository name (org/name or org/name:QUANT)");
   }
   const std::string path = hub::pull(ref, hub::HubConfig::from_env(), terminal_progress());
   std::printf("%s\n", path.c_str());
@@ -71,12 +74,13 @@ int run_pull(const config::Options& o) {
 }
 
 config::Command pull_cmd() {
-  return {"pull",
-          "Download a GGUF from the Hugging Face Hub into its cache ($HF_HOME/hub) and print its path. "
-          "QUANT defaults to Q4_K_M (else the closest the repository has). Environment: HF_TOKEN, "
-          "HF_ENDPOINT (mirror), HF_HUB_OFFLINE=1 (cache only), HF_HOME / HF_HUB_CACHE.",
-          "lfmd pull ORG/NAME[:QUANT]   e.g. lfmd pull LiquidAI/LFM2-8B-A1B-GGUF:Q4_K_M",
-          {{"repo", OptType::String, "", "repository (or the first argument)"}}};
+  return {
+      "pull",
+      "Download a GGUF from the Hugging Face Hub into its cache ($HF_HOME/hub) and print its path. "
+      "QUANT defaults to Q4_K_M (else the closest the repository has). Environment: HF_TOKEN, "
+      "HF_ENDPOINT (mirror), HF_HUB_OFFLINE=1 (cache only), HF_HOME / HF_HUB_CACHE.",
+      "lfmd pull ORG/NAME[:QUANT]   e.g. lfmd pull LiquidAI/LFM2-8B-A1B-GGUF:Q4_K_M",
+      {{"repo", OptType::String, "", "repository (or the first argument)"}}};
 }
 
 }  // namespace
@@ -84,7 +88,8 @@ config::Command pull_cmd() {
 std::string resolve_model_path(const std::string& model) {
   hub::ModelRef ref;
   struct stat st {};
-  if (model.empty() || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref)) return model;
+  if (model.empty() || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref))
+    return model;
   const std::string path = hub::pull(ref, hub::HubConfig::from_env(), terminal_progress());
   std::fprintf(stderr, "lfmd: %s is %s\n", model.c_str(), path.c_str());
   return path;

@@ -14,7 +14,7 @@ namespace lfmd::cli {
 
 // Maps leading positional arguments to --NAME flags (the option parser knows only flags).
 inline std::vector<std::string> positionals_to_flags(const std::vector<std::string>& args,
-                                              const std::vector<std::string>& names) {
+                                                     const std::vector<std::string>& names) {
   std::vector<std::string> out;
   size_t next = 0, i = 0;
   for (; i < args.size() && next < names.size(); ++i) {

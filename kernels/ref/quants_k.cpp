@@ -11,11 +11,16 @@ namespace lfmd::kernels::ref {
 namespace {
 
 // Round half to even (what ggml gets by adding 1.5 * 2^23); |v| < 2^22.
-inline int round_even(float v) { return static_cast<int>(std::nearbyintf(v)); }
+inline int round_even(float v) {
+  return static_cast<int>(std::nearbyintf(v));
+}
 
-inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+inline int clamp_int(int v, int lo, int hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
 
-// Weighted error of codes q under x ~= scale * q + offset: sum_i w_i * (scale*q_i + offset - x_i)^2.
+// Weighted error of codes q under x ~= scale * q + offset: sum_i w_i * (scale*q_i + offset -
+// x_i)^2.
 float weighted_sq_error(const float* x, const float* w, const uint8_t* q, int n, float scale,
                         float offset) {
   float err = 0.0f;
@@ -49,7 +54,8 @@ float fit_affine_codes(int n, int nmax, const float* x, const float* w, uint8_t*
   }
   float inv = nmax / (hi - lo);
   float scale = 1 / inv;
-  for (int i = 0; i < n; ++i) q[i] = static_cast<uint8_t>(clamp_int(round_even(inv * (x[i] - lo)), 0, nmax));
+  for (int i = 0; i < n; ++i)
+    q[i] = static_cast<uint8_t>(clamp_int(round_even(inv * (x[i] - lo)), 0, nmax));
   float best = weighted_sq_error(x, w, q, n, scale, lo);
   uint8_t cand[32];
   for (int step = 0; step <= nstep; ++step) {
@@ -139,7 +145,8 @@ void quantize_kquant_affine(const float* x, int nmax, float rmin, int nstep, uin
     for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(xs[l]);
-    sub_scale[j] = fit_affine_codes(32, nmax, xs, w, codes + 32 * j, &sub_min[j], rmin, 0.1f, nstep);
+    sub_scale[j] =
+        fit_affine_codes(32, nmax, xs, w, codes + 32 * j, &sub_min[j], rmin, 0.1f, nstep);
     if (sub_scale[j] > max_scale) max_scale = sub_scale[j];
     if (sub_min[j] > max_min) max_min = sub_min[j];
   }
@@ -171,7 +178,8 @@ void quantize_kquant_affine(const float* x, int nmax, float rmin, int nstep, uin
     if (!d) continue;
     const float dm = fp16_to_fp32(*dmin_out) * m;
     for (int l = 0; l < 32; ++l) {
-      codes[32 * j + l] = static_cast<uint8_t>(clamp_int(round_even((x[32 * j + l] + dm) / d), 0, nmax));
+      codes[32 * j + l] =
+          static_cast<uint8_t>(clamp_int(round_even((x[32 * j + l] + dm) / d), 0, nmax));
     }
   }
 }
@@ -188,7 +196,8 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
     // 4 groups of 64: 32 bytes each, sub-block 2g in the low nibbles, 2g+1 in the high ones.
     for (int g = 0; g < 4; ++g) {
       for (int l = 0; l < 32; ++l) {
-        y[i].qs[32 * g + l] = static_cast<uint8_t>(codes[64 * g + l] | (codes[64 * g + 32 + l] << 4));
+        y[i].qs[32 * g + l] =
+            static_cast<uint8_t>(codes[64 * g + l] | (codes[64 * g + 32 + l] << 4));
       }
     }
   }
@@ -239,7 +248,8 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) {
       const float d = fp16_to_fp32(y[i].d) * y[i].scales[j];
       if (!d) continue;
       for (int l = 0; l < 16; ++l) {
-        codes[16 * j + l] = static_cast<int8_t>(clamp_int(round_even(x[16 * j + l] / d), -32, 31) + 32);
+        codes[16 * j + l] =
+            static_cast<int8_t>(clamp_int(round_even(x[16 * j + l] / d), -32, 31) + 32);
       }
     }
     // Two halves of 128: low nibbles of codes l, l+32 (ql[l]) and l+64, l+96 (high nibbles),
@@ -251,8 +261,8 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) {
       for (int l = 0; l < 32; ++l) {
         ql[l] = static_cast<uint8_t>((c[l] & 0xF) | ((c[l + 64] & 0xF) << 4));
         ql[l + 32] = static_cast<uint8_t>((c[l + 32] & 0xF) | ((c[l + 96] & 0xF) << 4));
-        qh[l] = static_cast<uint8_t>((c[l] >> 4) | ((c[l + 32] >> 4) << 2) | ((c[l + 64] >> 4) << 4) |
-                                     ((c[l + 96] >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((c[l] >> 4) | ((c[l + 32] >> 4) << 2) |
+                                     ((c[l + 64] >> 4) << 4) | ((c[l + 96] >> 4) << 6));
       }
     }
   }

@@ -12,11 +12,10 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "server/http.h"
 #include "server/hub/sha256.h"
@@ -59,7 +58,7 @@ void write_atomic(const std::string& path, const std::string& text) {
 }
 
 struct RemoteFile {
-  std::string path;    // in the repository
+  std::string path;  // in the repository
   uint64_t size = 0;
   std::string sha256;  // LFS oid ("" for a file outside LFS)
 };
@@ -80,7 +79,8 @@ std::map<std::string, Choice> ggufs_by_quant(const std::vector<RemoteFile>& file
   std::map<std::string, Choice> out;
   for (const auto& f : files) {
     std::string lower = f.path;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (lower.size() < 5 || lower.compare(lower.size() - 5, 5, ".gguf") != 0) continue;
     if (lower.find("mmproj") != std::string::npos) continue;
     const std::string q = quant_of(f.path.substr(f.path.find_last_of('/') + 1));
@@ -88,7 +88,8 @@ std::map<std::string, Choice> ggufs_by_quant(const std::vector<RemoteFile>& file
     out[q].quant = q;
     out[q].parts.push_back(f);
   }
-  for (auto& [q, c] : out) std::sort(c.parts.begin(), c.parts.end(), [](auto& a, auto& b) { return a.path < b.path; });
+  for (auto& [q, c] : out)
+    std::sort(c.parts.begin(), c.parts.end(), [](auto& a, auto& b) { return a.path < b.path; });
   return out;
 }
 
@@ -102,11 +103,13 @@ std::string list_quants(const std::map<std::string, Choice>& m) {
 Choice choose(const ModelRef& ref, const std::map<std::string, Choice>& m) {
   if (!ref.quant.empty()) {
     auto it = m.find(ref.quant);
-    if (it == m.end()) throw std::runtime_error(ref.repo + " has no " + ref.quant + " GGUF (available: " + list_quants(m) + ")");
+    if (it == m.end())
+      throw std::runtime_error(ref.repo + " has no " + ref.quant +
+                               " GGUF (available: " + list_quants(m) + ")");
     return it->second;
   }
-  static const char* kOrder[] = {"Q4_K_M", "Q4_K_S", "Q5_K_M", "Q4_0", "Q5_K_S", "Q6_K", "Q8_0", "Q3_K_L",
-                                 "Q3_K_M", "IQ4_XS", "IQ4_NL", "BF16", "F16", "F32"};
+  static const char* kOrder[] = {"Q4_K_M", "Q4_K_S", "Q5_K_M", "Q4_0",   "Q5_K_S", "Q6_K", "Q8_0",
+                                 "Q3_K_L", "Q3_K_M", "IQ4_XS", "IQ4_NL", "BF16",   "F16",  "F32"};
   for (const char* q : kOrder) {
     if (auto it = m.find(q); it != m.end()) return it->second;
   }
@@ -128,8 +131,10 @@ std::vector<std::pair<std::string, std::string>> auth(const HubConfig& cfg) {
 
 std::string access_error(const HubConfig& cfg, const std::string& repo, int status) {
   if (status == 401 || status == 403) {
-    return cfg.token.empty() ? repo + " is gated or private: accept its terms on the Hub and set HF_TOKEN"
-                             : repo + " refused the token in HF_TOKEN (HTTP " + std::to_string(status) + "; accepted the terms?)";
+    return cfg.token.empty()
+               ? repo + " is gated or private: accept its terms on the Hub and set HF_TOKEN"
+               : repo + " refused the token in HF_TOKEN (HTTP " + std::to_string(status) +
+                     "; accepted the terms?)";
   }
   if (status == 404) return repo + " was not found on " + cfg.endpoint;
   return repo + ": HTTP " + std::to_string(status) + " from " + cfg.endpoint;
@@ -154,13 +159,15 @@ json get_json(const HubConfig& cfg, const std::string& repo, const std::string& 
 }
 
 // The commit "main" points at, and the repository's files with their sizes and LFS hashes.
-std::pair<std::string, std::vector<RemoteFile>> list_files(const HubConfig& cfg, const std::string& repo) {
+std::pair<std::string, std::vector<RemoteFile>> list_files(const HubConfig& cfg,
+                                                           const std::string& repo) {
   const json info = get_json(cfg, repo, cfg.endpoint + "/api/models/" + repo + "/revision/main");
   const std::string commit = info.value("sha", std::string());
   if (commit.size() < 7 || commit.find_first_not_of("0123456789abcdef") != std::string::npos) {
     throw std::runtime_error(repo + ": the Hub did not say which commit main is");
   }
-  const json tree = get_json(cfg, repo, cfg.endpoint + "/api/models/" + repo + "/tree/" + commit + "?recursive=true");
+  const json tree = get_json(
+      cfg, repo, cfg.endpoint + "/api/models/" + repo + "/tree/" + commit + "?recursive=true");
   std::vector<RemoteFile> files;
   for (const auto& e : tree) {
     if (e.value("type", std::string()) != "file") continue;
@@ -204,7 +211,8 @@ std::string fetch_range(const HubConfig& cfg, const std::string& url, const std:
     }
     done += n;
     if (done > f.size) {
-      fail = f.path + ": the server sent more than the " + std::to_string(f.size) + " bytes the Hub announced";
+      fail = f.path + ": the server sent more than the " + std::to_string(f.size) +
+             " bytes the Hub announced";
       return false;
     }
     if (progress) progress(f.path, done, f.size);
@@ -222,39 +230,48 @@ std::string fetch_range(const HubConfig& cfg, const std::string& url, const std:
 }
 
 // Downloads one file into blobs/<sha256> (via .incomplete), verified by size and SHA-256.
-void download(const HubConfig& cfg, const std::string& repo, const std::string& commit, const RemoteFile& f,
-              const std::string& blob, const Progress& progress) {
+void download(const HubConfig& cfg, const std::string& repo, const std::string& commit,
+              const RemoteFile& f, const std::string& blob, const Progress& progress) {
   const std::string part = blob + ".incomplete";
   const std::string url = cfg.endpoint + "/" + repo + "/resolve/" + commit + "/" + f.path;
   std::string last;
   for (int attempt = 0; attempt <= cfg.retries; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.backoff_ms << std::min(attempt - 1, 6)));
+    if (attempt > 0)
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(cfg.backoff_ms << std::min(attempt - 1, 6)));
     if (file_size(part) == static_cast<int64_t>(f.size)) break;
     int status = 0;
     last = fetch_range(cfg, url, part, f, progress, &status);
-    if (status == 401 || status == 403 || status == 404) throw std::runtime_error(access_error(cfg, repo, status));
-    if (status == 416 && file_size(part) > static_cast<int64_t>(f.size)) ::truncate(part.c_str(), 0);
+    if (status == 401 || status == 403 || status == 404)
+      throw std::runtime_error(access_error(cfg, repo, status));
+    if (status == 416 && file_size(part) > static_cast<int64_t>(f.size))
+      ::truncate(part.c_str(), 0);
     if (last.empty() && status >= 400) last = "HTTP " + std::to_string(status);
     if (last.empty() && file_size(part) == static_cast<int64_t>(f.size)) break;
-    if (last.empty()) last = "connection closed after " + std::to_string(file_size(part)) + " of " + std::to_string(f.size) + " bytes";
+    if (last.empty())
+      last = "connection closed after " + std::to_string(file_size(part)) + " of " +
+             std::to_string(f.size) + " bytes";
   }
   const int64_t got = file_size(part);
   if (got != static_cast<int64_t>(f.size)) {
-    throw std::runtime_error(f.path + ": download failed after " + std::to_string(cfg.retries + 1) + " attempts (" + last +
-                             "); run the command again to resume");
+    throw std::runtime_error(f.path + ": download failed after " + std::to_string(cfg.retries + 1) +
+                             " attempts (" + last + "); run the command again to resume");
   }
   if (!f.sha256.empty()) {
     const std::string sum = sha256_file(part);
     if (sum != f.sha256) {
       std::remove(part.c_str());
-      throw std::runtime_error(f.path + ": SHA-256 " + sum + " does not match the Hub's " + f.sha256 + " (download discarded)");
+      throw std::runtime_error(f.path + ": SHA-256 " + sum + " does not match the Hub's " +
+                               f.sha256 + " (download discarded)");
     }
   }
-  if (std::rename(part.c_str(), blob.c_str()) != 0) throw std::runtime_error("cannot rename " + part + ": " + std::strerror(errno));
+  if (std::rename(part.c_str(), blob.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + part + ": " + std::strerror(errno));
 }
 
 // snapshots/<commit>/<path> -> ../../blobs/<name> (one more ../ per directory level in path).
-void link_snapshot(const std::string& dir, const std::string& commit, const std::string& path, const std::string& blob_name) {
+void link_snapshot(const std::string& dir, const std::string& commit, const std::string& path,
+                   const std::string& blob_name) {
   const std::string link = dir + "/snapshots/" + commit + "/" + path;
   mkdirs(link.substr(0, link.find_last_of('/')));
   std::string target = "../../";
@@ -263,7 +280,8 @@ void link_snapshot(const std::string& dir, const std::string& commit, const std:
   }
   target += "blobs/" + blob_name;
   ::unlink(link.c_str());
-  if (::symlink(target.c_str(), link.c_str()) != 0) throw std::runtime_error("cannot create " + link + ": " + std::strerror(errno));
+  if (::symlink(target.c_str(), link.c_str()) != 0)
+    throw std::runtime_error("cannot create " + link + ": " + std::strerror(errno));
 }
 
 // Offline: the GGUF from the cache, through refs/main and its snapshot.
@@ -271,7 +289,9 @@ std::string pull_offline(const ModelRef& ref, const HubConfig& cfg) {
   const std::string dir = repo_dir(cfg, ref.repo);
   std::ifstream in(dir + "/refs/main");
   std::string commit;
-  if (!(in >> commit)) throw std::runtime_error(ref.repo + " is not in the cache " + cfg.cache_dir + " (offline: HF_HUB_OFFLINE=1)");
+  if (!(in >> commit))
+    throw std::runtime_error(ref.repo + " is not in the cache " + cfg.cache_dir +
+                             " (offline: HF_HUB_OFFLINE=1)");
   std::vector<RemoteFile> files;
   const std::string snap = dir + "/snapshots/" + commit;
   std::function<void(const std::string&)> walk = [&](const std::string& rel) {
@@ -283,8 +303,10 @@ std::string pull_offline(const ModelRef& ref, const HubConfig& cfg) {
         const std::string r = rel.empty() ? n : rel + "/" + n;
         struct stat st {};
         if (::stat((snap + "/" + r).c_str(), &st) != 0) continue;  // dangling link: not usable
-        if (S_ISDIR(st.st_mode)) walk(r);
-        else files.push_back({r, static_cast<uint64_t>(st.st_size), ""});
+        if (S_ISDIR(st.st_mode))
+          walk(r);
+        else
+          files.push_back({r, static_cast<uint64_t>(st.st_size), ""});
       }
       ::closedir(d);
     }
@@ -299,8 +321,10 @@ std::string pull_offline(const ModelRef& ref, const HubConfig& cfg) {
   }
   std::smatch m;
   const std::string first = c.parts.front().path;
-  if (std::regex_search(first, m, split_re()) && static_cast<size_t>(std::stoi(m[2].str())) != c.parts.size()) {
-    throw std::runtime_error(ref.repo + ": only " + std::to_string(c.parts.size()) + " of " + m[2].str() + " parts of " + c.quant + " are cached (offline)");
+  if (std::regex_search(first, m, split_re()) &&
+      static_cast<size_t>(std::stoi(m[2].str())) != c.parts.size()) {
+    throw std::runtime_error(ref.repo + ": only " + std::to_string(c.parts.size()) + " of " +
+                             m[2].str() + " parts of " + c.quant + " are cached (offline)");
   }
   return snap + "/" + first;
 }
@@ -314,29 +338,38 @@ HubConfig HubConfig::from_env() {
     c.endpoint = e;
   }
   c.token = env("HF_TOKEN");
-  if (std::string h = env("HF_HUB_CACHE"); !h.empty()) c.cache_dir = h;
-  else if (std::string h2 = env("HF_HOME"); !h2.empty()) c.cache_dir = h2 + "/hub";
-  else if (std::string x = env("XDG_CACHE_HOME"); !x.empty()) c.cache_dir = x + "/huggingface/hub";
-  else c.cache_dir = env("HOME") + "/.cache/huggingface/hub";
+  if (std::string h = env("HF_HUB_CACHE"); !h.empty())
+    c.cache_dir = h;
+  else if (std::string h2 = env("HF_HOME"); !h2.empty())
+    c.cache_dir = h2 + "/hub";
+  else if (std::string x = env("XDG_CACHE_HOME"); !x.empty())
+    c.cache_dir = x + "/huggingface/hub";
+  else
+    c.cache_dir = env("HOME") + "/.cache/huggingface/hub";
   const std::string off = env("HF_HUB_OFFLINE");
-  c.offline = off == "1" || off == "true" || off == "TRUE" || off == "yes" || off == "ON" || off == "on";
-  if (std::string b = env("LFMD_HUB_BACKOFF_MS"); !b.empty()) c.backoff_ms = std::max(0, std::atoi(b.c_str()));
+  c.offline =
+      off == "1" || off == "true" || off == "TRUE" || off == "yes" || off == "ON" || off == "on";
+  if (std::string b = env("LFMD_HUB_BACKOFF_MS"); !b.empty())
+    c.backoff_ms = std::max(0, std::atoi(b.c_str()));
   return c;
 }
 
 bool parse_model_ref(const std::string& s, ModelRef* out) {
-  static const std::regex re("^([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)(?::([A-Za-z0-9_]+))?$");
+  static const std::regex re(
+      "^([A-Za-z0-9][A-Za-z0-9._-]*)/([A-Za-z0-9][A-Za-z0-9._-]*)(?::([A-Za-z0-9_]+))?$");
   std::smatch m;
   if (!std::regex_match(s, m, re)) return false;
   out->repo = m[1].str() + "/" + m[2].str();
   out->quant = m[3].str();
-  std::transform(out->quant.begin(), out->quant.end(), out->quant.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(out->quant.begin(), out->quant.end(), out->quant.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   return true;
 }
 
 std::string quant_of(const std::string& filename) {
   static const std::regex re(
-      "(?:^|[-_.])(IQ[1-4]_(?:XXS|XS|S|M|NL)|Q[2-8]_K(?:_[SML])?|Q[4-8]_[01]|BF16|F16|F32|MXFP4)(?=[-_.]|$)",
+      "(?:^|[-_.])(IQ[1-4]_(?:XXS|XS|S|M|NL)|Q[2-8]_K(?:_[SML])?|Q[4-8]_[01]|BF16|F16|F32|MXFP4)(?="
+      "[-_.]|$)",
       std::regex::icase);
   std::smatch m;
   if (!std::regex_search(filename, m, re)) return "";
@@ -347,7 +380,8 @@ std::string quant_of(const std::string& filename) {
 
 std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& progress) {
   if (cfg.endpoint.rfind("https://", 0) != 0 && cfg.endpoint.rfind("http://", 0) != 0) {
-    throw std::runtime_error("HF_ENDPOINT must start with https:// (or http:// for a local mirror)");
+    throw std::runtime_error(
+        "HF_ENDPOINT must start with https:// (or http:// for a local mirror)");
   }
   if (cfg.offline) return pull_offline(ref, cfg);
   const auto [commit, files] = list_files(cfg, ref.repo);
@@ -356,10 +390,13 @@ std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& prog
   mkdirs(dir + "/blobs");
   mkdirs(dir + "/refs");
   for (const RemoteFile& f : c.parts) {
-    if (f.sha256.size() != 64) throw std::runtime_error(f.path + ": the Hub gave no SHA-256 (LFS oid) to verify it with");
+    if (f.sha256.size() != 64)
+      throw std::runtime_error(f.path + ": the Hub gave no SHA-256 (LFS oid) to verify it with");
     const std::string blob = dir + "/blobs/" + f.sha256;
-    if (file_size(blob) != static_cast<int64_t>(f.size)) download(cfg, ref.repo, commit, f, blob, progress);
-    else if (progress) progress(f.path, f.size, f.size);
+    if (file_size(blob) != static_cast<int64_t>(f.size))
+      download(cfg, ref.repo, commit, f, blob, progress);
+    else if (progress)
+      progress(f.path, f.size, f.size);
     link_snapshot(dir, commit, f.path, f.sha256);
   }
   write_atomic(dir + "/refs/main", commit);

@@ -20,8 +20,8 @@ struct HubConfig {
   std::string token;
   std::string cache_dir;
   bool offline = false;
-  int retries = 5;         // attempts after the first, per file
-  int backoff_ms = 500;    // delay before the first retry, doubled each time
+  int retries = 5;              // attempts after the first, per file
+  int backoff_ms = 500;         // delay before the first retry, doubled each time
   static HubConfig from_env();  // HF_* variables (LFMD_HUB_BACKOFF_MS overrides the backoff)
 };
 
