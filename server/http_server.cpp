@@ -503,7 +503,11 @@ GetResult get(const std::string& url, const GetOptions& opt,
         });
     r.final_url = cur;
     if (!res) {
-      r.error = stopped ? "cancelled" : httplib::to_string(res.error()) + " (" + u.scheme_host_port + ")";
+      const httplib::Error e = res.error();
+      r.error = stopped ? "cancelled"
+                : e == httplib::Error::SSLServerVerification
+                    ? "TLS certificate verification failed for " + u.scheme_host_port
+                    : httplib::to_string(e) + " (" + u.scheme_host_port + ")";
       r.status = status;
       return r;
     }

@@ -242,6 +242,10 @@ void download(const HubConfig& cfg, const std::string& repo, const std::string& 
     if (file_size(part) == static_cast<int64_t>(f.size)) break;
     int status = 0;
     last = fetch_range(cfg, url, part, f, progress, &status);
+    // Not worth retrying: the same refusal would come again.
+    if (last.rfind("refusing", 0) == 0 || last.rfind("TLS certificate", 0) == 0) {
+      throw std::runtime_error(f.path + ": " + last);
+    }
     if (status == 401 || status == 403 || status == 404)
       throw std::runtime_error(access_error(cfg, repo, status));
     if (status == 416 && file_size(part) > static_cast<int64_t>(f.size))

@@ -5,7 +5,7 @@ Two HTTP servers on 127.0.0.1, both on free ports: the Hub (model info, tree, re
 "storage" host that resolve/ redirects to (like the Hub's CDN), which serves Range requests.
 Prints "HUB_PORT STORAGE_PORT" on one line once both listen, then serves until stdin closes.
 
-    fake_hub.py SPEC.json
+    fake_hub.py SPEC.json [CERT.pem KEY.pem]   (with a certificate the Hub itself speaks HTTPS)
 SPEC: {"repos": {"org/name": {"gated": false, "commit": "<40 hex>",
                              "files": {"path": {"file": "/local/file", "drop_after": N,
                                                 "corrupt": false}}}},
@@ -17,6 +17,7 @@ Control: GET /_stats on the Hub gives request logs (path, range, whether Authori
 import hashlib
 import json
 import os
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,6 +171,10 @@ def main():
     hub = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     storage = ThreadingHTTPServer(("127.0.0.1", 0), Storage)
     hub.daemon_threads = storage.daemon_threads = True
+    if len(sys.argv) == 4:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        hub.socket = ctx.wrap_socket(hub.socket, server_side=True)
     STORAGE_PORT[0] = storage.server_address[1]
     for s in (hub, storage):
         threading.Thread(target=s.serve_forever, daemon=True).start()

@@ -78,11 +78,11 @@ def sha(p):
 
 
 class FakeHub:
-    def __init__(self, spec_path):
-        self.p = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_hub.py"), spec_path],
+    def __init__(self, spec_path, tls=()):
+        self.p = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_hub.py"), spec_path, *tls],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.port, self.storage_port = map(int, self.p.stdout.readline().split())
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
 
     def log(self):
         with urllib.request.urlopen(self.url + "/_stats", timeout=30) as r:
@@ -148,6 +148,7 @@ def main():
         run_cases(hub, s)
     finally:
         hub.close()
+    tls_cases(spec_path)
     if failures:
         print(f"{len(failures)} failure(s)", file=sys.stderr)
         sys.exit(1)
@@ -252,6 +253,31 @@ def run_cases(hub, s):
     # 12. unknown repository
     r = pull(hub.url, "LiquidAI/Nope-GGUF")
     check(one_line_error(r) and "not found" in r.stderr, f"unknown repository: {r.stderr.strip()}")
+
+
+def tls_cases(spec_path):
+    """An https:// Hub: its certificate is verified, and its redirect to plain http is refused."""
+    cert, key = os.path.join(WORK, "cert.pem"), os.path.join(WORK, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    hub = FakeHub(spec_path, (cert, key))
+    try:
+        shutil.rmtree(os.path.join(WORK, "hf-home"), ignore_errors=True)
+        r = pull(hub.url, "LiquidAI/LFM2-Tiny-GGUF:Q4_0")
+        check(one_line_error(r) and "certificate verification failed" in r.stderr,
+              f"https Hub with an untrusted certificate refused: {r.stderr.strip()}")
+        env = hub_env(hub.url)
+        env["SSL_CERT_FILE"] = cert  # OpenSSL's default verify paths: now the certificate is trusted
+        r = subprocess.run([LFMD, "pull", "LiquidAI/LFM2-Tiny-GGUF:Q4_0"], capture_output=True, text=True,
+                           timeout=300, env=env)
+        blobs = os.path.join(repo_dir("LiquidAI/LFM2-Tiny-GGUF"), "blobs")
+        check(one_line_error(r) and "http://" in r.stderr and
+              not any(not n.endswith(".incomplete") for n in (os.listdir(blobs) if os.path.isdir(blobs) else [])),
+              f"trusted https Hub; its redirect to plain http refused: {r.stderr.strip()}")
+    finally:
+        hub.close()
 
 
 if __name__ == "__main__":
