@@ -7,6 +7,7 @@ quantizers without an importance matrix). Prints per-type block counts.
 usage: test_quantize.py LFMD LLAMA_ORACLE WORK_DIR
 """
 import os
+import pty
 import subprocess
 import sys
 from collections import defaultdict
@@ -97,6 +98,26 @@ def compare(label, src, mix, requantize=False):
         totals[t][1] += n
 
 
+def progress_on_terminal(src):
+    """With stderr on a pseudo-terminal, quantize shows a percentage line."""
+    out = path("tty-q4km.gguf")
+    master, slave = pty.openpty()
+    p = subprocess.Popen([LFMD, "quantize", src, out, "Q4_K_M"], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    text = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the child has closed the terminal
+            break
+        if not chunk:
+            break
+        text += chunk
+    os.close(master)
+    t = text.decode("utf-8", "replace")
+    check(p.wait(timeout=300) == 0 and "100%" in t and "MiB" in t, f"progress on a terminal ({t.count('%')} updates)")
+
+
 def failure_cases(src_320):
     # A row length lfmd cannot give llama.cpp's fallback for (Q4_K -> Q5_0): one line, exit 1, no file.
     out = path("fail-q4km.gguf")
@@ -132,6 +153,7 @@ def main():
         for mix in mixes:
             compare(label, src, mix)
     compare("tiny-q8_0", lfmd_model("tiny", "q8_0"), "Q4_K_M", requantize=True)
+    progress_on_terminal(models[0][1])
     failure_cases(models[-1][1])
     print("bit-identical blocks by type: " +
           ", ".join(f"{t} {s}/{n}" for t, (s, n) in sorted(totals.items())), flush=True)
