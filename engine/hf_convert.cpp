@@ -134,11 +134,17 @@ HParams read_hparams(const json& c) {
   return h;
 }
 
+// A run of rows of one HF tensor (rows of the last dimension; n_rows < 0: all of them).
+struct Part {
+  const StTensor* t;
+  int64_t row0 = 0, n_rows = -1;
+};
+
 // One GGUF tensor: its parts (one HF tensor, or one per expert, stacked) and its ggml shape.
 struct OutTensor {
   std::string name;
   std::vector<int64_t> ne;
-  std::vector<const StTensor*> parts;
+  std::vector<Part> parts;
 };
 
 class Planner {
@@ -150,18 +156,35 @@ class Planner {
     const StTensor* t = get(hf, shape);
     if (shape.size() == 3 && shape[1] == 1)
       shape.erase(shape.begin() + 1);  // conv [D,1,L] -> [D,L]
-    out_.push_back({gguf, std::vector<int64_t>(shape.rbegin(), shape.rend()), {t}});
+    out_.push_back({gguf, std::vector<int64_t>(shape.rbegin(), shape.rend()), {Part{t}}});
   }
   // Stacks experts.E.<w>.weight of layer il (each of torch shape `shape`) into one tensor.
   void add_experts(const std::string& gguf, int64_t il, const std::string& w,
                    const std::vector<int64_t>& shape) {
     OutTensor o{gguf, {shape[1], shape[0], h_.n_expert}, {}};
     for (int64_t e = 0; e < h_.n_expert; ++e) {
-      o.parts.push_back(get("model.layers." + std::to_string(il) + ".feed_forward.experts." +
-                                std::to_string(e) + "." + w + ".weight",
-                            shape));
+      o.parts.push_back(Part{get("model.layers." + std::to_string(il) + ".feed_forward.experts." +
+                                     std::to_string(e) + "." + w + ".weight",
+                                 shape)});
     }
     out_.push_back(std::move(o));
+  }
+  // transformers >= 5 layout: experts.gate_up_proj [E, 2Fe, D] (per expert Fe gate rows, then Fe
+  // up rows) and experts.down_proj [E, D, Fe], split / taken as llama.cpp's stacked tensors.
+  void add_fused_experts(const std::string& b, const std::string& m) {
+    const int64_t E = h_.n_expert, Fe = h_.n_ff_exp, D = h_.D;
+    const StTensor* gu = get(m + "feed_forward.experts.gate_up_proj", {E, 2 * Fe, D});
+    OutTensor gate{b + "ffn_gate_exps.weight", {D, Fe, E}, {}},
+        up{b + "ffn_up_exps.weight", {D, Fe, E}, {}};
+    for (int64_t e = 0; e < E; ++e) {
+      gate.parts.push_back(Part{gu, 2 * Fe * e, Fe});
+      up.parts.push_back(Part{gu, 2 * Fe * e + Fe, Fe});
+    }
+    out_.push_back(std::move(gate));
+    out_.push_back({b + "ffn_down_exps.weight",
+                    {Fe, D, E},
+                    {Part{get(m + "feed_forward.experts.down_proj", {E, D, Fe})}}});
+    out_.push_back(std::move(up));
   }
   std::vector<OutTensor> finish() {
     for (const auto& [name, t] : ck_.all()) {
@@ -217,9 +240,13 @@ std::vector<OutTensor> plan_tensors(const Checkpoint& ck, const HParams& h) {
     if (h.n_expert > 0 && il >= h.n_dense) {
       p.add(b + "ffn_gate_inp.weight", m + "feed_forward.gate.weight", {h.n_expert, D});
       p.add(b + "exp_probs_b.bias", m + "feed_forward.expert_bias", {h.n_expert});
-      p.add_experts(b + "ffn_gate_exps.weight", il, "w1", {h.n_ff_exp, D});
-      p.add_experts(b + "ffn_down_exps.weight", il, "w2", {D, h.n_ff_exp});
-      p.add_experts(b + "ffn_up_exps.weight", il, "w3", {h.n_ff_exp, D});
+      if (p.has(m + "feed_forward.experts.gate_up_proj")) {
+        p.add_fused_experts(b, m);
+      } else {
+        p.add_experts(b + "ffn_gate_exps.weight", il, "w1", {h.n_ff_exp, D});
+        p.add_experts(b + "ffn_down_exps.weight", il, "w2", {D, h.n_ff_exp});
+        p.add_experts(b + "ffn_up_exps.weight", il, "w3", {h.n_ff_exp, D});
+      }
     } else {
       p.add(b + "ffn_gate.weight", m + "feed_forward.w1.weight", {h.n_ff, D});
       p.add(b + "ffn_down.weight", m + "feed_forward.w2.weight", {D, h.n_ff});
@@ -364,13 +391,14 @@ ConvertStats convert_checkpoint(const std::string& dir, const std::string& out, 
     const int64_t n0 = t.ne[0];
     const size_t rb_out = kernels::row_bytes(types[i], n0);
     const int64_t slab = std::max<int64_t>(1, static_cast<int64_t>((16u << 20) / rb_out));
-    for (const StTensor* part : t.parts) {
-      const int64_t rows = part->n_elements() / n0;
-      const size_t rb_in = kernels::row_bytes(part->type, n0);
+    for (const Part& part : t.parts) {
+      const int64_t rows = part.n_rows >= 0 ? part.n_rows : part.t->n_elements() / n0;
+      const size_t rb_in = kernels::row_bytes(part.t->type, n0);
+      const uint8_t* src = part.t->data + rb_in * static_cast<size_t>(part.row0);
       for (int64_t r0 = 0; r0 < rows; r0 += slab) {
         const int64_t n = std::min(slab, rows - r0);
         buf.resize(rb_out * static_cast<size_t>(n));
-        quant::convert_rows(part->type, part->data + rb_in * static_cast<size_t>(r0), types[i],
+        quant::convert_rows(part.t->type, src + rb_in * static_cast<size_t>(r0), types[i],
                             buf.data(), n0, n, pool);
         sink(buf.data(), buf.size());
         done += buf.size();

@@ -82,14 +82,25 @@ def hf_name(name):
     return m + table[rest]
 
 
-def hf_tensors(reader):
-    """[(hf name, dtype, torch-order array)], experts unstacked, conv kernels unsqueezed."""
+def hf_tensors(reader, fused=False):
+    """[(hf name, dtype, torch-order array)], experts unstacked (or, fused: transformers >= 5's
+    gate_up_proj [E, 2Fe, D] / down_proj [E, D, Fe]), conv kernels unsqueezed."""
     out = []
+    stacks = {}
     for t in reader.tensors:
         dt = ST_DTYPE[t.tensor_type]
         shape = [int(x) for x in reversed(t.shape.tolist())]  # ne -> torch order
         a = np.frombuffer(t.data.tobytes(), dtype=np.float32 if dt == "F32" else np.uint16).reshape(shape)
-        if t.name.endswith("_exps.weight"):
+        if t.name.endswith("_exps.weight") and fused:
+            il, kind = t.name.split(".")[1], t.name.split(".")[2]
+            stacks[(il, kind)] = (dt, a)
+            if kind == "ffn_down_exps":
+                out.append((f"model.layers.{il}.feed_forward.experts.down_proj", dt, a))
+            if ("ffn_gate_exps" in [k for i, k in stacks if i == il] and
+                    "ffn_up_exps" in [k for i, k in stacks if i == il] and kind != "ffn_down_exps"):
+                g, u = stacks[(il, "ffn_gate_exps")][1], stacks[(il, "ffn_up_exps")][1]
+                out.append((f"model.layers.{il}.feed_forward.experts.gate_up_proj", dt, np.concatenate([g, u], axis=1)))
+        elif t.name.endswith("_exps.weight"):
             il = t.name.split(".")[1]
             w = {"ffn_gate_exps": "w1", "ffn_up_exps": "w3", "ffn_down_exps": "w2"}[t.name.split(".")[2]]
             for e in range(shape[0]):
@@ -168,11 +179,11 @@ def write_config(reader, d):
         json.dump(c, f, indent=1)
 
 
-def write_checkpoint(src, d, shards=1):
+def write_checkpoint(src, d, shards=1, fused=False):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     r = gguf.GGUFReader(src)
-    items = hf_tensors(r)
+    items = hf_tensors(r, fused)
     if shards == 1:
         write_safetensors(os.path.join(d, "model.safetensors"), items)
     else:
@@ -228,12 +239,12 @@ def llama_logits(model, ids, n_vocab, name):
     return logits(lambda m, t, o: [ORACLE, "logits", m, t, o], model, ids, n_vocab, name)
 
 
-def round_trip(label, preset, typ, shards):
-    src = path(f"{label}.gguf")
+def round_trip(label, preset, typ, shards, fused=False):
+    src = path(f"{label.replace('-fused', '')}.gguf")
     if not os.path.exists(src):
         r = run([LFMD, "gen-model", "--preset", preset, "--type", typ, "--seed", "11", "--out", src])
         assert r.returncode == 0, r.stderr
-    d = write_checkpoint(src, path(label + "-hf"), shards)
+    d = write_checkpoint(src, path(label + "-hf"), shards, fused)
     out = path(f"{label}-converted.gguf")
     r = run([LFMD, "convert", d, "--out", out, "--type", typ])
     check(r.returncode == 0 and r.stderr.count("\n") == 1, f"{label}: lfmd convert ({typ}, {shards} shard(s)): {r.stderr.strip()}")
@@ -299,6 +310,7 @@ def main():
     if out:
         oracle_agrees("tiny-moe-f32", out, ids, n_vocab, mine)
     round_trip("tiny-moe-f16", "tiny-moe", "f16", 1)
+    round_trip("tiny-moe-f32-fused", "tiny-moe", "f32", 1, fused=True)
     round_trip("tiny-bf16", "tiny", "bf16", 1)
     for mix in ("Q4_K_M", "Q5_K_M", "Q8_0"):
         quantized_convert("tiny-moe", path("tiny-moe-f32-hf"), path("tiny-moe-f32.gguf"), mix)
