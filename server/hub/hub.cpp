@@ -74,9 +74,12 @@ const std::regex& split_re() {
   return re;
 }
 
-// Groups the repository's GGUFs by quantization (mmproj files are not models).
+// Groups the repository's GGUFs by quantization (mmproj files are not models). Parts of a split
+// file share a stem (the name without -0000k-of-0000n); when one quantization has several stems
+// (e.g. "X-Q4_K_M.gguf" and "X-Q4_K_M-hip-optimized.gguf"), the plain one wins: the stem that
+// ends with the label, else the shortest.
 std::map<std::string, Choice> ggufs_by_quant(const std::vector<RemoteFile>& files) {
-  std::map<std::string, Choice> out;
+  std::map<std::string, std::map<std::string, std::vector<RemoteFile>>> stems;  // quant -> stem
   for (const auto& f : files) {
     std::string lower = f.path;
     std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -85,11 +88,33 @@ std::map<std::string, Choice> ggufs_by_quant(const std::vector<RemoteFile>& file
     if (lower.find("mmproj") != std::string::npos) continue;
     const std::string q = quant_of(f.path.substr(f.path.find_last_of('/') + 1));
     if (q.empty()) continue;
-    out[q].quant = q;
-    out[q].parts.push_back(f);
+    std::smatch m;
+    const std::string stem = std::regex_search(lower, m, split_re())
+                                 ? lower.substr(0, static_cast<size_t>(m.position(0)))
+                                 : lower.substr(0, lower.size() - 5);
+    stems[q][stem].push_back(f);
   }
-  for (auto& [q, c] : out)
+  std::map<std::string, Choice> out;
+  for (auto& [q, by_stem] : stems) {
+    std::string ql = q;
+    std::transform(ql.begin(), ql.end(), ql.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    const std::vector<RemoteFile>* best = nullptr;
+    size_t best_len = 0;
+    bool best_plain = false;
+    for (const auto& [stem, parts] : by_stem) {
+      const bool plain =
+          stem.size() >= ql.size() && stem.compare(stem.size() - ql.size(), ql.size(), ql) == 0;
+      if (!best || (plain && !best_plain) || (plain == best_plain && stem.size() < best_len)) {
+        best = &parts;
+        best_len = stem.size();
+        best_plain = plain;
+      }
+    }
+    Choice c{q, *best};
     std::sort(c.parts.begin(), c.parts.end(), [](auto& a, auto& b) { return a.path < b.path; });
+    out[q] = c;
+  }
   return out;
 }
 

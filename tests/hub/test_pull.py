@@ -47,6 +47,7 @@ def spec():
             "LFM2-Tiny-Q4_0.gguf": f("t-q40", 300_000, 1),
             "LFM2-Tiny-Q4_K_M.gguf": f("t-q4km", 2_500_000, 2, drop_after=700_000),
             "LFM2-Tiny-Q8_0.gguf": f("t-q80", 400_000, 3),
+            "LFM2-Tiny-Q4_K_M-hip-optimized.gguf": f("t-hip", 200_000, 13),
             "README.md": f("readme", 1000, 4)}},
         "LiquidAI/Gated-GGUF": {"commit": COMMIT["gated"], "gated": True, "files": {
             "Gated-Q4_K_M.gguf": f("g", 200_000, 5)}},
@@ -176,6 +177,8 @@ def run_cases(hub, s):
           "Authorization not sent to the redirect's other host")
     check(any(e["auth"] for e in hub.log() if e["host"] == "hub"), "HF_TOKEN sent to the Hub")
     check(not any(n.endswith(".incomplete") for n in os.listdir(os.path.join(d, "blobs"))), "no .incomplete left")
+    check(os.listdir(os.path.join(d, "snapshots", COMMIT["tiny"])) == ["LFM2-Tiny-Q4_K_M.gguf"],
+          "only the plain Q4_K_M file (not the -hip-optimized variant)")
 
     # 2. a second pull reuses the cache (no storage request)
     n_before = len(storage_gets(hub.log(), h))
