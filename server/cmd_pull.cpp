@@ -62,13 +62,18 @@ hub::Progress terminal_progress() {
   };
 }
 
+void warn_line(const std::string& m) {
+  std::fprintf(stderr, "lfmd: warning: %s\n", m.c_str());
+}
+
 int run_pull(const config::Options& o) {
   hub::ModelRef ref;
   if (!hub::parse_model_ref(o.str("repo"), &ref)) {
     throw std::runtime_error("'" + o.str("repo") +
                              "' is not a repository name (org/name or org/name:QUANT)");
   }
-  const std::string path = hub::pull(ref, hub::HubConfig::from_env(), terminal_progress());
+  const std::string path =
+      hub::pull(ref, hub::HubConfig::from_env(), terminal_progress(), warn_line);
   std::printf("%s\n", path.c_str());
   return 0;
 }
@@ -90,7 +95,8 @@ std::string resolve_model_path(const std::string& model) {
   struct stat st {};
   if (model.empty() || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref))
     return model;
-  const std::string path = hub::pull(ref, hub::HubConfig::from_env(), terminal_progress());
+  const std::string path =
+      hub::pull(ref, hub::HubConfig::from_env(), terminal_progress(), warn_line);
   std::fprintf(stderr, "lfmd: %s is %s\n", model.c_str(), path.c_str());
   return path;
 }

@@ -16,6 +16,7 @@
 #include <regex>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "server/http.h"
 #include "server/hub/sha256.h"
@@ -407,13 +408,29 @@ std::string quant_of(const std::string& filename) {
   return q;
 }
 
-std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& progress) {
+std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& progress,
+                 const std::function<void(const std::string&)>& warn) {
   if (cfg.endpoint.rfind("https://", 0) != 0 && cfg.endpoint.rfind("http://", 0) != 0) {
     throw std::runtime_error(
         "HF_ENDPOINT must start with https:// (or http:// for a local mirror)");
   }
   if (cfg.offline) return pull_offline(ref, cfg);
-  const auto [commit, files] = list_files(cfg, ref.repo);
+  std::string commit;
+  std::vector<RemoteFile> files;
+  try {
+    std::tie(commit, files) = list_files(cfg, ref.repo);
+  } catch (const std::runtime_error& e) {
+    // Hub unreachable (not an HTTP answer): a cached copy still serves, as with HF_HUB_OFFLINE.
+    if (std::string(e.what()).rfind("cannot reach", 0) != 0) throw;
+    std::string path;
+    try {
+      path = pull_offline(ref, cfg);
+    } catch (const std::exception&) {
+      throw e;
+    }
+    if (warn) warn(std::string(e.what()) + "; using the cached copy");
+    return path;
+  }
   const Choice c = choose(ref, ggufs_by_quant(files));
   const std::string dir = repo_dir(cfg, ref.repo);
   mkdirs(dir + "/blobs");

@@ -189,6 +189,11 @@ def run_cases(hub, s):
     # 3. offline: from the cache only, even with the endpoint unreachable
     r = pull("http://127.0.0.1:9", "LiquidAI/LFM2-Tiny-GGUF", offline=True)
     check(r.returncode == 0 and r.stdout.strip() == want, f"HF_HUB_OFFLINE=1 finds the cached file {r.stderr.strip()}")
+    r = pull("http://127.0.0.1:9", "LiquidAI/LFM2-Tiny-GGUF")
+    check(r.returncode == 0 and r.stdout.strip() == want and r.stderr.count("\n") == 1 and "cached copy" in r.stderr,
+          f"Hub unreachable (not offline): the cached copy, with a warning: {r.stderr.strip()}")
+    r = pull("http://127.0.0.1:9", "LiquidAI/Other-GGUF")
+    check(one_line_error(r) and "cannot reach" in r.stderr, f"Hub unreachable, not cached: {r.stderr.strip()}")
     r = pull("http://127.0.0.1:9", "LiquidAI/LFM2-Tiny-GGUF:Q8_0", offline=True)
     check(one_line_error(r) and "offline" in r.stderr, f"offline, not cached: {r.stderr.strip()}")
 
