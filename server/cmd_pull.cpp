@@ -93,7 +93,9 @@ config::Command pull_cmd() {
 std::string resolve_model_path(const std::string& model) {
   hub::ModelRef ref;
   struct stat st {};
-  if (model.empty() || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref))
+  const bool gguf_name = model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
+  if (model.empty() || gguf_name || ::stat(model.c_str(), &st) == 0 ||
+      !hub::parse_model_ref(model, &ref))
     return model;
   const std::string path =
       hub::pull(ref, hub::HubConfig::from_env(), terminal_progress(), warn_line);

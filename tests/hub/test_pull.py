@@ -253,6 +253,12 @@ def run_cases(hub, s):
     check(sha(os.path.join(repo_dir("LiquidAI/Real-GGUF"), "snapshots", COMMIT["real"], "Real-Q8_0.gguf")) == sha(real),
           "the pulled model is the served file")
 
+    n_log = len(hub.log())
+    r = subprocess.run([LFMD, "complete", "--model", "models/missing.gguf", "--prompt", "x"], capture_output=True,
+                       text=True, timeout=300, env=hub_env(hub.url))
+    check(one_line_error(r) and "cannot open" in r.stderr and len(hub.log()) == n_log + 1,
+          f"a missing *.gguf path is not taken for a repository: {r.stderr.strip()}")
+
     # 11. progress on a terminal: bytes, rate, ETA
     code, text = stderr_on_a_terminal([LFMD, "pull", "LiquidAI/LFM2-Tiny-GGUF:Q8_0"], hub_env(hub.url))
     check(code == 0 and "100%" in text and "/s" in text and "ETA" in text and "KiB" in text,
