@@ -90,6 +90,18 @@ std::optional<TokenEvent> Generation::next_event() {
   return s_.stream->pop(kPoll);
 }
 
+bool Generation::wait_first_event(const http::AliveCheck& alive) {
+  while (held_.empty()) {
+    auto ev = s_.stream->pop(kPoll);
+    if (!alive()) {
+      client_gone();
+      return false;
+    }
+    if (ev) held_.push_back(std::move(*ev));
+  }
+  return true;
+}
+
 Generation::Source Generation::choose_source(const http::AliveCheck& alive) {
   if (!s_.streaming) return Source::Local;  // decided on the whole answer, in pump()
   if (s_.policy.mode != HandoffMode::Proxy) {

@@ -63,6 +63,9 @@ class Generation {
   PumpEnd pump_cloud(const EventSink& sink, const http::AliveCheck& alive);
   // The client went away before pump() ran: stop the engine's work and count the disconnect.
   void abandon() { client_gone(); }
+  // Waits until the engine produced this request's first event (its prompt is computed and in
+  // the prefix cache, so a sibling submitted now restarts from it). False: the client left.
+  bool wait_first_event(const http::AliveCheck& alive);
   // The answer is not wanted any more (e.g. a sibling prompt failed): stop the engine's work.
   void cancel() { s_.cancel(); }
 

@@ -31,9 +31,9 @@ struct Envelope {
 
 const char* finish_reason(OutputFinish f);  // "stop" | "length" | "tool_calls"
 json usage(const Usage& u);  // prompt/completion/total, cached (and reasoning, when any) tokens
-// {"id","object":"chat.completion.chunk","created","model","choices":[{index 0, delta, logprobs,
+// {"id","object":"chat.completion.chunk","created","model","choices":[{index, delta, logprobs,
 // finish_reason}]} (+ "usage": null when include_usage).
-json chunk(const Envelope& e, json delta, const json& finish, const json& logprobs = nullptr);
+json chunk(const Envelope& e, json delta, const json& finish, const json& logprobs = nullptr, int index = 0);
 // The delta of one text / tool-call event (output::to_delta's shape).
 json delta(const OutputEvent& ev);
 // The upstream's chunk re-framed as ours: our id / created, choices as sent (the first delta
