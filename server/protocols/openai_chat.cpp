@@ -9,10 +9,13 @@ namespace lfmd::openai_chat {
 
 const char* finish_reason(OutputFinish f) {
   switch (f) {
-    case OutputFinish::Length: return "length";
-    case OutputFinish::ToolCalls: return "tool_calls";
+    case OutputFinish::Length:
+      return "length";
+    case OutputFinish::ToolCalls:
+      return "tool_calls";
     case OutputFinish::EndOfTurn:
-    case OutputFinish::StopSequence: return "stop";
+    case OutputFinish::StopSequence:
+      return "stop";
   }
   return "stop";
 }
@@ -22,13 +25,20 @@ json usage(const Usage& u) {
             {"completion_tokens", u.completion_tokens},
             {"total_tokens", u.prompt_tokens + u.completion_tokens},
             {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
-  if (u.reasoning_tokens > 0) j["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
+  if (u.reasoning_tokens > 0)
+    j["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
   return j;
 }
 
 json chunk(const Envelope& e, json delta, const json& finish, const json& logprobs, int index) {
-  json c = {{"id", e.id}, {"object", "chat.completion.chunk"}, {"created", e.created}, {"model", e.model},
-            {"choices", json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", logprobs}, {"finish_reason", finish}}})}};
+  json c = {{"id", e.id},
+            {"object", "chat.completion.chunk"},
+            {"created", e.created},
+            {"model", e.model},
+            {"choices", json::array({{{"index", index},
+                                      {"delta", std::move(delta)},
+                                      {"logprobs", logprobs},
+                                      {"finish_reason", finish}}})}};
   if (e.include_usage) c["usage"] = nullptr;
   return c;
 }
@@ -54,7 +64,9 @@ void annotate(json& j, const json& annotations) {
 namespace {
 
 std::string model_of(const json& j, const std::string& fallback) {
-  return j.is_object() && j.contains("model") && j["model"].is_string() ? j["model"].get<std::string>() : fallback;
+  return j.is_object() && j.contains("model") && j["model"].is_string()
+             ? j["model"].get<std::string>()
+             : fallback;
 }
 
 bool has_finish(const json& chunk) {
@@ -64,7 +76,9 @@ bool has_finish(const json& chunk) {
   return false;
 }
 
-json with_content(const json& logprobs) { return json{{"content", logprobs}}; }
+json with_content(const json& logprobs) {
+  return json{{"content", logprobs}};
+}
 
 // The message with "reasoning_content" right after "content" (llama-server's place for it).
 json with_reasoning(json msg, const std::string& reasoning) {
@@ -89,7 +103,8 @@ Choice collect(Generation& gen, const http::AliveCheck& alive) {
   Choice c;
   c.end = gen.pump(
       [&](const OutputEvent& ev) {
-        if ((ev.kind == OutputEvent::Kind::Text || ev.kind == OutputEvent::Kind::Finish) && ev.logprobs.is_array()) {
+        if ((ev.kind == OutputEvent::Kind::Text || ev.kind == OutputEvent::Kind::Finish) &&
+            ev.logprobs.is_array()) {
           c.logprobs.insert(c.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
         }
         c.last = ev;
@@ -102,17 +117,22 @@ Choice collect(Generation& gen, const http::AliveCheck& alive) {
 json choice_json(int index, const Choice& c, bool want_logprobs) {
   json msg = output::assistant_message(c.last.content, c.last.tool_calls);
   if (!c.last.reasoning.empty()) msg = with_reasoning(std::move(msg), c.last.reasoning);
-  return {{"index", index}, {"message", msg}, {"logprobs", want_logprobs ? with_content(c.logprobs) : json(nullptr)},
+  return {{"index", index},
+          {"message", msg},
+          {"logprobs", want_logprobs ? with_content(c.logprobs) : json(nullptr)},
           {"finish_reason", finish_reason(c.last.finish)}};
 }
 
 // n choices: the prompt counted once (the first choice's), completions summed.
 void add_choice_usage(Usage& total, const Usage& u, bool first) {
-  if (first) total = u;
-  else total.completion_tokens += u.completion_tokens, total.reasoning_tokens += u.reasoning_tokens;
+  if (first)
+    total = u;
+  else
+    total.completion_tokens += u.completion_tokens, total.reasoning_tokens += u.reasoning_tokens;
 }
 
-http::Response complete(const Generations& gens, const Envelope& env, bool want_logprobs, const http::AliveCheck& alive) {
+http::Response complete(const Generations& gens, const Envelope& env, bool want_logprobs,
+                        const http::AliveCheck& alive) {
   json choices = json::array();
   Usage total;
   json annotations;
@@ -120,7 +140,8 @@ http::Response complete(const Generations& gens, const Envelope& env, bool want_
     const Choice c = collect(*gens[i], alive);
     if (c.end != PumpEnd::Finished || c.last.kind == OutputEvent::Kind::Error) {
       for (size_t j = i + 1; j < gens.size(); ++j) gens[j]->cancel();
-      if (c.end == PumpEnd::ClientGone) return wire::error_response(api::request_timeout());  // nobody listens
+      if (c.end == PumpEnd::ClientGone)
+        return wire::error_response(api::request_timeout());  // nobody listens
       return wire::error_response(api::server_error(c.last.text));
     }
     http::Response r;
@@ -135,8 +156,8 @@ http::Response complete(const Generations& gens, const Envelope& env, bool want_
     add_choice_usage(total, c.last.usage, i == 0);
     if (i == 0) annotations = c.last.annotations;
   }
-  json body = {{"id", env.id}, {"object", "chat.completion"}, {"created", env.created}, {"model", env.model},
-               {"choices", std::move(choices)}, {"usage", usage(total)}};
+  json body = {{"id", env.id},       {"object", "chat.completion"},   {"created", env.created},
+               {"model", env.model}, {"choices", std::move(choices)}, {"usage", usage(total)}};
   annotate(body, annotations);
   http::Response r;
   r.body = wire::dump(body);
@@ -148,11 +169,15 @@ http::Response complete(const Generations& gens, const Envelope& env, bool want_
 bool write_local(http::StreamWriter& w, const Envelope& env, int index, const OutputEvent& ev) {
   using K = OutputEvent::Kind;
   switch (ev.kind) {
-    case K::KeepAlive: return w.write(": ping\n\n");
-    case K::ToolCallEnd: return true;
-    case K::Error: return w.write(wire::sse(api::server_error(ev.text).body())), true;
+    case K::KeepAlive:
+      return w.write(": ping\n\n");
+    case K::ToolCallEnd:
+      return true;
+    case K::Error:
+      return w.write(wire::sse(api::server_error(ev.text).body())), true;
     case K::Finish: {
-      const json lp = ev.logprobs.is_array() && !ev.logprobs.empty() ? with_content(ev.logprobs) : json(nullptr);
+      const json lp = ev.logprobs.is_array() && !ev.logprobs.empty() ? with_content(ev.logprobs)
+                                                                     : json(nullptr);
       json last = chunk(env, json::object(), finish_reason(ev.finish), lp, index);
       if (index == 0) annotate(last, ev.annotations);
       return w.write(wire::sse(last));
@@ -165,7 +190,8 @@ bool write_local(http::StreamWriter& w, const Envelope& env, int index, const Ou
 }
 
 // Every local choice in turn (each: role, deltas, finish), then usage and [DONE].
-void stream_local(http::StreamWriter& w, const Generations& gens, const Envelope& env, const http::AliveCheck& alive) {
+void stream_local(http::StreamWriter& w, const Generations& gens, const Envelope& env,
+                  const http::AliveCheck& alive) {
   Usage total;
   for (size_t i = 0; i < gens.size(); ++i) {
     const int index = static_cast<int>(i);
@@ -173,20 +199,22 @@ void stream_local(http::StreamWriter& w, const Generations& gens, const Envelope
       for (size_t j = i + 1; j < gens.size(); ++j) gens[j]->cancel();
     };
     // The role comes first (the Node SDK needs it).
-    if (!w.write(wire::sse(chunk(env, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr, index)))) {
+    if (!w.write(wire::sse(
+            chunk(env, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr, index)))) {
       gens[i]->abandon();
       return stop_rest();
     }
     bool finished = false;
     auto sink = [&](const OutputEvent& ev) {
-      if (ev.kind == OutputEvent::Kind::Finish) add_choice_usage(total, ev.usage, i == 0), finished = true;
+      if (ev.kind == OutputEvent::Kind::Finish)
+        add_choice_usage(total, ev.usage, i == 0), finished = true;
       return write_local(w, env, index, ev);
     };
     if (gens[i]->pump(sink, alive) != PumpEnd::Finished || !finished) return stop_rest();
   }
   if (env.include_usage) {
-    json u = {{"id", env.id}, {"object", "chat.completion.chunk"}, {"created", env.created},
-              {"model", env.model}, {"choices", json::array()}, {"usage", usage(total)}};
+    json u = {{"id", env.id},       {"object", "chat.completion.chunk"}, {"created", env.created},
+              {"model", env.model}, {"choices", json::array()},          {"usage", usage(total)}};
     if (!w.write(wire::sse(u))) return;
   }
   w.write("data: [DONE]\n\n");
@@ -195,7 +223,8 @@ void stream_local(http::StreamWriter& w, const Generations& gens, const Envelope
 // One event of the upstream's stream, re-framed as ours.
 bool write_cloud(http::StreamWriter& w, const Envelope& env, const OutputEvent& ev, bool& first) {
   if (ev.kind == OutputEvent::Kind::KeepAlive) return w.write(": ping\n\n");
-  if (ev.kind == OutputEvent::Kind::Error) return w.write(wire::sse(api::server_error(ev.text).body())), true;
+  if (ev.kind == OutputEvent::Kind::Error)
+    return w.write(wire::sse(api::server_error(ev.text).body())), true;
   json out = reframe_chunk(env, ev.body, first);
   if (out["choices"].empty() && !out.contains("usage")) return true;  // nothing of ours to say
   if (!out["choices"].empty()) first = false;
@@ -222,7 +251,8 @@ http::Response stream(const Generations& gens, const Envelope& env, const http::
 
 // Choice 0 first; with n > 1 the others are submitted once its prompt is computed, so they
 // restart from it in the prefix cache (one prefill for all). Seeds: seed + i.
-std::variant<Generations, api::ApiError> start_choices(Pipeline& p, const api::ChatRequest& cr, const std::string& body,
+std::variant<Generations, api::ApiError> start_choices(Pipeline& p, const api::ChatRequest& cr,
+                                                       const std::string& body,
                                                        const http::AliveCheck& alive) {
   Generations gens;
   for (int32_t i = 0; i < cr.n; ++i) {
@@ -242,7 +272,10 @@ std::variant<Generations, api::ApiError> start_choices(Pipeline& p, const api::C
 }  // namespace
 
 json reframe_chunk(const Envelope& e, const json& up, bool first) {
-  json out = {{"id", e.id}, {"object", "chat.completion.chunk"}, {"created", e.created}, {"model", model_of(up, e.model)}};
+  json out = {{"id", e.id},
+              {"object", "chat.completion.chunk"},
+              {"created", e.created},
+              {"model", model_of(up, e.model)}};
   json choices = json::array();
   if (up.contains("choices") && up["choices"].is_array()) {
     for (const auto& c : up["choices"]) {
@@ -253,7 +286,8 @@ json reframe_chunk(const Envelope& e, const json& up, bool first) {
         for (auto& [k, v] : d.items()) with_role[k] = v;
         d = std::move(with_role);
       }
-      choices.push_back({{"index", c.value("index", json(0))}, {"delta", d},
+      choices.push_back({{"index", c.value("index", json(0))},
+                         {"delta", d},
                          {"logprobs", c.value("logprobs", json(nullptr))},
                          {"finish_reason", c.value("finish_reason", json(nullptr))}});
     }
@@ -267,12 +301,16 @@ json cloud_completion(const Envelope& e, const json& up) {
   json choices = json::array();
   for (const auto& c : up["choices"]) {
     if (!c.is_object()) continue;
-    choices.push_back({{"index", c.value("index", json(0))}, {"message", c.value("message", json::object())},
+    choices.push_back({{"index", c.value("index", json(0))},
+                       {"message", c.value("message", json::object())},
                        {"logprobs", c.value("logprobs", json(nullptr))},
                        {"finish_reason", c.value("finish_reason", json(nullptr))}});
   }
-  json body = {{"id", e.id}, {"object", "chat.completion"}, {"created", e.created},
-               {"model", model_of(up, e.model)}, {"choices", choices}};
+  json body = {{"id", e.id},
+               {"object", "chat.completion"},
+               {"created", e.created},
+               {"model", model_of(up, e.model)},
+               {"choices", choices}};
   if (up.contains("usage")) body["usage"] = up["usage"];
   return body;
 }
@@ -288,14 +326,15 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
   if (cr.n > 1) {
     auto policy = resolve_policy(pipeline.options().handoff, cr);
     if (auto* p = std::get_if<HandoffPolicy>(&policy); p && p->mode == HandoffMode::Proxy) {
-      return wire::error_response(api::invalid_request("handoff \"proxy\" needs n=1", "n", "unsupported_value"));
+      return wire::error_response(
+          api::invalid_request("handoff \"proxy\" needs n=1", "n", "unsupported_value"));
     }
   }
   auto started = start_choices(pipeline, cr, req.body, alive);
   if (auto* err = std::get_if<api::ApiError>(&started)) return wire::error_response(*err);
   const Generations& gens = std::get<Generations>(started);
-  const Envelope env{"chatcmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)), model_id,
-                     cr.include_usage};
+  const Envelope env{"chatcmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)),
+                     model_id, cr.include_usage};
   return cr.stream ? stream(gens, env, alive) : complete(gens, env, cr.logprobs, alive);
 }
 
