@@ -96,20 +96,20 @@ ReadStatus open_head(const std::string& path, const DiskCacheKey& key, const Hpa
   if (size < sizeof h || !read_all(f.fd, &h, sizeof h, nullptr)) return fail(DiscardReason::Truncated, "shorter than its header");
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return fail(DiscardReason::Format, "not a prefix-cache entry");
   if (h.version != key.version) return fail(DiscardReason::Version, "format version " + std::to_string(h.version) + ", this lfmd writes " + std::to_string(key.version));
-  if (h.n_tokens == 0 || h.n_tokens > kMaxTokens || h.n_snaps > h.n_tokens) return fail(DiscardReason::Checksum, "implausible token counts (corrupt header)");
-  const uint64_t expect = sizeof h + 4 * h.n_tokens + 8 * h.n_snaps + h.payload_bytes + 8;
-  if (h.payload_bytes > (1ull << 48) || size < expect) {
-    return fail(DiscardReason::Truncated, std::to_string(size) + " bytes, expected " + std::to_string(expect));
+  if (checksum64(&h, offsetof(FileHeader, header_sum), 1) != h.header_sum) return fail(DiscardReason::Checksum, "header checksum mismatch");
+  if (h.n_tokens == 0 || h.n_tokens > kMaxTokens || h.n_snaps > h.n_tokens || h.payload_bytes > (1ull << 48)) {
+    return fail(DiscardReason::Format, "implausible sizes in the header");
   }
+  const uint64_t expect = sizeof h + 4 * h.n_tokens + 8 * h.n_snaps + h.payload_bytes + 8;
+  if (size < expect) return fail(DiscardReason::Truncated, std::to_string(size) + " bytes, expected " + std::to_string(expect));
+  if (size > expect) return fail(DiscardReason::Format, std::to_string(size) + " bytes, expected " + std::to_string(expect));
   out->tokens.resize(h.n_tokens);
   out->snaps.resize(h.n_snaps);
-  Checksum sum(1);
-  sum.update(&h, offsetof(FileHeader, header_sum));
+  Checksum sum(3);
   if (!read_all(f.fd, out->tokens.data(), 4 * h.n_tokens, &sum) || !read_all(f.fd, out->snaps.data(), 8 * h.n_snaps, &sum)) {
     return fail(DiscardReason::Io, "read failed");
   }
-  if (sum.digest() != h.header_sum) return fail(DiscardReason::Checksum, "header checksum mismatch");
-  if (size != expect) return fail(DiscardReason::Checksum, std::to_string(size) + " bytes, expected " + std::to_string(expect));
+  if (sum.digest() != h.list_sum) return fail(DiscardReason::Checksum, "token list checksum mismatch");
   if (h.kv_type != key.kv_type) return fail(DiscardReason::KvType, "KV type " + std::to_string(h.kv_type) + ", this server uses " + std::to_string(key.kv_type));
   if (h.model_id[0] != key.model_id[0] || h.model_id[1] != key.model_id[1]) return fail(DiscardReason::Model, "written for another model file");
   if (h.n_layer != static_cast<uint64_t>(hp.n_layer) || h.kv_floats != kv_floats_of(hp) ||
@@ -252,11 +252,11 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
     n_conv += l.kv_dim == 0 ? 1 : 0;
   }
   h.payload_bytes = 4 * (2 * h.n_tokens * h.kv_floats + (1 + h.n_snaps) * n_conv * h.conv_floats);
-  Checksum hs(1);
-  hs.update(&h, offsetof(FileHeader, header_sum));
-  hs.update(tokens.data(), 4 * tokens.size());
-  hs.update(snaps.data(), 8 * snaps.size());
-  h.header_sum = hs.digest();
+  Checksum ls(3);
+  ls.update(tokens.data(), 4 * tokens.size());
+  ls.update(snaps.data(), 8 * snaps.size());
+  h.list_sum = ls.digest();
+  h.header_sum = checksum64(&h, offsetof(FileHeader, header_sum), 1);
 
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   Fd f;

@@ -61,8 +61,8 @@ const char* discard_reason_name(DiscardReason r);
 //   | payload | uint64 checksum of the payload
 // payload (float32): every attention layer in order, K rows [n_tokens][kv_dim] then V rows;
 // every conv layer's rows at n_tokens [L-1][D]; every snapshot point's rows [n_conv][L-1][D].
-// header_sum covers the header bytes before it, the tokens and the snapshot points, so the
-// index can be built from the small head of each file without reading the payload.
+// header_sum covers the header bytes before it; list_sum the tokens and snapshot points. The index
+// is built from this small head of each file without reading the payload.
 struct FileHeader {
   char magic[8];
   uint32_t version;
@@ -74,8 +74,9 @@ struct FileHeader {
   uint64_t n_layer;
   uint64_t conv_floats;  // floats of one conv layer's state, (L-1) * D
   uint64_t kv_floats;    // sum of kv_dim over attention layers
-  uint64_t reserved[5];
-  uint64_t header_sum;
+  uint64_t list_sum;     // checksum of the tokens and snapshot points
+  uint64_t reserved[4];
+  uint64_t header_sum;   // checksum of the 120 bytes before it
 };
 static_assert(sizeof(FileHeader) == 128, "FileHeader is 128 bytes");
 
