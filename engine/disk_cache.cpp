@@ -74,15 +74,15 @@ DiskCache::~DiskCache() {
 }
 
 // One warning line per discarded entry; the one place a request log can pick these up.
-void DiskCache::discard(DiscardReason r, const std::string& file, const std::string& detail, bool remove) {
-  if (remove) ::unlink(path(file).c_str());
+void DiskCache::discard(DiscardReason r, const std::string& file, const std::string& detail, Verb verb) {
+  if (verb == Verb::Deleted) ::unlink(path(file).c_str());
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.discarded[static_cast<int>(r)] += 1;
   }
   if (log_) {
-    log_(std::string("warning: prefix cache: ") + (remove ? "discarded " : "ignoring ") + path(file) + " (" +
-         discard_reason_name(r) + "): " + detail);
+    const char* what = verb == Verb::Deleted ? "deleted " : verb == Verb::Ignored ? "ignoring " : "not writing ";
+    log_(std::string("warning: prefix cache: ") + what + path(file) + " (" + discard_reason_name(r) + "): " + detail);
   }
 }
 
@@ -104,7 +104,7 @@ void DiskCache::scan() {
     const ReadStatus s = read_entry_head(path(name), opt_.key, hp_, &head);
     const bool foreign = !s.ok && (s.reason == DiscardReason::Model || s.reason == DiscardReason::KvType ||
                                    s.reason == DiscardReason::Version);
-    if (!s.ok) discard(s.reason, name, s.detail, !foreign);
+    if (!s.ok) discard(s.reason, name, s.detail, foreign ? Verb::Ignored : Verb::Deleted);
     if (!s.ok && !foreign) continue;
     Entry en;
     en.file = name;
@@ -244,7 +244,7 @@ void DiskCache::do_load(uint64_t id, uint64_t tag) {
     } else {
       out.state.reset();
       out.tokens.clear();
-      discard(s.reason, file, s.detail, true);
+      discard(s.reason, file, s.detail, Verb::Deleted);
     }
   }
   {
@@ -275,15 +275,21 @@ void DiskCache::do_write(Write w) {
   const uint64_t bytes = entry_file_bytes(hp_, static_cast<uint64_t>(st.n_past()), n_snaps);
   const uint64_t h = checksum64(w.tokens.data(), 4 * w.tokens.size(), opt_.key.model_id[0]);
   const std::string file = hex16(opt_.key.model_id[0]) + "-" + hex16(h) + kSuffix;
+  if (bytes > opt_.budget_bytes) {
+    discard(DiscardReason::TooLarge, file, "entry of " + std::to_string(bytes) + " bytes exceeds the disk budget of " +
+                                               std::to_string(opt_.budget_bytes) + " bytes", Verb::NotWritten);
+    return;
+  }
   std::vector<std::string> gone;
+  bool touch = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = index_.begin(); it != index_.end();) {
       Entry& e = it->second;
       if (e.file == file && e.tokens == w.tokens) {
         e.last_used = ++clock_;  // already on disk
-        ::utimensat(AT_FDCWD, path(file).c_str(), nullptr, 0);
-        return;
+        touch = true;
+        break;
       }
       // Same name (another state) or a prefix of the new entry: the new one replaces it.
       if (e.file == file || (e.usable && is_prefix(e.tokens, w.tokens))) {
@@ -296,18 +302,17 @@ void DiskCache::do_write(Write w) {
         ++it;
       }
     }
-    if (bytes <= opt_.budget_bytes) evict_for(bytes, &gone);
+    if (!touch) evict_for(bytes, &gone);
   }
   for (const auto& f : gone) ::unlink(path(f).c_str());
-  if (bytes > opt_.budget_bytes) {
-    discard(DiscardReason::TooLarge, file, "entry of " + std::to_string(bytes) + " bytes exceeds the disk budget of " +
-                                               std::to_string(opt_.budget_bytes) + " bytes; not written", false);
+  if (touch) {
+    ::utimensat(AT_FDCWD, path(file).c_str(), nullptr, 0);  // mtime = last use
     return;
   }
   try {
     write_entry(path(file), opt_.key, w.tokens, st);
   } catch (const std::exception& e) {
-    discard(DiscardReason::Io, file, e.what(), false);
+    discard(DiscardReason::Io, file, e.what(), Verb::NotWritten);
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -97,7 +97,8 @@ class DiskCache {
   void do_write(Write w);
   // Under mu_: deletes the least recently used entries until `incoming` more bytes fit.
   void evict_for(uint64_t incoming, std::vector<std::string>* unlink_files);
-  void discard(DiscardReason r, const std::string& file, const std::string& detail, bool remove);
+  enum class Verb { Deleted, Ignored, NotWritten };  // what happens to the file
+  void discard(DiscardReason r, const std::string& file, const std::string& detail, Verb verb);
   std::string path(const std::string& file) const { return opt_.dir + "/" + file; }
 
   const Hparams hp_;

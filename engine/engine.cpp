@@ -32,6 +32,7 @@ struct Engine::Job {
   std::shared_ptr<RequestStream> stream;
   std::atomic<bool> cancelled{false};
   bool disk_checked = false;                  // the disk index was asked once
+  uint64_t disk_id = 0;                       // entry being read for this request
   std::vector<int32_t> disk_tokens;           // an entry read from disk for this request
   std::unique_ptr<SequenceState> disk_state;
 };
@@ -273,24 +274,37 @@ bool Engine::start_disk_load(const std::shared_ptr<Job>& job) {
   const int64_t in_memory = std::max(cache_->peek(prompt, limit), best_running(prompt, limit).n);
   const DiskCache::Candidate c = disk_->find(prompt, limit);
   if (c.n <= in_memory) return false;
-  disk_->load(c.id, job->id);
+  // Requests sharing a prefix (parallel agents after a restart) wait for one read of it.
+  const bool in_flight = std::any_of(loading_.begin(), loading_.end(), [&](const auto& j) { return j->disk_id == c.id; });
+  job->disk_id = c.id;
+  if (!in_flight) disk_->load(c.id, c.id);
   return true;
 }
 
-// Finished disk reads: their requests go back to the front of the queue, to be admitted with
-// the entry (a failed read leaves them to compute the prompt).
+// Finished disk reads (tag = entry id): the requests waiting for an entry go back to the front
+// of the queue in their order; the first gets the state, the others find it in memory once the
+// first is admitted. A failed read leaves them to compute the prompt.
 void Engine::take_disk_loads() {
   for (DiskCache::Loaded& l : disk_->take_loaded()) {
-    auto it = std::find_if(loading_.begin(), loading_.end(), [&](const auto& j) { return j->id == l.tag; });
-    if (it == loading_.end()) {  // cancelled meanwhile: keep the entry in memory anyway
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (auto it = loading_.begin(); it != loading_.end();) {
+      if ((*it)->disk_id == l.tag) {
+        jobs.push_back(std::move(*it));
+        it = loading_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (jobs.empty()) {  // all cancelled meanwhile: keep the entry in memory anyway
       if (l.state) cache_->insert(std::move(l.tokens), std::move(l.state));
       continue;
     }
-    std::shared_ptr<Job> job = std::move(*it);
-    loading_.erase(it);
-    job->disk_tokens = std::move(l.tokens);
-    job->disk_state = std::move(l.state);
-    waiting_.push_front(std::move(job));
+    jobs.front()->disk_tokens = std::move(l.tokens);
+    jobs.front()->disk_state = std::move(l.state);
+    for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+      (*it)->disk_id = 0;
+      waiting_.push_front(std::move(*it));
+    }
   }
 }
 

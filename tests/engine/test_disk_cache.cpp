@@ -432,3 +432,63 @@ TEST_CASE("disk cache: an engine restarted on the same directory resumes exactly
   CHECK(again.source == "memory");
   CHECK(again.tokens == ref.tokens);
 }
+
+TEST_CASE("disk cache: requests sharing a prefix after a restart wait for one read of it") {
+  TempDir dir;
+  LoadedModel& m = tiny();
+  const auto first = prompt_of(40, 200);
+  std::vector<std::vector<int32_t>> next;
+  for (int32_t k = 0; k < 3; ++k) {
+    auto p = std::vector<int32_t>(first.begin(), first.begin() + 150);
+    for (int32_t t : {3 + k, 4, 5}) p.push_back(t);
+    next.push_back(std::move(p));
+  }
+  std::vector<Out> ref;
+  {
+    EngineOptions o;
+    o.cache_bytes = 0;
+    Engine e(m, o);
+    for (const auto& p : next) ref.push_back(generate(e, p));
+  }
+  EngineOptions o;
+  o.cache_bytes = 64u << 20;
+  o.snapshot_interval = 16;
+  o.parallel = 4;
+  o.disk_cache_dir = dir.path;
+  o.disk_cache_bytes = 1ull << 30;
+  {
+    Engine e(m, o);
+    generate(e, first);
+  }
+  Engine e(m, o);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& p : next) {
+    GenerateRequest r;
+    r.prompt = p;
+    r.max_tokens = 12;
+    r.sampling.temperature = 0.0f;
+    streams.push_back(std::make_shared<RequestStream>());
+    REQUIRE(e.submit(r, streams.back()) != 0);
+  }
+  int64_t disk_hits = 0;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    CAPTURE(i);
+    std::vector<int32_t> toks;
+    for (;;) {
+      auto ev = streams[i]->pop(std::chrono::milliseconds(30000));
+      REQUIRE(ev.has_value());
+      if (ev->kind == TokenEvent::Kind::Token) {
+        if (ev->token >= 0) toks.push_back(ev->token);
+        continue;
+      }
+      REQUIRE(ev->kind == TokenEvent::Kind::Done);
+      CHECK(ev->n_cached == 144);  // the snapshot at or below the 150 shared tokens
+      disk_hits += ev->cache_source == "disk" ? 1 : 0;
+      break;
+    }
+    CHECK(toks == ref[i].tokens);
+  }
+  CHECK(disk_hits == 1);
+  CHECK(e.stats().disk.loads == 1);
+  CHECK(e.stats().cache_hits_memory == 2);
+}
