@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -142,6 +143,7 @@ void DiskCache::load(uint64_t id, uint64_t tag) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     loads_.emplace_back(id, tag);
+    stats_.load_requests += 1;
   }
   cv_.notify_all();
 }
@@ -226,6 +228,7 @@ void DiskCache::do_load(uint64_t id, uint64_t tag) {
     if (it != index_.end()) file = it->second.file;
   }
   if (!file.empty()) {
+    if (opt_.test_load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
     const ReadStatus s = read_entry(path(file), opt_.key, hp_, opt_.n_ctx, opt_.snap_every, &out.tokens, &out.state);
     {
       std::lock_guard<std::mutex> lock(mu_);

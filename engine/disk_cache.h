@@ -32,6 +32,7 @@ struct DiskCacheStats {
   int64_t budget = 0;
   int64_t writes = 0;    // entries written
   int64_t evictions = 0; // entries deleted for the budget (or covered by a longer one)
+  int64_t load_requests = 0;  // reads asked for by the engine
   int64_t loads = 0;     // entries read back
   int64_t dropped_writes = 0;  // states not written because the write queue was full
   int64_t discarded[static_cast<int>(DiscardReason::kCount)] = {};
@@ -46,6 +47,9 @@ class DiskCache {
     int64_t n_ctx = 0;       // states are loaded with this context
     int64_t snap_every = 64;
     uint64_t max_pending_bytes = 1ull << 30;  // states queued for writing; more are dropped
+    // Test hook: the I/O thread waits this long before each read, so that a test's requests
+    // surely arrive while a read is in flight (0 = off).
+    int32_t test_load_delay_ms = 0;
   };
   using Log = std::function<void(const std::string&)>;
   // Creates and indexes `opt.dir` (reads each entry's head; corrupt or truncated entries are

@@ -85,6 +85,7 @@ void Engine::open_disk_cache() {
     d.n_ctx = m_.n_ctx;
     d.snap_every = opt_.snapshot_interval;
     d.max_pending_bytes = std::max<uint64_t>(opt_.cache_bytes, 256ull << 20);
+    d.test_load_delay_ms = opt_.test_disk_load_delay_ms;
     disk_ = std::make_unique<DiskCache>(m_.hp, d, log, [this] { queue_->q.enqueue(nullptr); });
     cache_->set_evict_sink([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) {
       disk_->store(std::move(t), std::move(st));

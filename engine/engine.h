@@ -113,6 +113,7 @@ struct EngineOptions {
   std::string disk_cache_dir;
   uint64_t disk_cache_bytes = 8ull << 30;
   uint32_t kv_type = kKvTypeF32;   // part of the disk key
+  int32_t test_disk_load_delay_ms = 0;  // DiskCache::Options::test_load_delay_ms
   // Warnings (discarded entries, disk errors); null = stderr.
   std::function<void(const std::string&)> log;
 };

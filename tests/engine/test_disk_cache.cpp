@@ -460,6 +460,7 @@ TEST_CASE("disk cache: requests sharing a prefix after a restart wait for one re
     Engine e(m, o);
     generate(e, first);
   }
+  o.test_disk_load_delay_ms = 300;  // the three requests surely arrive while the read runs
   Engine e(m, o);
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (const auto& p : next) {
@@ -489,6 +490,7 @@ TEST_CASE("disk cache: requests sharing a prefix after a restart wait for one re
     CHECK(toks == ref[i].tokens);
   }
   CHECK(disk_hits == 1);
+  CHECK(e.stats().disk.load_requests == 1);
   CHECK(e.stats().disk.loads == 1);
   CHECK(e.stats().cache_hits_memory == 2);
 }
