@@ -59,7 +59,8 @@ bool make_dirs(const std::string& dir) {
 
 DiskCache::DiskCache(const Hparams& hp, Options opt, Log log, std::function<void()> on_loaded)
     : hp_(hp), opt_(std::move(opt)), log_(std::move(log)), on_loaded_(std::move(on_loaded)) {
-  if (!make_dirs(opt_.dir)) throw std::runtime_error("cannot create or write the cache directory " + opt_.dir);
+  if (!make_dirs(opt_.dir))
+    throw std::runtime_error("cannot create or write the cache directory " + opt_.dir);
   stats_.budget = static_cast<int64_t>(opt_.budget_bytes);
   scan();
   io_ = std::thread([this] { io_loop(); });
@@ -75,15 +76,19 @@ DiskCache::~DiskCache() {
 }
 
 // One warning line per discarded entry; the one place a request log can pick these up.
-void DiskCache::discard(DiscardReason r, const std::string& file, const std::string& detail, Verb verb) {
+void DiskCache::discard(DiscardReason r, const std::string& file, const std::string& detail,
+                        Verb verb) {
   if (verb == Verb::Deleted) ::unlink(path(file).c_str());
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.discarded[static_cast<int>(r)] += 1;
   }
   if (log_) {
-    const char* what = verb == Verb::Deleted ? "deleted " : verb == Verb::Ignored ? "ignoring " : "not writing ";
-    log_(std::string("warning: prefix cache: ") + what + path(file) + " (" + discard_reason_name(r) + "): " + detail);
+    const char* what = verb == Verb::Deleted   ? "deleted "
+                       : verb == Verb::Ignored ? "ignoring "
+                                               : "not writing ";
+    log_(std::string("warning: prefix cache: ") + what + path(file) + " (" +
+         discard_reason_name(r) + "): " + detail);
   }
 }
 
@@ -103,8 +108,9 @@ void DiskCache::scan() {
     if (!ends_with(name, kSuffix)) continue;
     EntryHead head;
     const ReadStatus s = read_entry_head(path(name), opt_.key, hp_, &head);
-    const bool foreign = !s.ok && (s.reason == DiscardReason::Model || s.reason == DiscardReason::KvType ||
-                                   s.reason == DiscardReason::Version);
+    const bool foreign =
+        !s.ok && (s.reason == DiscardReason::Model || s.reason == DiscardReason::KvType ||
+                  s.reason == DiscardReason::Version);
     if (!s.ok) discard(s.reason, name, s.detail, foreign ? Verb::Ignored : Verb::Deleted);
     if (!s.ok && !foreign) continue;
     Entry en;
@@ -114,7 +120,8 @@ void DiskCache::scan() {
     en.tokens = std::move(head.tokens);
     en.snaps = std::move(head.snaps);
     const uint64_t id = next_id_++;
-    by_mtime.emplace_back(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, id);
+    by_mtime.emplace_back(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                          id);
     stats_.bytes += static_cast<int64_t>(en.bytes);
     stats_.entries += en.usable ? 1 : 0;
     index_.emplace(id, std::move(en));
@@ -170,7 +177,9 @@ void DiskCache::store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState
     }
   }
   if (dropped) {
-    if (log_) log_("warning: prefix cache: write queue full (" + std::to_string(b >> 20) + " MiB state not written)");
+    if (log_)
+      log_("warning: prefix cache: write queue full (" + std::to_string(b >> 20) +
+           " MiB state not written)");
     return;
   }
   cv_.notify_all();
@@ -228,8 +237,10 @@ void DiskCache::do_load(uint64_t id, uint64_t tag) {
     if (it != index_.end()) file = it->second.file;
   }
   if (!file.empty()) {
-    if (opt_.test_load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
-    const ReadStatus s = read_entry(path(file), opt_.key, hp_, opt_.n_ctx, opt_.snap_every, &out.tokens, &out.state);
+    if (opt_.test_load_delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
+    const ReadStatus s =
+        read_entry(path(file), opt_.key, hp_, opt_.n_ctx, opt_.snap_every, &out.tokens, &out.state);
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = index_.find(id);
@@ -279,8 +290,10 @@ void DiskCache::do_write(Write w) {
   const uint64_t h = checksum64(w.tokens.data(), 4 * w.tokens.size(), opt_.key.model_id[0]);
   const std::string file = hex16(opt_.key.model_id[0]) + "-" + hex16(h) + kSuffix;
   if (bytes > opt_.budget_bytes) {
-    discard(DiscardReason::TooLarge, file, "entry of " + std::to_string(bytes) + " bytes exceeds the disk budget of " +
-                                               std::to_string(opt_.budget_bytes) + " bytes", Verb::NotWritten);
+    discard(DiscardReason::TooLarge, file,
+            "entry of " + std::to_string(bytes) + " bytes exceeds the disk budget of " +
+                std::to_string(opt_.budget_bytes) + " bytes",
+            Verb::NotWritten);
     return;
   }
   std::vector<std::string> gone;

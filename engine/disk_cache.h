@@ -27,13 +27,13 @@ std::string default_cache_dir();
 bool make_dirs(const std::string& dir);
 
 struct DiskCacheStats {
-  int64_t bytes = 0;     // entry files in the directory (also other models' entries)
-  int64_t entries = 0;   // usable by this process
+  int64_t bytes = 0;    // entry files in the directory (also other models' entries)
+  int64_t entries = 0;  // usable by this process
   int64_t budget = 0;
-  int64_t writes = 0;    // entries written
-  int64_t evictions = 0; // entries deleted for the budget (or covered by a longer one)
-  int64_t load_requests = 0;  // reads asked for by the engine
-  int64_t loads = 0;     // entries read back
+  int64_t writes = 0;          // entries written
+  int64_t evictions = 0;       // entries deleted for the budget (or covered by a longer one)
+  int64_t load_requests = 0;   // reads asked for by the engine
+  int64_t loads = 0;           // entries read back
   int64_t dropped_writes = 0;  // states not written because the write queue was full
   int64_t discarded[static_cast<int>(DiscardReason::kCount)] = {};
 };
@@ -44,7 +44,7 @@ class DiskCache {
     std::string dir;
     uint64_t budget_bytes = 0;
     DiskCacheKey key;
-    int64_t n_ctx = 0;       // states are loaded with this context
+    int64_t n_ctx = 0;  // states are loaded with this context
     int64_t snap_every = 64;
     uint64_t max_pending_bytes = 1ull << 30;  // states queued for writing; more are dropped
     // Test hook: the I/O thread waits this long before each read, so that a test's requests
@@ -84,12 +84,12 @@ class DiskCache {
 
  private:
   struct Entry {
-    std::string file;              // name inside dir
-    std::vector<int32_t> tokens;   // empty for other models' entries
+    std::string file;             // name inside dir
+    std::vector<int32_t> tokens;  // empty for other models' entries
     std::vector<int64_t> snaps;
     uint64_t bytes = 0;
     uint64_t last_used = 0;
-    bool usable = false;           // this model, KV type and format
+    bool usable = false;  // this model, KV type and format
   };
   struct Write {
     std::vector<int32_t> tokens;

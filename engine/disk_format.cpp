@@ -17,7 +17,9 @@ constexpr uint64_t kP1 = 0x9E3779B185EBCA87ull;
 constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4Full;
 constexpr uint64_t kMaxTokens = 1ull << 26;  // far above any context; bounds allocations
 
-uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+uint64_t rotl(uint64_t x, int r) {
+  return (x << r) | (x >> (64 - r));
+}
 
 // Bijective 64-bit mixer (xor-shift / multiply rounds).
 uint64_t mix(uint64_t x) {
@@ -29,7 +31,9 @@ uint64_t mix(uint64_t x) {
   return x;
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // Owns a file descriptor.
 struct Fd {
@@ -69,7 +73,8 @@ bool read_all(int fd, void* p, size_t n, Checksum* sum) {
 
 uint64_t kv_floats_of(const Hparams& hp) {
   uint64_t f = 0;
-  for (int64_t l = 0; l < hp.n_layer; ++l) f += static_cast<uint64_t>(hp.n_head_kv[l] * hp.head_dim);
+  for (int64_t l = 0; l < hp.n_layer; ++l)
+    f += static_cast<uint64_t>(hp.n_head_kv[l] * hp.head_dim);
   return f;
 }
 
@@ -84,34 +89,52 @@ uint64_t payload_bytes_of(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps
   return 4 * (2 * n_tokens * kv_floats_of(hp) + (1 + n_snaps) * n_conv_of(hp) * conv);
 }
 
-ReadStatus fail(DiscardReason r, std::string detail) { return {false, r, std::move(detail)}; }
+ReadStatus fail(DiscardReason r, std::string detail) {
+  return {false, r, std::move(detail)};
+}
 
 // Opens `path` and reads its head into `h`, tokens and snaps; checks everything but the payload.
 ReadStatus open_head(const std::string& path, const DiskCacheKey& key, const Hparams& hp, Fd& f,
                      FileHeader& h, EntryHead* out) {
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
-  if (f.fd < 0 || ::fstat(f.fd, &st) != 0) return fail(DiscardReason::Io, "cannot open: " + errno_text());
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0)
+    return fail(DiscardReason::Io, "cannot open: " + errno_text());
   const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < sizeof h || !read_all(f.fd, &h, sizeof h, nullptr)) return fail(DiscardReason::Truncated, "shorter than its header");
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return fail(DiscardReason::Format, "not a prefix-cache entry");
-  if (h.version != key.version) return fail(DiscardReason::Version, "format version " + std::to_string(h.version) + ", this lfmd writes " + std::to_string(key.version));
-  if (checksum64(&h, offsetof(FileHeader, header_sum), 1) != h.header_sum) return fail(DiscardReason::Checksum, "header checksum mismatch");
-  if (h.n_tokens == 0 || h.n_tokens > kMaxTokens || h.n_snaps > h.n_tokens || h.payload_bytes > (1ull << 48)) {
+  if (size < sizeof h || !read_all(f.fd, &h, sizeof h, nullptr))
+    return fail(DiscardReason::Truncated, "shorter than its header");
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0)
+    return fail(DiscardReason::Format, "not a prefix-cache entry");
+  if (h.version != key.version)
+    return fail(DiscardReason::Version, "format version " + std::to_string(h.version) +
+                                            ", this lfmd writes " + std::to_string(key.version));
+  if (checksum64(&h, offsetof(FileHeader, header_sum), 1) != h.header_sum)
+    return fail(DiscardReason::Checksum, "header checksum mismatch");
+  if (h.n_tokens == 0 || h.n_tokens > kMaxTokens || h.n_snaps > h.n_tokens ||
+      h.payload_bytes > (1ull << 48)) {
     return fail(DiscardReason::Format, "implausible sizes in the header");
   }
   const uint64_t expect = sizeof h + 4 * h.n_tokens + 8 * h.n_snaps + h.payload_bytes + 8;
-  if (size < expect) return fail(DiscardReason::Truncated, std::to_string(size) + " bytes, expected " + std::to_string(expect));
-  if (size > expect) return fail(DiscardReason::Format, std::to_string(size) + " bytes, expected " + std::to_string(expect));
+  if (size < expect)
+    return fail(DiscardReason::Truncated,
+                std::to_string(size) + " bytes, expected " + std::to_string(expect));
+  if (size > expect)
+    return fail(DiscardReason::Format,
+                std::to_string(size) + " bytes, expected " + std::to_string(expect));
   out->tokens.resize(h.n_tokens);
   out->snaps.resize(h.n_snaps);
   Checksum sum(3);
-  if (!read_all(f.fd, out->tokens.data(), 4 * h.n_tokens, &sum) || !read_all(f.fd, out->snaps.data(), 8 * h.n_snaps, &sum)) {
+  if (!read_all(f.fd, out->tokens.data(), 4 * h.n_tokens, &sum) ||
+      !read_all(f.fd, out->snaps.data(), 8 * h.n_snaps, &sum)) {
     return fail(DiscardReason::Io, "read failed");
   }
-  if (sum.digest() != h.list_sum) return fail(DiscardReason::Checksum, "token list checksum mismatch");
-  if (h.kv_type != key.kv_type) return fail(DiscardReason::KvType, "KV type " + std::to_string(h.kv_type) + ", this server uses " + std::to_string(key.kv_type));
-  if (h.model_id[0] != key.model_id[0] || h.model_id[1] != key.model_id[1]) return fail(DiscardReason::Model, "written for another model file");
+  if (sum.digest() != h.list_sum)
+    return fail(DiscardReason::Checksum, "token list checksum mismatch");
+  if (h.kv_type != key.kv_type)
+    return fail(DiscardReason::KvType, "KV type " + std::to_string(h.kv_type) +
+                                           ", this server uses " + std::to_string(key.kv_type));
+  if (h.model_id[0] != key.model_id[0] || h.model_id[1] != key.model_id[1])
+    return fail(DiscardReason::Model, "written for another model file");
   if (h.n_layer != static_cast<uint64_t>(hp.n_layer) || h.kv_floats != kv_floats_of(hp) ||
       h.conv_floats != static_cast<uint64_t>((hp.conv_l_cache - 1) * hp.n_embd) ||
       h.payload_bytes != payload_bytes_of(hp, h.n_tokens, h.n_snaps)) {
@@ -180,7 +203,8 @@ std::array<uint64_t, 2> model_identity(const std::string& path, uint64_t data_of
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
-  if (f.fd < 0 || ::fstat(f.fd, &st) != 0) throw std::runtime_error("cannot read " + path + ": " + errno_text());
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0)
+    throw std::runtime_error("cannot read " + path + ": " + errno_text());
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   data_offset = std::min(data_offset, size);
   Checksum a(11), b(22);
@@ -204,34 +228,46 @@ std::array<uint64_t, 2> model_identity(const std::string& path, uint64_t data_of
   if (data <= kSample * kSamples) {
     feed(data_offset, data);
   } else {
-    for (uint64_t i = 0; i < kSamples; ++i) feed(data_offset + (data - kSample) / (kSamples - 1) * i, kSample);
+    for (uint64_t i = 0; i < kSamples; ++i)
+      feed(data_offset + (data - kSample) / (kSamples - 1) * i, kSample);
   }
   return {a.digest(), b.digest()};
 }
 
 const char* discard_reason_name(DiscardReason r) {
   switch (r) {
-    case DiscardReason::Model: return "model";
-    case DiscardReason::KvType: return "kv_type";
-    case DiscardReason::Version: return "version";
-    case DiscardReason::Format: return "format";
-    case DiscardReason::Truncated: return "truncated";
-    case DiscardReason::Checksum: return "checksum";
-    case DiscardReason::Io: return "io";
-    case DiscardReason::TooLarge: return "too_large";
-    case DiscardReason::kCount: break;
+    case DiscardReason::Model:
+      return "model";
+    case DiscardReason::KvType:
+      return "kv_type";
+    case DiscardReason::Version:
+      return "version";
+    case DiscardReason::Format:
+      return "format";
+    case DiscardReason::Truncated:
+      return "truncated";
+    case DiscardReason::Checksum:
+      return "checksum";
+    case DiscardReason::Io:
+      return "io";
+    case DiscardReason::TooLarge:
+      return "too_large";
+    case DiscardReason::kCount:
+      break;
   }
   return "unknown";
 }
 
 uint64_t entry_file_bytes(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps) {
-  return sizeof(FileHeader) + 4 * n_tokens + 8 * n_snaps + payload_bytes_of(hp, n_tokens, n_snaps) + 8;
+  return sizeof(FileHeader) + 4 * n_tokens + 8 * n_snaps + payload_bytes_of(hp, n_tokens, n_snaps) +
+         8;
 }
 
 uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
                      const std::vector<int32_t>& tokens, const SequenceState& state) {
   const int64_t n = state.n_past();
-  if (n <= 0 || static_cast<int64_t>(tokens.size()) != n) throw std::runtime_error("write_entry: tokens do not match the state");
+  if (n <= 0 || static_cast<int64_t>(tokens.size()) != n)
+    throw std::runtime_error("write_entry: tokens do not match the state");
   std::vector<int64_t> snaps;
   for (const auto& [p, rows] : state.snapshots()) {
     if (p > 0 && p < n) snaps.push_back(p);
@@ -284,7 +320,8 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
     if (::fsync(f.fd) != 0) throw std::runtime_error("cannot sync " + tmp + ": " + errno_text());
     ::close(f.fd);
     f.fd = -1;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + ": " + errno_text());
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + tmp + ": " + errno_text());
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
@@ -308,7 +345,9 @@ ReadStatus read_entry(const std::string& path, const DiskCacheKey& key, const Hp
   EntryHead head;
   if (ReadStatus s = open_head(path, key, hp, f, h, &head); !s.ok) return s;
   const int64_t n = static_cast<int64_t>(h.n_tokens);
-  if (n > n_ctx) return fail(DiscardReason::Format, std::to_string(n) + " tokens do not fit the context of " + std::to_string(n_ctx));
+  if (n > n_ctx)
+    return fail(DiscardReason::Format,
+                std::to_string(n) + " tokens do not fit the context of " + std::to_string(n_ctx));
   auto st = std::make_unique<SequenceState>(hp, n_ctx);
   st->set_snapshot_interval(snap_every);
   st->reserve(n);
@@ -327,7 +366,8 @@ ReadStatus read_entry(const std::string& path, const DiskCacheKey& key, const Hp
     ok = ok && read_all(f.fd, rows.data(), 4 * rows.size(), &ps);
   }
   uint64_t d = 0;
-  if (!ok || !read_all(f.fd, &d, 8, nullptr)) return fail(DiscardReason::Truncated, "payload ends early");
+  if (!ok || !read_all(f.fd, &d, 8, nullptr))
+    return fail(DiscardReason::Truncated, "payload ends early");
   if (d != ps.digest()) return fail(DiscardReason::Checksum, "payload checksum mismatch");
   st->set_n_past(n);
   *tokens = std::move(head.tokens);

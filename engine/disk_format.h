@@ -53,7 +53,17 @@ struct DiskCacheKey {
 };
 
 // Why an entry on disk is not used (metrics label values).
-enum class DiscardReason { Model, KvType, Version, Format, Truncated, Checksum, Io, TooLarge, kCount };
+enum class DiscardReason {
+  Model,
+  KvType,
+  Version,
+  Format,
+  Truncated,
+  Checksum,
+  Io,
+  TooLarge,
+  kCount
+};
 const char* discard_reason_name(DiscardReason r);
 
 // File layout, little-endian (host order; x86-64 and AArch64 both are):
@@ -76,7 +86,7 @@ struct FileHeader {
   uint64_t kv_floats;    // sum of kv_dim over attention layers
   uint64_t list_sum;     // checksum of the tokens and snapshot points
   uint64_t reserved[4];
-  uint64_t header_sum;   // checksum of the 120 bytes before it
+  uint64_t header_sum;  // checksum of the 120 bytes before it
 };
 static_assert(sizeof(FileHeader) == 128, "FileHeader is 128 bytes");
 

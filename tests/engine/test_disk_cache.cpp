@@ -60,7 +60,8 @@ std::vector<int32_t> prompt_of(uint32_t seed, int n) {
 }
 
 // A state that ran `tokens` with snapshots every 16 tokens; logits of the last token in `last`.
-std::unique_ptr<SequenceState> run(const std::vector<int32_t>& tokens, std::vector<float>* last = nullptr) {
+std::unique_ptr<SequenceState> run(const std::vector<int32_t>& tokens,
+                                   std::vector<float>* last = nullptr) {
   LoadedModel& m = tiny();
   auto st = m.model->new_sequence(m.n_ctx);
   st->set_snapshot_interval(16);
@@ -68,7 +69,8 @@ std::unique_ptr<SequenceState> run(const std::vector<int32_t>& tokens, std::vect
   for (size_t i = 0; i < tokens.size(); i += 64) {
     Batch b;
     const size_t end = std::min(tokens.size(), i + 64);
-    for (size_t j = i; j < end; ++j) b.add(tokens[j], static_cast<int64_t>(j), st.get(), j + 1 == end);
+    for (size_t j = i; j < end; ++j)
+      b.add(tokens[j], static_cast<int64_t>(j), st.get(), j + 1 == end);
     m.model->forward(b, logits.data());
   }
   if (last) *last = logits;
@@ -118,7 +120,8 @@ TEST_CASE("disk cache: the checksum is chunking-independent and sees a flipped b
   const uint64_t whole = checksum64(data.data(), data.size());
   for (size_t step : {1u, 7u, 31u, 32u, 33u, 500u}) {
     Checksum c;
-    for (size_t i = 0; i < data.size(); i += step) c.update(data.data() + i, std::min(step, data.size() - i));
+    for (size_t i = 0; i < data.size(); i += step)
+      c.update(data.data() + i, std::min(step, data.size() - i));
     CHECK(c.digest() == whole);
   }
   for (size_t pos : {0u, 31u, 500u, 999u}) {
@@ -137,7 +140,7 @@ TEST_CASE("disk cache: an entry round-trips bit for bit and resumes exactly") {
   const std::string p = dir.path + "/e.lfpc";
   const uint64_t bytes = write_entry(p, key_of(5), tokens, *st);
   CHECK(bytes == fs::file_size(p));
-  CHECK(bytes == entry_file_bytes(tiny().hp, 70, 4));  // snapshots at 16, 32, 48, 64
+  CHECK(bytes == entry_file_bytes(tiny().hp, 70, 4));        // snapshots at 16, 32, 48, 64
   CHECK(dir.files() == std::vector<std::string>{"e.lfpc"});  // no temporary left
 
   std::unique_ptr<SequenceState> back;
@@ -180,18 +183,27 @@ TEST_CASE("disk cache: corrupt, truncated and foreign entries are refused with t
     DiscardReason reason;
   };
   const std::vector<Case> cases = {
-      {"payload byte", [&](const std::string& f) { flip_byte(f, bytes - 100); }, DiscardReason::Checksum},
-      {"token byte", [&](const std::string& f) { flip_byte(f, sizeof(FileHeader) + 9); }, DiscardReason::Checksum},
-      {"stored checksum", [&](const std::string& f) { flip_byte(f, bytes - 1); }, DiscardReason::Checksum},
-      {"header count", [&](const std::string& f) { flip_byte(f, offsetof(FileHeader, n_snaps)); }, DiscardReason::Checksum},
-      {"last byte cut", [&](const std::string& f) { fs::resize_file(f, bytes - 1); }, DiscardReason::Truncated},
-      {"half cut", [&](const std::string& f) { fs::resize_file(f, bytes / 2); }, DiscardReason::Truncated},
-      {"header cut", [&](const std::string& f) { fs::resize_file(f, 60); }, DiscardReason::Truncated},
+      {"payload byte", [&](const std::string& f) { flip_byte(f, bytes - 100); },
+       DiscardReason::Checksum},
+      {"token byte", [&](const std::string& f) { flip_byte(f, sizeof(FileHeader) + 9); },
+       DiscardReason::Checksum},
+      {"stored checksum", [&](const std::string& f) { flip_byte(f, bytes - 1); },
+       DiscardReason::Checksum},
+      {"header count", [&](const std::string& f) { flip_byte(f, offsetof(FileHeader, n_snaps)); },
+       DiscardReason::Checksum},
+      {"last byte cut", [&](const std::string& f) { fs::resize_file(f, bytes - 1); },
+       DiscardReason::Truncated},
+      {"half cut", [&](const std::string& f) { fs::resize_file(f, bytes / 2); },
+       DiscardReason::Truncated},
+      {"header cut", [&](const std::string& f) { fs::resize_file(f, 60); },
+       DiscardReason::Truncated},
       {"empty", [&](const std::string& f) { fs::resize_file(f, 0); }, DiscardReason::Truncated},
   };
   for (const auto& c : cases) {
     CAPTURE(c.what);
-    const std::string f = copy(std::string(c.what) == "empty" ? "empty.lfpc" : std::to_string(&c - cases.data()) + ".lfpc");
+    const std::string f =
+        copy(std::string(c.what) == "empty" ? "empty.lfpc"
+                                            : std::to_string(&c - cases.data()) + ".lfpc");
     c.damage(f);
     const ReadStatus s = load(f, key_of(5), &back);
     CHECK_FALSE(s.ok);
@@ -257,7 +269,8 @@ TEST_CASE("disk cache: index, LRU eviction under the byte budget, and a restart 
   std::vector<int32_t> ask_a(a.begin(), a.begin() + 90);
   ask_a.push_back(5);
   {
-    DiskCache d(hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
+    DiskCache d(
+        hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
     d.store(a, run(a));
     d.store(b, run(b));
     d.flush();
@@ -294,7 +307,8 @@ TEST_CASE("disk cache: index, LRU eviction under the byte budget, and a restart 
   CHECK(dir.files().size() == 2);
   // Restart: the index comes back from the files; b stays gone.
   log.clear();
-  DiskCache d(hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
+  DiskCache d(
+      hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
   CHECK(d.stats().entries == 2);
   CHECK(d.find(ask_a, 90).n == 80);
   CHECK(d.find(c, 100).n == 100);
@@ -337,13 +351,14 @@ TEST_CASE("disk cache: a restart discards corrupt and truncated entries and igno
   fs::resize_file(dir.path + "/" + fb, fs::file_size(dir.path + "/" + fb) - 8);  // seen at start-up
 
   std::vector<std::string> log;
-  DiskCache d(hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
+  DiskCache d(
+      hp, o, [&](const std::string& l) { log.push_back(l); }, nullptr);
   auto st = d.stats();
   CHECK(st.entries == 2);  // a (not yet known to be corrupt) and c
   CHECK(st.discarded[static_cast<int>(DiscardReason::Truncated)] == 1);
   CHECK(st.discarded[static_cast<int>(DiscardReason::KvType)] == 1);
-  CHECK_FALSE(fs::exists(dir.path + "/" + fb));   // deleted
-  CHECK(fs::exists(dir.path + "/kv1.lfpc"));      // kept: another server may use it
+  CHECK_FALSE(fs::exists(dir.path + "/" + fb));  // deleted
+  CHECK(fs::exists(dir.path + "/kv1.lfpc"));     // kept: another server may use it
   CHECK(log.size() == 2);
   CHECK(d.find(b, 49).n == 0);
   const auto hit = d.find(a, 49);
