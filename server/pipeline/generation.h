@@ -40,6 +40,7 @@ struct GenerationSetup {
   std::string proxy_body;                  // the request sent upstream on a proxy handoff
   bool want_trace = false;                 // test hook: per-token signals in the confidence
   nlohmann::ordered_json prompt_ids;       // test hook: the prompt's ids in the confidence
+  int64_t prompt_tokens = 0;               // the submitted prompt's length
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };
@@ -63,6 +64,8 @@ class Generation {
   PumpEnd pump_cloud(const EventSink& sink, const http::AliveCheck& alive);
   // The client went away before pump() ran: stop the engine's work and count the disconnect.
   void abandon() { client_gone(); }
+  // The submitted prompt's length (known before any event; Finish's usage also has it).
+  int64_t prompt_tokens() const { return s_.prompt_tokens; }
 
  private:
   std::optional<TokenEvent> next_event();
