@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include "server/protocols/anthropic_messages.h"
 #include "server/protocols/openai_chat.h"
 #include "server/protocols/wire.h"
 
@@ -15,6 +16,14 @@ const std::vector<Service::Route>& Service::routes() {
       {"POST", "/v1/chat/completions",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return openai_chat::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/v1/messages",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return anthropic_messages::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/v1/messages/count_tokens",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) {
+         return anthropic_messages::count_tokens(s.pipeline(), r);
        }},
       {"GET", "/v1/models", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.list_models(r, a); }},
       {"GET", "/v1/models/{id}", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.get_model(r, a); }},
