@@ -42,10 +42,7 @@ class Parser {
     } else if (!count_) {
       fail_missing("max_tokens");
     }
-    if (const json* s = field(root, "system")) {
-      std::string sys = text_of(*s, "system");
-      if (!sys.empty()) r.messages.push_back({{"role", "system"}, {"content", sys}});
-    }
+    if (const json* s = field(root, "system")) add_system(r.messages, text_of(*s, "system"));
     parse_messages(root, r);
     parse_tools(root, r);
     parse_tool_choice(root, r);
@@ -61,6 +58,17 @@ class Parser {
  private:
   const Limits& L_;
   bool count_;
+
+  // Appends to the one system message at the front (made when missing).
+  static void add_system(json& messages, const std::string& text) {
+    if (text.empty()) return;
+    if (messages.empty() || messages[0]["role"] != "system") {
+      messages.insert(messages.begin(), json{{"role", "system"}, {"content", ""}});
+    }
+    std::string sys = messages[0]["content"].get<std::string>();
+    append_text(sys, text);
+    messages[0]["content"] = sys;
+  }
 
   // A string, or a non-empty list of text blocks joined with "\n\n".
   std::string text_of(const json& c, const std::string& p) {
@@ -95,9 +103,11 @@ class Parser {
         user_message(content, p + ".content", r.messages);
       } else if (role == "assistant") {
         r.messages.push_back(assistant_message(content, p + ".content"));
+      } else if (role == "system") {  // Claude Code sends one: part of the system prompt
+        add_system(r.messages, text_of(content, p + ".content"));
       } else {
         fail(p + ".role", "Invalid value for '" + p + ".role': '" + sanitize_for_message(role, 64) +
-                              "'. Supported values are: 'user' and 'assistant'.");
+                              "'. Supported values are: 'user', 'assistant' and 'system'.");
       }
     }
   }

@@ -23,7 +23,8 @@ struct MessagesRequest : Conversation {
 // - model: a string, required. max_tokens: an integer >= 1, required unless count_tokens (a value
 //   beyond the room left in the context is clamped by the pipeline, never refused).
 // - system: a string or text blocks (cache_control ignored), joined with "\n\n".
-// - messages: non-empty; role user | assistant; content a string or blocks. Text blocks of one
+// - messages: non-empty; role user | assistant | system (text only, appended to the system prompt:
+//   Claude Code sends one); content a string or blocks. Text blocks of one
 //   message are joined with "\n\n". user: text, tool_result (tool_use_id, content string or text
 //   blocks, is_error -> "Error: " prefix) -> one "tool" message each, before the user's text;
 //   assistant: text, tool_use (id, name, input object) -> tool_calls, thinking -> "thinking",
