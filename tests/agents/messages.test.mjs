@@ -135,6 +135,11 @@ describe('Anthropic Messages through @anthropic-ai/sdk', () => {
       (e) => e instanceof Anthropic.BadRequestError && e.error.error.type === 'invalid_request_error');
     await assert.rejects(client.post('/v1/messages/nope', { body: {} }),
       (e) => e instanceof Anthropic.NotFoundError && e.error.error.type === 'not_found_error');
+    // This SDK sends its apiKey as Authorization: Bearer; Claude Code sends x-api-key.
+    const xkey = (k) => new Anthropic({ apiKey: null, authToken: null, defaultHeaders: { 'x-api-key': k }, baseURL: server.url, maxRetries: 0 });
+    const viaHeader = await xkey(KEY).messages.create(base({ lfmd_forced_output: 'ok' }));
+    assert.deepEqual(viaHeader.content, [{ type: 'text', text: 'ok' }]);
+    await assert.rejects(xkey('nope').messages.create(base()), (e) => e instanceof Anthropic.AuthenticationError);
     const r = await fetch(`${server.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(base({ lfmd_forced_output: 'ok' })) });
     assert.equal(r.status, 200);  // Authorization: Bearer works too
   });
