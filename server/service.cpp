@@ -1,7 +1,9 @@
 #include "server/service.h"
 
+#include "server/protocols/llama_tokenize.h"
 #include "server/protocols/anthropic_messages.h"
 #include "server/protocols/openai_chat.h"
+#include "server/protocols/openai_completions.h"
 #include "server/protocols/wire.h"
 
 namespace lfmd {
@@ -17,6 +19,14 @@ const std::vector<Service::Route>& Service::routes() {
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return openai_chat::handle(s.pipeline(), s.model_id(), r, a);
        }},
+      {"POST", "/v1/completions",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return openai_completions::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/tokenize",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::tokenize(s.pipeline(), r); }},
+      {"POST", "/detokenize",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::detokenize(s.pipeline(), r); }},
       {"POST", "/v1/messages",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return anthropic_messages::handle(s.pipeline(), s.model_id(), r, a);

@@ -482,6 +482,12 @@ class Parser {
 
 }  // namespace
 
+std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body, size_t max_depth) {
+  Limits limits;
+  limits.max_body_depth = max_depth;
+  return check::guarded<json>([&] { return parse_body(body, limits); });
+}
+
 std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body,
                                                        const Limits& limits) {
   return check::guarded<ChatRequest>([&] { return Parser(limits).run(body); });

@@ -66,6 +66,8 @@ class Generation {
   void abandon() { client_gone(); }
   // The submitted prompt's length (known before any event; Finish's usage also has it).
   int64_t prompt_tokens() const { return s_.prompt_tokens; }
+  // The answer is not wanted any more (e.g. a sibling prompt failed): stop the engine's work.
+  void cancel() { s_.cancel(); }
 
  private:
   std::optional<TokenEvent> next_event();
