@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../server/lib/server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const claude = path.join(here, 'node_modules', '.bin', 'claude');
+// The package's bin target (node_modules/.bin may be missing when node_modules came from git).
+const claude = path.join(here, 'node_modules', '@anthropic-ai', 'claude-code', 'bin', 'claude.exe');
 const KEY = 'test-key-claude-code';
 const S = '<|tool_call_start|>';
 const E = '<|tool_call_end|>';

@@ -125,6 +125,35 @@ describe('Anthropic Messages through @anthropic-ai/sdk', () => {
     assert.equal(huge.stop_reason, 'end_turn');
   });
 
+  it('thinking lands in thinking blocks (signed), streamed and not', async () => {
+    const cases = [
+      { forced: '<think>plan it</think>The answer.', blocks: [['thinking', 'plan it'], ['text', 'The answer.']], stop: 'end_turn' },
+      { forced: `<think>need weather</think>${S}[get_weather(city="Oslo")]${E}`, tools: [WEATHER],
+        blocks: [['thinking', 'need weather'], ['tool_use', { city: 'Oslo' }]], stop: 'tool_use' },
+      { forced: '<think>only thinking</think>', blocks: [['thinking', 'only thinking']], stop: 'end_turn' },
+      { forced: '<think>alpha beta gamma delta epsilon zeta eta theta iota kappa lambda', max_tokens: 9, blocks: [['thinking', null]], stop: 'max_tokens' },
+    ];
+    const shape = (m) => m.content.map((b) => [b.type, b.type === 'thinking' ? b.thinking : b.type === 'text' ? b.text : b.input]);
+    for (const c of cases) {
+      const body = base({ lfmd_forced_output: c.forced, max_tokens: c.max_tokens ?? 64, thinking: { type: 'enabled', budget_tokens: 1024 },
+                          ...(c.tools ? { tools: c.tools } : {}) });
+      const plain = await client.messages.create(body);
+      const streamed = await client.messages.stream(body).finalMessage();
+      const { msg: raw } = await assemble(await client.messages.create({ ...body, stream: true }));
+      for (const m of [plain, streamed, raw]) {
+        assert.equal(m.stop_reason, c.stop, c.forced);
+        const got = shape(m);
+        assert.deepEqual(got.map((b) => b[0]), c.blocks.map((b) => b[0]), c.forced);
+        c.blocks.forEach((b, i) => { if (b[1] !== null) assert.deepEqual(got[i][1], b[1], c.forced); });
+        assert.ok(!JSON.stringify(m.content).includes('<think>'), c.forced);
+        const th = m.content.find((b) => b.type === 'thinking');
+        assert.equal(th.signature, 'lfmd-unsigned');
+      }
+      assert.deepEqual(shape(streamed), shape(plain), c.forced);
+      assert.deepEqual(shape(raw), shape(plain), c.forced);
+    }
+  });
+
   it('errors map to the SDK error classes with Anthropic error bodies', async () => {
     const bad = new Anthropic({ apiKey: 'wrong', baseURL: server.url, maxRetries: 0 });
     await assert.rejects(bad.messages.create(base()), (e) => e instanceof Anthropic.AuthenticationError && e.error.error.type === 'authentication_error');
