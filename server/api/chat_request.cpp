@@ -203,15 +203,7 @@ class Parser {
           fail_type(pf + ".arguments", "a JSON-encoded object string", *a);
         }
       }
-      json f = json::object();
-      f["name"] = name;
-      f["arguments"] = std::move(args);
-      f["arguments_json"] = std::move(args_text);
-      json o = json::object();
-      o["id"] = id;
-      o["type"] = "function";
-      o["function"] = std::move(f);
-      out.push_back(std::move(o));
+      out.push_back(tool_call_entry(id, name, std::move(args), std::move(args_text)));
     }
     return out;
   }
@@ -221,13 +213,7 @@ class Parser {
   void parse_tools(const json& root, ChatRequest& r) {
     const json* t = field(root, "tools");
     if (!t) return;
-    if (!t->is_array()) fail_type("tools", "an array", *t);
-    if (t->size() > L_.max_tools) {
-      fail("tools",
-           "'tools' has " + std::to_string(t->size()) + " entries; at most " +
-               std::to_string(L_.max_tools) + " are allowed.",
-           "array_above_max_length");
-    }
+    array_at_most(*t, "tools", L_.max_tools);
     std::unordered_map<std::string, size_t> seen;
     for (size_t k = 0; k < t->size(); ++k) {
       const std::string pk = idx("tools", k);
@@ -250,10 +236,7 @@ class Parser {
                                "'. Expected 1 to 64 characters from a-z, A-Z, 0-9, '_', '.' "
                                "and '-'.");
       }
-      if (auto [it, fresh] = seen.emplace(d.name, k); !fresh) {
-        fail(pf + ".name", "Duplicate tool name '" + d.name + "' in tools[" +
-                               std::to_string(it->second) + "] and " + pk + ".");
-      }
+      check_unique_name(seen, d.name, k, pf + ".name", pk);
       if (const json* v = field(fn, "description"))
         d.description = as_string(*v, pf + ".description");
       if (const json* v = field(fn, "parameters")) {

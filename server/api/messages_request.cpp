@@ -15,13 +15,29 @@ using namespace check;
 
 constexpr size_t kMaxStopSequences = 16;
 
-[[noreturn]] void fail_block_type(const std::string& p, const std::string& type, const char* allowed) {
+[[noreturn]] void fail_block_type(const std::string& p, const std::string& type,
+                                  const char* allowed) {
   if (type == "image" || type == "document" || type == "file") {
-    fail(p, "Content blocks of type '" + type + "' are not supported: this model accepts text only.",
+    fail(p,
+         "Content blocks of type '" + type + "' are not supported: this model accepts text only.",
          "unsupported_value");
   }
-  fail(p, "Invalid value for '" + p + "': '" + sanitize_for_message(type, 64) + "'. Supported values are: " +
-              allowed + ".");
+  fail(p, "Invalid value for '" + p + "': '" + sanitize_for_message(type, 64) +
+              "'. Supported values are: " + allowed + ".");
+}
+
+struct Block {
+  std::string path;
+  const json& b;
+  const std::string& type;
+};
+
+// Content block k of `c` (an object with a string "type").
+Block block(const json& c, size_t k, const std::string& p) {
+  std::string pk = idx(p, k);
+  const json& b = as_object(c[k], pk);
+  const std::string& type = as_string(require(b, "type", pk + ".type"), pk + ".type");
+  return {std::move(pk), b, type};
 }
 
 void append_text(std::string& to, const std::string& text) {
@@ -76,9 +92,7 @@ class Parser {
     if (!c.is_array()) fail_type(p, "a string or an array of text blocks", c);
     std::string text;
     for (size_t k = 0; k < c.size(); ++k) {
-      const std::string pk = idx(p, k);
-      const json& b = as_object(c[k], pk);
-      const std::string& type = as_string(require(b, "type", pk + ".type"), pk + ".type");
+      const auto [pk, b, type] = block(c, k, p);
       if (type != "text") fail_block_type(pk + ".type", type, "'text'");
       append_text(text, as_string(require(b, "text", pk + ".text"), pk + ".text"));
     }
@@ -88,10 +102,12 @@ class Parser {
   void parse_messages(const json& root, MessagesRequest& r) {
     const json& m = require(root, "messages", "messages");
     if (!m.is_array()) fail_type("messages", "an array", m);
-    if (m.empty()) fail("messages", "'messages' must be a non-empty array, got an empty array.", "empty_array");
+    if (m.empty())
+      fail("messages", "'messages' must be a non-empty array, got an empty array.", "empty_array");
     if (m.size() > L_.max_messages) {
-      fail("messages", "'messages' has " + std::to_string(m.size()) + " entries; at most " +
-                           std::to_string(L_.max_messages) + " are allowed.",
+      fail("messages",
+           "'messages' has " + std::to_string(m.size()) + " entries; at most " +
+               std::to_string(L_.max_messages) + " are allowed.",
            "array_above_max_length");
     }
     for (size_t i = 0; i < m.size(); ++i) {
@@ -119,9 +135,7 @@ class Parser {
     std::string text;
     bool any_text = false;
     for (size_t k = 0; k < c.size(); ++k) {
-      const std::string pk = idx(p, k);
-      const json& b = as_object(c[k], pk);
-      const std::string& type = as_string(require(b, "type", pk + ".type"), pk + ".type");
+      const auto [pk, b, type] = block(c, k, p);
       if (type == "text") {
         append_text(text, as_string(require(b, "text", pk + ".text"), pk + ".text"));
         any_text = true;
@@ -139,9 +153,11 @@ class Parser {
     t["role"] = "tool";
     std::string content;
     if (const json* c = field(b, "content")) content = text_of(*c, p + ".content");
-    if (const json* e = field(b, "is_error"); e && as_bool(*e, p + ".is_error")) content = "Error: " + content;
+    if (const json* e = field(b, "is_error"); e && as_bool(*e, p + ".is_error"))
+      content = "Error: " + content;
     t["content"] = content;
-    t["tool_call_id"] = as_string(require(b, "tool_use_id", p + ".tool_use_id"), p + ".tool_use_id");
+    t["tool_call_id"] =
+        as_string(require(b, "tool_use_id", p + ".tool_use_id"), p + ".tool_use_id");
     return t;
   }
 
@@ -156,20 +172,21 @@ class Parser {
     std::string text, thinking;
     json calls = json::array();
     for (size_t k = 0; k < c.size(); ++k) {
-      const std::string pk = idx(p, k);
-      const json& b = as_object(c[k], pk);
-      const std::string& type = as_string(require(b, "type", pk + ".type"), pk + ".type");
+      const auto [pk, b, type] = block(c, k, p);
       if (type == "text") {
         append_text(text, as_string(require(b, "text", pk + ".text"), pk + ".text"));
       } else if (type == "tool_use") {
         calls.push_back(tool_use(b, pk));
       } else if (type == "thinking") {
-        append_text(thinking, as_string(require(b, "thinking", pk + ".thinking"), pk + ".thinking"));
+        append_text(thinking,
+                    as_string(require(b, "thinking", pk + ".thinking"), pk + ".thinking"));
       } else if (type != "redacted_thinking") {
-        fail_block_type(pk + ".type", type, "'text', 'tool_use', 'thinking' and 'redacted_thinking'");
+        fail_block_type(pk + ".type", type,
+                        "'text', 'tool_use', 'thinking' and 'redacted_thinking'");
       }
     }
-    if (calls.size() > L_.max_tools) fail(p, "'" + p + "' has too many tool_use blocks.", "array_above_max_length");
+    if (calls.size() > L_.max_tools)
+      fail(p, "'" + p + "' has too many tool_use blocks.", "array_above_max_length");
     out["content"] = text;
     if (!calls.empty()) out["tool_calls"] = std::move(calls);
     if (!thinking.empty()) out["thinking"] = thinking;
@@ -184,31 +201,19 @@ class Parser {
     if (const json* v = field(b, "input")) {
       as_object(*v, p + ".input");
       if (json_depth(*v) > L_.max_json_depth) {
-        fail(p + ".input", "'" + p + ".input' is nested more than " + std::to_string(L_.max_json_depth) +
-                               " levels deep.");
+        fail(p + ".input", "'" + p + ".input' is nested more than " +
+                               std::to_string(L_.max_json_depth) + " levels deep.");
       }
       input = *v;
     }
-    json f = json::object();
-    f["name"] = name;
-    f["arguments_json"] = input.dump();
-    f["arguments"] = std::move(input);
-    json o = json::object();
-    o["id"] = id;
-    o["type"] = "function";
-    o["function"] = std::move(f);
-    return o;
+    std::string text = input.dump();
+    return tool_call_entry(id, name, std::move(input), std::move(text));
   }
 
   void parse_tools(const json& root, MessagesRequest& r) {
     const json* t = field(root, "tools");
     if (!t) return;
-    if (!t->is_array()) fail_type("tools", "an array", *t);
-    if (t->size() > L_.max_tools) {
-      fail("tools", "'tools' has " + std::to_string(t->size()) + " entries; at most " +
-                        std::to_string(L_.max_tools) + " are allowed.",
-           "array_above_max_length");
-    }
+    array_at_most(*t, "tools", L_.max_tools);
     std::unordered_map<std::string, size_t> seen;
     for (size_t k = 0; k < t->size(); ++k) {
       const std::string pk = idx("tools", k);
@@ -222,16 +227,15 @@ class Parser {
         fail(pk + ".name", "Invalid '" + pk + ".name': '" + sanitize_for_message(d.name, 80) +
                                "'. Expected 1 to 64 characters from a-z, A-Z, 0-9, '_' and '-'.");
       }
-      if (auto [it, fresh] = seen.emplace(d.name, k); !fresh) {
-        fail(pk + ".name", "Duplicate tool name '" + d.name + "' in tools[" + std::to_string(it->second) +
-                               "] and " + pk + ".");
-      }
-      if (const json* v = field(tool, "description")) d.description = as_string(*v, pk + ".description");
+      check_unique_name(seen, d.name, k, pk + ".name", pk);
+      if (const json* v = field(tool, "description"))
+        d.description = as_string(*v, pk + ".description");
       const json& schema = require(tool, "input_schema", pk + ".input_schema");
       check_schema(schema, pk + ".input_schema", L_);
       d.parameters = schema;
-      d.raw = {{"type", "function"},
-               {"function", {{"name", d.name}, {"description", d.description}, {"parameters", schema}}}};
+      d.raw = {
+          {"type", "function"},
+          {"function", {{"name", d.name}, {"description", d.description}, {"parameters", schema}}}};
       r.tools_json.push_back(d.raw);
       r.tools.push_back(std::move(d));
     }
@@ -242,7 +246,8 @@ class Parser {
     const json* tc = field(root, "tool_choice");
     if (!tc) return;
     as_object(*tc, "tool_choice");
-    const std::string& type = as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
+    const std::string& type =
+        as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
     if (const json* v = field(*tc, "disable_parallel_tool_use")) {
       r.parallel_tool_calls = !as_bool(*v, "tool_choice.disable_parallel_tool_use");
     }
@@ -251,10 +256,12 @@ class Parser {
     } else if (type == "none") {
       r.tool_choice = ToolChoice::None;
     } else if (type == "any" || type == "tool") {
-      if (!r.has_tools) fail("tool_choice", "'tool_choice' is '" + type + "' but no 'tools' were given.");
+      if (!r.has_tools)
+        fail("tool_choice", "'tool_choice' is '" + type + "' but no 'tools' were given.");
       r.tool_choice = ToolChoice::Required;
       if (type == "any") return;
-      const std::string& name = as_string(require(*tc, "name", "tool_choice.name"), "tool_choice.name");
+      const std::string& name =
+          as_string(require(*tc, "name", "tool_choice.name"), "tool_choice.name");
       bool found = false;
       for (const auto& d : r.tools) found = found || d.name == name;
       if (!found) {
@@ -264,13 +271,15 @@ class Parser {
       r.tool_choice = ToolChoice::Named;
       r.tool_choice_name = name;
     } else {
-      fail("tool_choice.type", "Invalid value for 'tool_choice.type': '" + sanitize_for_message(type, 64) +
+      fail("tool_choice.type", "Invalid value for 'tool_choice.type': '" +
+                                   sanitize_for_message(type, 64) +
                                    "'. Supported values are: 'auto', 'any', 'tool' and 'none'.");
     }
   }
 
   void parse_sampling(const json& root, MessagesRequest& r) {
-    if (const json* v = field(root, "temperature")) r.temperature = number_in(*v, "temperature", 0, 1);
+    if (const json* v = field(root, "temperature"))
+      r.temperature = number_in(*v, "temperature", 0, 1);
     if (const json* v = field(root, "top_p")) r.top_p = number_in(*v, "top_p", 0, 1);
     if (const json* v = field(root, "top_k")) {
       r.top_k = static_cast<int32_t>(int_in(*v, "top_k", 0, std::numeric_limits<int32_t>::max()));
@@ -279,11 +288,13 @@ class Parser {
     if (!st) return;
     if (!st->is_array()) fail_type("stop_sequences", "an array of strings", *st);
     if (st->size() > kMaxStopSequences) {
-      fail("stop_sequences", "'stop_sequences' may contain at most " + std::to_string(kMaxStopSequences) +
-                                 " strings, got " + std::to_string(st->size()) + ".",
+      fail("stop_sequences",
+           "'stop_sequences' may contain at most " + std::to_string(kMaxStopSequences) +
+               " strings, got " + std::to_string(st->size()) + ".",
            "array_above_max_length");
     }
-    for (size_t k = 0; k < st->size(); ++k) r.stop.push_back(stop_string((*st)[k], idx("stop_sequences", k), L_));
+    for (size_t k = 0; k < st->size(); ++k)
+      r.stop.push_back(stop_string((*st)[k], idx("stop_sequences", k), L_));
   }
 
   void parse_thinking(const json& root, MessagesRequest& r) {
@@ -292,19 +303,22 @@ class Parser {
     as_object(*t, "thinking");
     const std::string& type = as_string(require(*t, "type", "thinking.type"), "thinking.type");
     if (type != "enabled" && type != "disabled" && type != "adaptive") {
-      fail("thinking.type", "Invalid value for 'thinking.type': '" + sanitize_for_message(type, 64) +
+      fail("thinking.type", "Invalid value for 'thinking.type': '" +
+                                sanitize_for_message(type, 64) +
                                 "'. Supported values are: 'enabled', 'disabled' and 'adaptive'.");
     }
     r.thinking = type != "disabled";
     if (const json* v = field(*t, "budget_tokens")) {
-      r.thinking_budget = int_in(*v, "thinking.budget_tokens", 0, std::numeric_limits<int64_t>::max());
+      r.thinking_budget =
+          int_in(*v, "thinking.budget_tokens", 0, std::numeric_limits<int64_t>::max());
     }
   }
 };
 
 }  // namespace
 
-std::variant<MessagesRequest, ApiError> parse_messages_request(std::string_view body, const Limits& limits,
+std::variant<MessagesRequest, ApiError> parse_messages_request(std::string_view body,
+                                                               const Limits& limits,
                                                                bool count_tokens) {
   return check::guarded<MessagesRequest>([&] { return Parser(limits, count_tokens).run(body); });
 }

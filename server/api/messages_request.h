@@ -36,7 +36,8 @@ struct MessagesRequest : Conversation {
 //   thinking {type enabled|disabled|adaptive, budget_tokens}, stream. metadata, service_tier,
 //   context_management and unknown fields are ignored. lfmd: confidence_threshold in [0,1].
 // Errors are 400 invalid_request_error with param = the field path (anthropic_messages words them).
-std::variant<MessagesRequest, ApiError> parse_messages_request(std::string_view body, const Limits& limits,
+std::variant<MessagesRequest, ApiError> parse_messages_request(std::string_view body,
+                                                               const Limits& limits,
                                                                bool count_tokens = false);
 
 }  // namespace lfmd::api

@@ -187,6 +187,35 @@ std::string idx(const std::string& p, size_t i) {
   return p + "[" + std::to_string(i) + "]";
 }
 
+const json& array_at_most(const json& j, const std::string& p, size_t max) {
+  if (!j.is_array()) fail_type(p, "an array", j);
+  if (j.size() > max) {
+    fail(p, "'" + p + "' has " + std::to_string(j.size()) + " entries; at most " + std::to_string(max) +
+                " are allowed.",
+         "array_above_max_length");
+  }
+  return j;
+}
+
+void check_unique_name(std::unordered_map<std::string, size_t>& seen, const std::string& name, size_t k,
+                       const std::string& p, const std::string& pk) {
+  if (auto [it, fresh] = seen.emplace(name, k); !fresh) {
+    fail(p, "Duplicate tool name '" + name + "' in tools[" + std::to_string(it->second) + "] and " + pk + ".");
+  }
+}
+
+json tool_call_entry(const std::string& id, const std::string& name, json args, std::string args_text) {
+  json f = json::object();
+  f["name"] = name;
+  f["arguments"] = std::move(args);
+  f["arguments_json"] = std::move(args_text);
+  json o = json::object();
+  o["id"] = id;
+  o["type"] = "function";
+  o["function"] = std::move(f);
+  return o;
+}
+
 json parse_body(std::string_view body, const Limits& limits) {
   if (size_t at = depth_exceeded_at(body, limits.max_body_depth); at != std::string_view::npos) {
     fail("",

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 
 #include "server/api/chat_request.h"
@@ -47,6 +48,16 @@ size_t json_depth(const json& root);
 std::string parse_error_text(const std::exception& e);
 bool is_tool_name(std::string_view s, bool allow_dot);
 std::string idx(const std::string& p, size_t i);  // "p[i]"
+
+// An array of at most `max` entries (array_above_max_length beyond).
+const json& array_at_most(const json& j, const std::string& p, size_t max);
+// Records `name` of entry `pk` in `seen`; a second one is "Duplicate tool name ..." at `p`.
+void check_unique_name(std::unordered_map<std::string, size_t>& seen, const std::string& name, size_t k,
+                       const std::string& p, const std::string& pk);
+
+// An assistant tool call as Conversation holds it: {"id","type":"function","function":{"name",
+// "arguments": object, "arguments_json": text}}.
+json tool_call_entry(const std::string& id, const std::string& name, json args, std::string args_text);
 
 // The body as a JSON object: depth-checked, parsed, or rejected (invalid_json / invalid_type).
 json parse_body(std::string_view body, const Limits& limits);

@@ -9,10 +9,14 @@ namespace lfmd::anthropic_messages {
 
 const char* stop_reason(OutputFinish f) {
   switch (f) {
-    case OutputFinish::Length: return "max_tokens";
-    case OutputFinish::ToolCalls: return "tool_use";
-    case OutputFinish::StopSequence: return "stop_sequence";
-    case OutputFinish::EndOfTurn: return "end_turn";
+    case OutputFinish::Length:
+      return "max_tokens";
+    case OutputFinish::ToolCalls:
+      return "tool_use";
+    case OutputFinish::StopSequence:
+      return "stop_sequence";
+    case OutputFinish::EndOfTurn:
+      return "end_turn";
   }
   return "end_turn";
 }
@@ -32,13 +36,15 @@ std::string tool_use_id(const std::string& call_id) {
 json content_blocks(const OutputEvent& fin) {
   json blocks = json::array();
   if (!fin.reasoning.empty()) {
-    blocks.push_back({{"type", "thinking"}, {"thinking", fin.reasoning}, {"signature", kThinkingSignature}});
+    blocks.push_back(
+        {{"type", "thinking"}, {"thinking", fin.reasoning}, {"signature", kThinkingSignature}});
   }
   if (!fin.content.empty()) blocks.push_back({{"type", "text"}, {"text", fin.content}});
   for (const auto& c : fin.tool_calls) {
     json input = json::parse(c.arguments, nullptr, false);
     if (!input.is_object()) input = json::object();
-    blocks.push_back({{"type", "tool_use"}, {"id", tool_use_id(c.id)}, {"name", c.name}, {"input", input}});
+    blocks.push_back(
+        {{"type", "tool_use"}, {"id", tool_use_id(c.id)}, {"name", c.name}, {"input", input}});
   }
   return blocks;
 }
@@ -57,9 +63,14 @@ void annotate(json& j, const json& annotations) {
 }  // namespace
 
 json message(const std::string& id, const std::string& model, const OutputEvent& fin) {
-  json m = {{"id", id}, {"type", "message"}, {"role", "assistant"}, {"model", model},
-            {"content", content_blocks(fin)}, {"stop_reason", stop_reason(fin.finish)},
-            {"stop_sequence", stop_sequence_of(fin)}, {"usage", usage(fin.usage)}};
+  json m = {{"id", id},
+            {"type", "message"},
+            {"role", "assistant"},
+            {"model", model},
+            {"content", content_blocks(fin)},
+            {"stop_reason", stop_reason(fin.finish)},
+            {"stop_sequence", stop_sequence_of(fin)},
+            {"usage", usage(fin.usage)}};
   annotate(m, fin.annotations);
   return m;
 }
@@ -68,14 +79,20 @@ namespace {
 
 const char* error_type(const api::ApiError& e) {
   switch (e.status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
     case 429:
     case 503:
-    case 529: return "overloaded_error";
-    default: return e.status >= 500 ? "api_error" : "invalid_request_error";
+    case 529:
+      return "overloaded_error";
+    default:
+      return e.status >= 500 ? "api_error" : "invalid_request_error";
   }
 }
 
@@ -83,8 +100,9 @@ const char* error_type(const api::ApiError& e) {
 
 json error_body(const api::ApiError& e) {
   const size_t all = std::numeric_limits<size_t>::max();
-  return {{"type", "error"},
-          {"error", {{"type", error_type(e)}, {"message", api::sanitize_for_message(e.message, all)}}}};
+  return {
+      {"type", "error"},
+      {"error", {{"type", error_type(e)}, {"message", api::sanitize_for_message(e.message, all)}}}};
 }
 
 http::Response error_response(const api::ApiError& e) {
@@ -100,8 +118,13 @@ std::string sse_event(const std::string& type, const json& data) {
 }
 
 std::string StreamEncoder::start(int64_t prompt_tokens) const {
-  json msg = {{"id", id_}, {"type", "message"}, {"role", "assistant"}, {"model", model_},
-              {"content", json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+  json msg = {{"id", id_},
+              {"type", "message"},
+              {"role", "assistant"},
+              {"model", model_},
+              {"content", json::array()},
+              {"stop_reason", nullptr},
+              {"stop_sequence", nullptr},
               {"usage", usage(Usage{prompt_tokens, 0, 0, 0})}};
   return sse_event("message_start", {{"type", "message_start"}, {"message", msg}});
 }
@@ -110,7 +133,8 @@ std::string StreamEncoder::open(Block b, json content_block) {
   std::string out = close();
   open_ = b;
   ++index_;
-  return out + sse_event("content_block_start", {{"type", "content_block_start"}, {"index", index_},
+  return out + sse_event("content_block_start", {{"type", "content_block_start"},
+                                                 {"index", index_},
                                                  {"content_block", std::move(content_block)}});
 }
 
@@ -119,7 +143,8 @@ std::string StreamEncoder::close() {
   std::string out;
   if (open_ == Block::Thinking) {
     out = sse_event("content_block_delta",
-                    {{"type", "content_block_delta"}, {"index", index_},
+                    {{"type", "content_block_delta"},
+                     {"index", index_},
                      {"delta", {{"type", "signature_delta"}, {"signature", kThinkingSignature}}}});
   }
   open_ = Block::None;
@@ -129,47 +154,59 @@ std::string StreamEncoder::close() {
 std::string StreamEncoder::on(const OutputEvent& ev) {
   using K = OutputEvent::Kind;
   auto delta = [&](json d) {
-    return sse_event("content_block_delta", {{"type", "content_block_delta"}, {"index", index_}, {"delta", d}});
+    return sse_event("content_block_delta",
+                     {{"type", "content_block_delta"}, {"index", index_}, {"delta", d}});
   };
   switch (ev.kind) {
     case K::Text: {
       if (ev.text.empty()) return "";
-      std::string out = open_ == Block::Text ? "" : open(Block::Text, {{"type", "text"}, {"text", ""}});
+      std::string out =
+          open_ == Block::Text ? "" : open(Block::Text, {{"type", "text"}, {"text", ""}});
       return out + delta({{"type", "text_delta"}, {"text", ev.text}});
     }
     case K::Reasoning: {
       if (ev.text.empty()) return "";
-      std::string out = open_ == Block::Thinking
-                            ? ""
-                            : open(Block::Thinking, {{"type", "thinking"}, {"thinking", ""}, {"signature", ""}});
+      std::string out =
+          open_ == Block::Thinking
+              ? ""
+              : open(Block::Thinking, {{"type", "thinking"}, {"thinking", ""}, {"signature", ""}});
       return out + delta({{"type", "thinking_delta"}, {"thinking", ev.text}});
     }
     case K::ToolCallStart:
-      return open(Block::Tool, {{"type", "tool_use"}, {"id", tool_use_id(ev.id)}, {"name", ev.name},
+      return open(Block::Tool, {{"type", "tool_use"},
+                                {"id", tool_use_id(ev.id)},
+                                {"name", ev.name},
                                 {"input", json::object()}});
     case K::ToolCallArgs:
       if (open_ != Block::Tool || ev.text.empty()) return "";
       return delta({{"type", "input_json_delta"}, {"partial_json", ev.text}});
-    case K::ToolCallEnd: return open_ == Block::Tool ? close() : "";
-    case K::KeepAlive: return sse_event("ping", {{"type", "ping"}});
+    case K::ToolCallEnd:
+      return open_ == Block::Tool ? close() : "";
+    case K::KeepAlive:
+      return sse_event("ping", {{"type", "ping"}});
     case K::Finish: {
-      json md = {{"type", "message_delta"},
-                 {"delta", {{"stop_reason", stop_reason(ev.finish)}, {"stop_sequence", stop_sequence_of(ev)}}},
-                 {"usage", usage(ev.usage)}};
+      json md = {
+          {"type", "message_delta"},
+          {"delta",
+           {{"stop_reason", stop_reason(ev.finish)}, {"stop_sequence", stop_sequence_of(ev)}}},
+          {"usage", usage(ev.usage)}};
       annotate(md, ev.annotations);
-      return close() + sse_event("message_delta", md) + sse_event("message_stop", {{"type", "message_stop"}});
+      return close() + sse_event("message_delta", md) +
+             sse_event("message_stop", {{"type", "message_stop"}});
     }
-    case K::Error: return sse_event("error", error_body(api::server_error(ev.text)));
+    case K::Error:
+      return sse_event("error", error_body(api::server_error(ev.text)));
     case K::CloudAnswer:
-    case K::CloudChunk: return "";  // never: handle() turns proxy handoff into flag
+    case K::CloudChunk:
+      return "";  // never: handle() turns proxy handoff into flag
   }
   return "";
 }
 
 namespace {
 
-http::Response complete(const std::shared_ptr<Generation>& gen, const std::string& id, const std::string& model,
-                        const http::AliveCheck& alive) {
+http::Response complete(const std::shared_ptr<Generation>& gen, const std::string& id,
+                        const std::string& model, const http::AliveCheck& alive) {
   OutputEvent last;
   const PumpEnd end = gen->pump([&](const OutputEvent& ev) { return last = ev, true; }, alive);
   if (end == PumpEnd::ClientGone) return error_response(api::request_timeout());
@@ -180,16 +217,19 @@ http::Response complete(const std::shared_ptr<Generation>& gen, const std::strin
   return r;
 }
 
-http::Response stream(const std::shared_ptr<Generation>& gen, const std::string& id, const std::string& model,
-                      const http::AliveCheck& alive) {
-  if (gen->choose_source(alive) == Generation::Source::ClientGone) return error_response(api::request_timeout());
+http::Response stream(const std::shared_ptr<Generation>& gen, const std::string& id,
+                      const std::string& model, const http::AliveCheck& alive) {
+  if (gen->choose_source(alive) == Generation::Source::ClientGone)
+    return error_response(api::request_timeout());
   http::Response r = wire::sse_response("local");
   r.stream = [gen, enc = StreamEncoder(id, model), alive](http::StreamWriter& w) mutable {
     if (!w.write(enc.start(gen->prompt_tokens()))) return gen->abandon();
-    gen->pump([&](const OutputEvent& ev) {
-      const std::string bytes = enc.on(ev);
-      return bytes.empty() || w.write(bytes);
-    }, alive);
+    gen->pump(
+        [&](const OutputEvent& ev) {
+          const std::string bytes = enc.on(ev);
+          return bytes.empty() || w.write(bytes);
+        },
+        alive);
   };
   return r;
 }
@@ -218,8 +258,8 @@ http::Response count_tokens(Pipeline& pipeline, const http::Request& req) {
   try {
     n = pipeline.count_prompt_tokens(std::get<api::MessagesRequest>(parsed));
   } catch (const std::exception& e) {
-    return error_response(
-        api::invalid_request(std::string("the chat template rejected these messages: ") + e.what(), "messages"));
+    return error_response(api::invalid_request(
+        std::string("the chat template rejected these messages: ") + e.what(), "messages"));
   }
   http::Response r;
   r.body = json{{"input_tokens", n}}.dump();

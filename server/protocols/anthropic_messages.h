@@ -53,7 +53,8 @@ std::string sse_event(const std::string& type, const json& data);
 class StreamEncoder {
  public:
   StreamEncoder(std::string id, std::string model) : id_(std::move(id)), model_(std::move(model)) {}
-  // message_start, with the prompt's length as input_tokens (the final counts come in message_delta).
+  // message_start, with the prompt's length as input_tokens (the final counts come in
+  // message_delta).
   std::string start(int64_t prompt_tokens) const;
   std::string on(const OutputEvent& ev);
 

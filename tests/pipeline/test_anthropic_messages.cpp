@@ -64,8 +64,9 @@ std::string scripted_stream() {
   call.id = "call_xyz";
   call.name = "get";
   OutputEvent fin = finish_with_everything();
-  for (const OutputEvent& e : {ev(K::Reasoning, "a"), ev(K::Reasoning, "b"), ev(K::Text, "Hi \xC3\xA9"), ev(K::KeepAlive),
-                               call, ev(K::ToolCallArgs, R"({"a":1})", 0), ev(K::ToolCallEnd, "", 0), fin}) {
+  for (const OutputEvent& e :
+       {ev(K::Reasoning, "a"), ev(K::Reasoning, "b"), ev(K::Text, "Hi \xC3\xA9"), ev(K::KeepAlive),
+        call, ev(K::ToolCallArgs, R"({"a":1})", 0), ev(K::ToolCallEnd, "", 0), fin}) {
     out += enc.on(e);
   }
   return out;
@@ -79,19 +80,21 @@ TEST_CASE("stop reasons in Anthropic's words") {
 }
 
 TEST_CASE("usage: input_tokens exclude the cached ones") {
-  CHECK(wire::dump(usage({10, 5, 4, 0})) ==
-        R"({"input_tokens":6,"cache_creation_input_tokens":0,"cache_read_input_tokens":4,"output_tokens":5})");
+  CHECK(
+      wire::dump(usage({10, 5, 4, 0})) ==
+      R"({"input_tokens":6,"cache_creation_input_tokens":0,"cache_read_input_tokens":4,"output_tokens":5})");
 }
 
 TEST_CASE("message: thinking, text and tool_use blocks with typed input; annotations appended") {
   CHECK(tool_use_id("call_abc") == "toolu_abc");
   const json m = message("msg_1", "claude-x", finish_with_everything());
-  CHECK(wire::dump(m) ==
-        R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[)"
-        R"({"type":"thinking","thinking":"think","signature":"lfmd-unsigned"},{"type":"text","text":"Sure."},)"
-        R"({"type":"tool_use","id":"toolu_abc","name":"get","input":{"a":1,"b":"x","c":[true,null]}}],)"
-        R"("stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":6,"cache_creation_input_tokens":0,)"
-        R"("cache_read_input_tokens":4,"output_tokens":5},"confidence":{"score":0.5},"cloud_handoff":false})");
+  CHECK(
+      wire::dump(m) ==
+      R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[)"
+      R"({"type":"thinking","thinking":"think","signature":"lfmd-unsigned"},{"type":"text","text":"Sure."},)"
+      R"({"type":"tool_use","id":"toolu_abc","name":"get","input":{"a":1,"b":"x","c":[true,null]}}],)"
+      R"("stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":6,"cache_creation_input_tokens":0,)"
+      R"("cache_read_input_tokens":4,"output_tokens":5},"confidence":{"score":0.5},"cloud_handoff":false})");
   OutputEvent stop = ev(K::Finish);
   stop.finish = OutputFinish::StopSequence;
   stop.stop_sequence = "END";
@@ -134,16 +137,26 @@ TEST_CASE("stream: one block per kind of output, signature before a thinking blo
     CHECK(d["type"] == name);  // the event name repeats the data's type
     std::string s = name;
     if (d.contains("index")) s += " " + std::to_string(d["index"].get<int>());
-    if (d.contains("delta") && d["delta"].contains("type")) s += " " + d["delta"]["type"].get<std::string>();
+    if (d.contains("delta") && d["delta"].contains("type"))
+      s += " " + d["delta"]["type"].get<std::string>();
     if (d.contains("content_block")) s += " " + d["content_block"]["type"].get<std::string>();
     seen.push_back(s);
   }
-  const std::vector<std::string> want = {
-      "message_start", "content_block_start 0 thinking", "content_block_delta 0 thinking_delta",
-      "content_block_delta 0 thinking_delta", "content_block_delta 0 signature_delta", "content_block_stop 0",
-      "content_block_start 1 text", "content_block_delta 1 text_delta", "ping", "content_block_stop 1",
-      "content_block_start 2 tool_use", "content_block_delta 2 input_json_delta", "content_block_stop 2",
-      "message_delta", "message_stop"};
+  const std::vector<std::string> want = {"message_start",
+                                         "content_block_start 0 thinking",
+                                         "content_block_delta 0 thinking_delta",
+                                         "content_block_delta 0 thinking_delta",
+                                         "content_block_delta 0 signature_delta",
+                                         "content_block_stop 0",
+                                         "content_block_start 1 text",
+                                         "content_block_delta 1 text_delta",
+                                         "ping",
+                                         "content_block_stop 1",
+                                         "content_block_start 2 tool_use",
+                                         "content_block_delta 2 input_json_delta",
+                                         "content_block_stop 2",
+                                         "message_delta",
+                                         "message_stop"};
   CHECK(seen == want);
   const json start = json::parse(sse.events[0].second);
   CHECK(start["message"]["usage"]["input_tokens"] == 12);

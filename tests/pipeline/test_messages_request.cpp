@@ -24,18 +24,29 @@ const std::string kHead = R"({"model":"claude-x","max_tokens":10,)";
 
 TEST_CASE("malformed bodies: 400 with param and Anthropic's error shape") {
   const std::vector<std::string> bad = {
-      "", "{", "[]", "null", "42", R"("s")", "{\"model\":", std::string(300, '[') + std::string(300, ']'),
-      R"({"max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",               // no model
-      R"({"model":1,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",     // model type
-      R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",                   // no max_tokens
+      "",
+      "{",
+      "[]",
+      "null",
+      "42",
+      R"("s")",
+      "{\"model\":",
+      std::string(300, '[') + std::string(300, ']'),
+      R"({"max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",            // no model
+      R"({"model":1,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",  // model type
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",  // no max_tokens
       R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})",
       R"({"model":"m","max_tokens":-5,"messages":[{"role":"user","content":"hi"}]})",
       R"({"model":"m","max_tokens":2.5,"messages":[{"role":"user","content":"hi"}]})",
       R"({"model":"m","max_tokens":"10","messages":[{"role":"user","content":"hi"}]})",
-      kHead + R"("messages":[]})", kHead + R"("messages":{}})", kHead + "\"x\":1}",
-      kHead + R"("messages":[1]})", kHead + R"("messages":[{"content":"hi"}]})",
+      kHead + R"("messages":[]})",
+      kHead + R"("messages":{}})",
+      kHead + "\"x\":1}",
+      kHead + R"("messages":[1]})",
+      kHead + R"("messages":[{"content":"hi"}]})",
       kHead + R"("messages":[{"role":"tool","content":"hi"}]})",
-      kHead + R"("messages":[{"role":"user"}]})", kHead + R"("messages":[{"role":"user","content":5}]})",
+      kHead + R"("messages":[{"role":"user"}]})",
+      kHead + R"("messages":[{"role":"user","content":5}]})",
       kHead + R"("messages":[{"role":"user","content":[]}]})",
       kHead + R"("messages":[{"role":"user","content":[{"text":"a"}]}]})",
       kHead + R"("messages":[{"role":"user","content":[{"type":"text"}]}]})",
@@ -43,24 +54,34 @@ TEST_CASE("malformed bodies: 400 with param and Anthropic's error shape") {
       kHead + R"("messages":[{"role":"user","content":[{"type":"document","source":{}}]}]})",
       kHead + R"("messages":[{"role":"user","content":[{"type":"video"}]}]})",
       kHead + R"("messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]})",
-      kHead + R"("messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image"}]}]}]})",
-      kHead + R"("messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","is_error":"yes"}]}]})",
-      kHead + R"("messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":{}}]}]})",
-      kHead + R"("messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":"{}"}]}]})",
-      kHead + R"("messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"","input":{}}]}]})",
+      kHead +
+          R"("messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image"}]}]}]})",
+      kHead +
+          R"("messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","is_error":"yes"}]}]})",
+      kHead +
+          R"("messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":{}}]}]})",
+      kHead +
+          R"("messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":"{}"}]}]})",
+      kHead +
+          R"("messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"","input":{}}]}]})",
       kHead + R"("messages":[{"role":"assistant","content":[{"type":"thinking"}]}]})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"system":5})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"system":[{"type":"image"}]})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":{}})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f"}]})",
-      kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"bad name","input_schema":{}}]})",
-      kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":[]}]})",
-      kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}},{"name":"f","input_schema":{}}]})",
+      kHead +
+          R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"bad name","input_schema":{}}]})",
+      kHead +
+          R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":[]}]})",
+      kHead +
+          R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}},{"name":"f","input_schema":{}}]})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"tool_choice":"auto"})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"any"}})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"whatever"}})",
-      kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}}],"tool_choice":{"type":"tool","name":"g"}})",
-      kHead + R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}}],"tool_choice":{"type":"tool"}})",
+      kHead +
+          R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}}],"tool_choice":{"type":"tool","name":"g"}})",
+      kHead +
+          R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{}}],"tool_choice":{"type":"tool"}})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"stop_sequences":"x"})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"stop_sequences":[""]})",
       kHead + R"("messages":[{"role":"user","content":"hi"}],"stop_sequences":[1]})",
@@ -114,7 +135,7 @@ TEST_CASE("a Claude Code shaped body becomes the conversation the template rende
     {"role":"system","content":"You are X.\n\nBe brief.\n\nEnv: linux"},
     {"role":"user","content":"<reminder>\n\nlist files"},
     {"role":"assistant","content":"Listing.","tool_calls":[{"id":"toolu_1","type":"function","function":
-      {"name":"Bash","arguments_json":"{\"command\":\"ls\",\"timeout\":5}","arguments":{"command":"ls","timeout":5}}}],
+      {"name":"Bash","arguments":{"command":"ls","timeout":5},"arguments_json":"{\"command\":\"ls\",\"timeout\":5}"}}],
      "thinking":"use ls"},
     {"role":"tool","content":"a.txt","tool_call_id":"toolu_1"},
     {"role":"tool","content":"Error: denied","tool_call_id":"toolu_2"},
@@ -122,8 +143,9 @@ TEST_CASE("a Claude Code shaped body becomes the conversation the template rende
   CHECK(r.messages.dump() == want.dump());
   REQUIRE(r.tools.size() == 1);  // the server tool is ignored
   CHECK(r.has_tools);
-  CHECK(r.tools[0].raw.dump() ==
-        R"({"type":"function","function":{"name":"Bash","description":"Run","parameters":{"type":"object","properties":{"command":{"type":"string"}}}}})");
+  CHECK(
+      r.tools[0].raw.dump() ==
+      R"({"type":"function","function":{"name":"Bash","description":"Run","parameters":{"type":"object","properties":{"command":{"type":"string"}}}}})");
   CHECK(r.tools_json.size() == 1);
   CHECK(r.tool_choice == ToolChoice::Auto);
   CHECK_FALSE(r.parallel_tool_calls);
@@ -134,15 +156,18 @@ TEST_CASE("a Claude Code shaped body becomes the conversation the template rende
 }
 
 TEST_CASE("tool_choice any / tool / none; count_tokens needs no max_tokens") {
-  const std::string tools = R"("tools":[{"name":"f","input_schema":{}}],"messages":[{"role":"user","content":"hi"}],)";
+  const std::string tools =
+      R"("tools":[{"name":"f","input_schema":{}}],"messages":[{"role":"user","content":"hi"}],)";
   CHECK(ok(kHead + tools + R"("tool_choice":{"type":"any"}})").tool_choice == ToolChoice::Required);
   const MessagesRequest named = ok(kHead + tools + R"("tool_choice":{"type":"tool","name":"f"}})");
   CHECK(named.tool_choice == ToolChoice::Named);
   CHECK(named.tool_choice_name == "f");
   CHECK(ok(kHead + tools + R"("tool_choice":{"type":"none"}})").tool_choice == ToolChoice::None);
-  const MessagesRequest c = ok(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})", true);
+  const MessagesRequest c =
+      ok(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})", true);
   CHECK_FALSE(c.max_tokens.has_value());
-  CHECK(ok(R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":"x"}]})").messages[0]["content"] == "x");
+  CHECK(ok(R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":"x"}]})")
+            .messages[0]["content"] == "x");
 }
 
 }  // namespace
