@@ -172,4 +172,21 @@ describe('Anthropic Messages through @anthropic-ai/sdk', () => {
     const r = await fetch(`${server.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(base({ lfmd_forced_output: 'ok' })) });
     assert.equal(r.status, 200);  // Authorization: Bearer works too
   });
+
+  it('ping events keep a slow stream alive; the SDK skips them', async () => {
+    const slow = await startServer({ args: ['--test-hooks', '--keepalive-ms', '20'] });
+    try {
+      const body = base({ stream: true, lfmd_forced_output: 'slow words here', lfmd_step_delay_ms: 60 });
+      const r = await fetch(`${slow.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.headers.get('content-type'), 'text/event-stream');
+      const text = await r.text();
+      assert.ok(text.includes('event: ping\ndata: {"type":"ping"}\n\n'), text);
+      assert.ok(text.startsWith('event: message_start\n') && text.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'));
+      const sdk = new Anthropic({ apiKey: 'any', baseURL: slow.url, maxRetries: 0 });
+      const m = await sdk.messages.stream({ ...body, stream: undefined }).finalMessage();
+      assert.deepEqual(m.content, [{ type: 'text', text: 'slow words here' }]);
+    } finally {
+      await slow.stop();
+    }
+  });
 });
