@@ -208,7 +208,11 @@ namespace {
 http::Response complete(const std::shared_ptr<Generation>& gen, const std::string& id,
                         const std::string& model, const http::AliveCheck& alive) {
   OutputEvent last;
-  const PumpEnd end = gen->pump([&](const OutputEvent& ev) { return last = ev, true; }, alive);
+  auto keep_last = [&](const OutputEvent& ev) {
+    last = ev;
+    return true;
+  };
+  const PumpEnd end = gen->pump(keep_last, alive);
   if (end == PumpEnd::ClientGone) return error_response(api::request_timeout());
   if (last.kind != OutputEvent::Kind::Finish) return error_response(api::server_error(last.text));
   http::Response r;
