@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "server/protocols/anthropic_messages.h"
 #include "server/protocols/wire.h"
 #include "server/service.h"
 #include "cli/cli_common.h"
@@ -26,7 +27,7 @@ config::Command serve_cmd() {
   std::vector<OptionSpec> more = {
       {"host", OptType::String, "127.0.0.1", "address to listen on (non-loopback needs --api-key)"},
       {"port", OptType::Int, "8080", "TCP port (0 = any free port)", 0, 65535},
-      {"api-key", OptType::String, "", "require 'Authorization: Bearer KEY' on every route but /health"},
+      {"api-key", OptType::String, "", "require 'Authorization: Bearer KEY' or 'x-api-key: KEY' on every route but /health"},
       {"config", OptType::String, "", "config file of 'name = value' lines (flags and env win over it)"},
       {"model-alias", OptType::String, "", "model id shown by /v1/models (default: the file's name)"},
       {"allowed-hosts", OptType::String, "", "extra Host header names accepted, comma-separated (DNS-rebinding guard)"},
@@ -169,6 +170,12 @@ PipelineOptions pipeline_options(const config::Options& o) {
   return co;
 }
 
+// An error in the shape of the route's protocol (Anthropic's under /v1/messages).
+http::Response error_for(const http::Request& req, const api::ApiError& e) {
+  const bool anthropic = req.path == "/v1/messages" || req.path.rfind("/v1/messages/", 0) == 0;
+  return anthropic ? anthropic_messages::error_response(e) : wire::error_response(e);
+}
+
 // Access rules (Host, CORS, API key), error bodies, /health and the Service's routes. Handlers
 // answer 503 model_loading until `service` is set.
 void install_routes(http::Server& server, const config::Options& o, const http::ServerOptions& so, Metrics& metrics,
@@ -178,7 +185,11 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   std::vector<std::string> allowed = {"localhost", "127.0.0.1", "::1", host};
   for (auto& h : split_list(o.str("allowed-hosts"))) allowed.push_back(h);
   const std::vector<std::string> cors = split_list(o.str("cors-origins"));
-  server.set_filter([&, key, allowed, cors](const http::Request& req) -> std::optional<http::Response> {
+  auto reject_auth = [&metrics](const http::Request& req, const api::ApiError& e) {
+    metrics.count_request(401);
+    return error_for(req, e);
+  };
+  server.set_filter([&, key, allowed, cors, reject_auth](const http::Request& req) -> std::optional<http::Response> {
     const std::string h = req.header("host");
     if (!h.empty() && std::find(allowed.begin(), allowed.end(), host_name(h)) == allowed.end()) {
       metrics.count_request(403);
@@ -195,28 +206,27 @@ void install_routes(http::Server& server, const config::Options& o, const http::
       if (cors_ok) {
         r.headers = {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"},
                      {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
-                     {"Access-Control-Allow-Headers", "Authorization, Content-Type"}};
+                     {"Access-Control-Allow-Headers",
+                      "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta"}};
       }
       return r;
     }
     if (!key.empty() && req.path != "/health") {
-      const std::string auth = req.header("authorization");
+      // Authorization: Bearer KEY (OpenAI clients) or x-api-key: KEY (Anthropic clients).
+      const std::string auth = req.header("authorization"), xkey = req.header("x-api-key");
       const std::string prefix = "Bearer ";
-      if (auth.rfind(prefix, 0) != 0) {
-        metrics.count_request(401);
-        return wire::error_response(api::missing_api_key());
-      }
-      if (!constant_time_equal(auth.substr(prefix.size()), key)) {
-        metrics.count_request(401);
-        return wire::error_response(api::invalid_api_key());
-      }
+      const bool bearer = auth.rfind(prefix, 0) == 0;
+      if (!bearer && xkey.empty()) return reject_auth(req, api::missing_api_key());
+      const bool ok_bearer = bearer && constant_time_equal(auth.substr(prefix.size()), key);
+      const bool ok_xkey = !xkey.empty() && constant_time_equal(xkey, key);
+      if (!ok_bearer && !ok_xkey) return reject_auth(req, api::invalid_api_key());
     }
     return std::nullopt;
   });
   server.set_error_handler([&](int status, const http::Request& req) {
     metrics.count_request(status);
-    if (status == 413) return wire::error_response(api::body_too_large(so.max_body_bytes));
-    if (status == 404) return wire::error_response(api::route_not_found(req.method, req.path));
+    if (status == 413) return error_for(req, api::body_too_large(so.max_body_bytes));
+    if (status == 404) return error_for(req, api::route_not_found(req.method, req.path));
     return wire::error_response(api::invalid_request("HTTP error " + std::to_string(status)));
   });
   // An allowed Origin gets CORS headers on every response, not only on preflights.

@@ -1,6 +1,7 @@
 #include "server/service.h"
 
 #include "server/protocols/llama_tokenize.h"
+#include "server/protocols/anthropic_messages.h"
 #include "server/protocols/openai_chat.h"
 #include "server/protocols/openai_completions.h"
 #include "server/protocols/wire.h"
@@ -32,6 +33,14 @@ const std::vector<Service::Route>& Service::routes() {
       {"POST", "/detokenize",
        [](Service& s, const http::Request& r, const http::AliveCheck&) {
          return llama_tokenize::detokenize(s.pipeline(), r);
+       }},
+      {"POST", "/v1/messages",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return anthropic_messages::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/v1/messages/count_tokens",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) {
+         return anthropic_messages::count_tokens(s.pipeline(), r);
        }},
       {"GET", "/v1/models",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {

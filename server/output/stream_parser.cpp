@@ -104,6 +104,7 @@ void StreamParser::content_byte(char c, std::vector<Event>& ev) {
     emit_content(std::string_view(pending_).substr(0, start), true, ev);
     pending_.clear();
     stopped_ = done_ = true;
+    stop_seq_ = hit->pat;
     resolve_bare(ev);
     return;
   }

@@ -94,6 +94,7 @@ class StreamParser {
   std::vector<Event> finish();
 
   bool stopped() const { return stopped_; }  // a stop string matched: stop generating
+  const std::string& stop_sequence() const { return stop_seq_; }  // the one that matched, or ""
   bool done() const { return done_; }        // stopped() or finish() called
   // "tool_calls" if any call was emitted, else "stop" on a stop string, else "length" when
   // hit_length (the caller ran out of max_tokens / context), else "stop".
@@ -136,6 +137,7 @@ class StreamParser {
   Matcher end_m_, restart_m_;       // inside a block
   bool in_block_ = false;
   bool stopped_ = false, done_ = false;
+  std::string stop_seq_;
   std::string pending_;  // content not yet emitted (held back)
   std::string block_;    // open block text, from its start marker
   std::string carry_;    // incomplete UTF-8 sequence at the end of emitted content

@@ -184,12 +184,14 @@ json Generation::annotations(const ConfidenceSummary& s, std::optional<int64_t> 
 OutputEvent Generation::finish_event(const TokenEvent& done) {
   OutputEvent f;
   f.kind = OutputEvent::Kind::Finish;
-  if (parser_.stopped())
+  if (parser_.stopped()) {
     f.finish = OutputFinish::StopSequence;
-  else if (!parser_.tool_calls().empty())
+    f.stop_sequence = parser_.stop_sequence();
+  } else if (!parser_.tool_calls().empty()) {
     f.finish = OutputFinish::ToolCalls;
-  else if (done.finish_reason == FinishReason::Length)
+  } else if (done.finish_reason == FinishReason::Length) {
     f.finish = OutputFinish::Length;
+  }
   f.usage = {done.n_prompt, done.n_generated, done.n_cached};
   f.content = parser_.content();
   f.reasoning = parser_.reasoning();

@@ -40,6 +40,7 @@ struct GenerationSetup {
   std::string proxy_body;                  // the request sent upstream on a proxy handoff
   bool want_trace = false;                 // test hook: per-token signals in the confidence
   nlohmann::ordered_json prompt_ids;       // test hook: the prompt's ids in the confidence
+  int64_t prompt_tokens = 0;               // the submitted prompt's length
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };
@@ -66,6 +67,8 @@ class Generation {
   // Waits until the engine produced this request's first event (its prompt is computed and in
   // the prefix cache, so a sibling submitted now restarts from it). False: the client left.
   bool wait_first_event(const http::AliveCheck& alive);
+  // The submitted prompt's length (known before any event; Finish's usage also has it).
+  int64_t prompt_tokens() const { return s_.prompt_tokens; }
   // The answer is not wanted any more (e.g. a sibling prompt failed): stop the engine's work.
   void cancel() { s_.cancel(); }
 

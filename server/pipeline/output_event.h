@@ -45,6 +45,7 @@ struct OutputEvent {
   // logprobs were not asked for or none are pending); Finish: the ones no Text event took.
   nlohmann::ordered_json logprobs;
   OutputFinish finish = OutputFinish::EndOfTurn;
+  std::string stop_sequence;  // Finish with StopSequence: the stop string that matched
   Usage usage;
   std::string content;                       // Finish: all content
   std::string reasoning;                     // Finish: all thinking

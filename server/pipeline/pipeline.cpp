@@ -131,6 +131,7 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   setup.policy = std::get<HandoffPolicy>(pol);
   setup.handoff = &opt_.handoff;
   setup.proxy_body = std::string(so.raw_body);
+  setup.prompt_tokens = n_prompt;
   apply_test_hooks(so.raw_body, text, g, setup);
   const uint64_t id = engine_.submit(std::move(g), setup.stream);
   if (id == 0) return api::rate_limited(1);
