@@ -1,6 +1,7 @@
 #include "server/service.h"
 
 #include "server/protocols/openai_chat.h"
+#include "server/protocols/openai_responses.h"
 #include "server/protocols/wire.h"
 
 namespace lfmd {
@@ -15,6 +16,10 @@ const std::vector<Service::Route>& Service::routes() {
       {"POST", "/v1/chat/completions",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return openai_chat::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/v1/responses",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return openai_responses::handle(s.pipeline(), s.model_id(), r, a);
        }},
       {"GET", "/v1/models", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.list_models(r, a); }},
       {"GET", "/v1/models/{id}", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.get_model(r, a); }},
