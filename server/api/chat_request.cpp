@@ -57,12 +57,7 @@ class Parser {
     if (m.empty()) {
       fail("messages", "'messages' must be a non-empty array, got an empty array.", "empty_array");
     }
-    if (m.size() > L_.max_messages) {
-      fail("messages",
-           "'messages' has " + std::to_string(m.size()) + " entries; at most " +
-               std::to_string(L_.max_messages) + " are allowed.",
-           "array_above_max_length");
-    }
+    check_array_max(m, "messages", L_.max_messages);
     r.messages = json::array();
     for (size_t i = 0; i < m.size(); ++i)
       r.messages.push_back(parse_message(m[i], idx("messages", i)));
@@ -147,12 +142,7 @@ class Parser {
 
   json parse_tool_calls(const json& tc, const std::string& p) {
     if (!tc.is_array()) fail_type(p, "an array", tc);
-    if (tc.size() > L_.max_tools) {
-      fail(p,
-           "'" + p + "' has " + std::to_string(tc.size()) + " entries; at most " +
-               std::to_string(L_.max_tools) + " are allowed.",
-           "array_above_max_length");
-    }
+    check_array_max(tc, p, L_.max_tools);
     json out = json::array();
     for (size_t k = 0; k < tc.size(); ++k) {
       const std::string pk = idx(p, k);
@@ -204,12 +194,7 @@ class Parser {
     const json* t = field(root, "tools");
     if (!t) return;
     if (!t->is_array()) fail_type("tools", "an array", *t);
-    if (t->size() > L_.max_tools) {
-      fail("tools",
-           "'tools' has " + std::to_string(t->size()) + " entries; at most " +
-               std::to_string(L_.max_tools) + " are allowed.",
-           "array_above_max_length");
-    }
+    check_array_max(*t, "tools", L_.max_tools);
     std::unordered_map<std::string, size_t> seen;
     for (size_t k = 0; k < t->size(); ++k) {
       const std::string pk = idx("tools", k);
@@ -252,32 +237,14 @@ class Parser {
     const json* tc = field(root, "tool_choice");
     if (!tc) return;
     if (tc->is_string()) {
-      const std::string& s = tc->get_ref<const std::string&>();
-      if (s == "auto") {
-        r.tool_choice = ToolChoice::Auto;
-      } else if (s == "none") {
-        r.tool_choice = ToolChoice::None;
-      } else if (s == "required") {
-        if (!r.has_tools) {
-          fail("tool_choice", "'tool_choice' is 'required' but no 'tools' were given.");
-        }
-        r.tool_choice = ToolChoice::Required;
-      } else {
-        fail("tool_choice", "Invalid value for 'tool_choice': '" + sanitize_for_message(s, 64) +
-                                "'. Supported values are: 'none', 'auto', 'required' or "
-                                "{\"type\": \"function\", \"function\": {\"name\": ...}}.");
-      }
+      r.tool_choice = tool_choice_word(tc->get<std::string>(), r.has_tools,
+                                       "{\"type\": \"function\", \"function\": {\"name\": ...}}");
       return;
     }
     if (!tc->is_object()) fail_type("tool_choice", "a string or an object", *tc);
     const std::string& type =
         as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
-    if (type != "function") {
-      fail("tool_choice.type",
-           "Only 'tool_choice' objects of type 'function' are supported, got '" +
-               sanitize_for_message(type, 64) + "'.",
-           "unsupported_value");
-    }
+    check_tool_choice_type(type);
     const json& fn =
         as_object(require(*tc, "function", "tool_choice.function"), "tool_choice.function");
     const std::string& name =

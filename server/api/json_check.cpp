@@ -257,4 +257,29 @@ void check_named_tool(const Conversation& c, const std::string& name) {
   }
 }
 
+ToolChoice tool_choice_word(const std::string& s, bool has_tools, const char* object_form) {
+  if (s == "auto") return ToolChoice::Auto;
+  if (s == "none") return ToolChoice::None;
+  if (s == "required" && has_tools) return ToolChoice::Required;
+  if (s == "required") fail("tool_choice", "'tool_choice' is 'required' but no 'tools' were given.");
+  fail("tool_choice", "Invalid value for 'tool_choice': '" + sanitize_for_message(s, 64) +
+                          "'. Supported values are: 'none', 'auto', 'required' or " + object_form + ".");
+}
+
+void check_tool_choice_type(const std::string& type) {
+  if (type == "function") return;
+  fail("tool_choice.type",
+       "Only 'tool_choice' objects of type 'function' are supported, got '" +
+           sanitize_for_message(type, 64) + "'.",
+       "unsupported_value");
+}
+
+void check_array_max(const json& a, const std::string& p, size_t max) {
+  if (a.size() <= max) return;
+  fail(p,
+       "'" + p + "' has " + std::to_string(a.size()) + " entries; at most " + std::to_string(max) +
+           " are allowed.",
+       "array_above_max_length");
+}
+
 }  // namespace lfmd::api::check

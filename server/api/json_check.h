@@ -50,6 +50,13 @@ void check_schema(const json& s, const std::string& p, const Limits& L);
 void check_name(const std::string& name, const std::string& p, bool allow_dot);
 // A named tool_choice: the tool must be among c.tools (param "tool_choice").
 void check_named_tool(const Conversation& c, const std::string& name);
+// tool_choice as a word: auto | none | required (which needs tools). `object_form` shows the
+// protocol's object form in the error message.
+ToolChoice tool_choice_word(const std::string& s, bool has_tools, const char* object_form);
+// tool_choice.type of the object form: only "function".
+void check_tool_choice_type(const std::string& type);
+// An array of at most `max` entries (array_above_max_length otherwise).
+void check_array_max(const json& a, const std::string& p, size_t max);
 
 // Runs parse() and turns a Reject / bad_alloc / other exception into an ApiError. Never throws.
 template <typename T, typename F>

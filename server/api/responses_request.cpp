@@ -121,12 +121,7 @@ class Parser {
     }
     if (!in.is_array()) fail_type("input", "a string or an array of input items", in);
     if (in.empty()) fail("input", "'input' must not be an empty array.", "empty_array");
-    if (in.size() > L_.max_messages) {
-      fail("input",
-           "'input' has " + std::to_string(in.size()) + " items; at most " +
-               std::to_string(L_.max_messages) + " are allowed.",
-           "array_above_max_length");
-    }
+    check_array_max(in, "input", L_.max_messages);
     for (size_t i = 0; i < in.size(); ++i) parse_item(in[i], idx("input", i), r.messages);
   }
 
@@ -146,6 +141,7 @@ class Parser {
       const std::string& id = as_string(require(item, "call_id", p + ".call_id"), p + ".call_id");
       const std::string out = parts_text(require(item, "output", p + ".output"), p + ".output", false);
       msgs.push_back({{"role", "tool"}, {"content", out}, {"tool_call_id", id}});
+      thinking_.clear();  // thinking belongs to the assistant turn right after it
     } else if (type == "reasoning") {
       thinking_ += reasoning_text(item, p);
     } else {
@@ -166,7 +162,8 @@ class Parser {
     const bool assistant = role == "assistant";
     json m = {{"role", role == "developer" ? "system" : role},
               {"content", parts_text(require(item, "content", p + ".content"), p + ".content", assistant)}};
-    if (assistant && !thinking_.empty()) m["thinking"] = std::exchange(thinking_, "");
+    std::string thinking = std::exchange(thinking_, "");  // only the assistant turn right after it
+    if (assistant && !thinking.empty()) m["thinking"] = std::move(thinking);
     msgs.push_back(std::move(m));
   }
 
@@ -200,12 +197,7 @@ class Parser {
     const json* t = field(root, "tools");
     if (!t) return;
     if (!t->is_array()) fail_type("tools", "an array", *t);
-    if (t->size() > L_.max_tools) {
-      fail("tools",
-           "'tools' has " + std::to_string(t->size()) + " entries; at most " +
-               std::to_string(L_.max_tools) + " are allowed.",
-           "array_above_max_length");
-    }
+    check_array_max(*t, "tools", L_.max_tools);
     std::unordered_set<std::string> seen;
     for (size_t k = 0; k < t->size(); ++k) {
       const std::string pk = idx("tools", k);
@@ -239,30 +231,13 @@ class Parser {
     const json* tc = field(root, "tool_choice");
     if (!tc) return;
     if (tc->is_string()) {
-      const std::string& s = tc->get_ref<const std::string&>();
-      if (s == "auto") {
-        r.tool_choice = ToolChoice::Auto;
-      } else if (s == "none") {
-        r.tool_choice = ToolChoice::None;
-      } else if (s == "required" && r.has_tools) {
-        r.tool_choice = ToolChoice::Required;
-      } else if (s == "required") {
-        fail("tool_choice", "'tool_choice' is 'required' but no function 'tools' were given.");
-      } else {
-        fail("tool_choice", "Invalid value for 'tool_choice': '" + sanitize_for_message(s, 64) +
-                                "'. Supported values are: 'none', 'auto', 'required' or "
-                                "{\"type\": \"function\", \"name\": ...}.");
-      }
+      r.tool_choice = tool_choice_word(tc->get<std::string>(), r.has_tools,
+                                       "{\"type\": \"function\", \"name\": ...}");
       return;
     }
     if (!tc->is_object()) fail_type("tool_choice", "a string or an object", *tc);
     const std::string& type = as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
-    if (type != "function") {
-      fail("tool_choice.type",
-           "Only 'tool_choice' objects of type 'function' are supported, got '" +
-               sanitize_for_message(type, 64) + "'.",
-           "unsupported_value");
-    }
+    check_tool_choice_type(type);
     const std::string& name = as_string(require(*tc, "name", "tool_choice.name"), "tool_choice.name");
     check_named_tool(r, name);
     r.tool_choice = ToolChoice::Named;

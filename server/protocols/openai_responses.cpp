@@ -1,7 +1,6 @@
 #include "server/protocols/openai_responses.h"
 
 #include <ctime>
-#include <limits>
 #include <utility>
 
 #include "server/api/responses_request.h"
@@ -253,10 +252,7 @@ http::Response stream(std::shared_ptr<Generation> gen, const Envelope& env, cons
 
 http::Response handle(Pipeline& pipeline, const std::string& model_id, const http::Request& req,
                       const http::AliveCheck& alive) {
-  api::Limits lim;
-  lim.max_tokens_cap = std::numeric_limits<int32_t>::max();  // beyond the room left: clamped
-  lim.n_vocab = static_cast<int32_t>(pipeline.model().hp.n_vocab);
-  auto parsed = api::parse_responses_request(req.body, lim);
+  auto parsed = api::parse_responses_request(req.body, pipeline.request_limits());
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);
   api::ResponsesRequest& rr = std::get<api::ResponsesRequest>(parsed);
   // A proxy handoff would forward this body to a Chat Completions upstream: flag instead.

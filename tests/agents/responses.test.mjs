@@ -136,7 +136,7 @@ describe('agent frameworks (scripted turns)', () => {
     const script = path.join(dir, 'script.json');
     writeFileSync(script, JSON.stringify([
       { when: '', output: `${S}[get_weather(city="Paris")]${E}` },
-      { when: '<|tool_response_start|>', output: 'Paris is sunny.' },
+      { when: 'sunny in Paris', output: 'Paris is sunny.' },  // the tool's result is in the prompt
     ]));
     server = await startServer({ args: ['--test-hooks', '--test-script', script] });
   });

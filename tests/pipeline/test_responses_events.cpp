@@ -183,6 +183,12 @@ TEST_CASE("SSE framing survives a split at every byte boundary") {
   SseEvents whole;
   whole.feed(all);
   REQUIRE(whole.out.size() == 25);
+  for (size_t i = 0; i < whole.out.size(); ++i) {  // each frame: one JSON object naming its event
+    const json d = json::parse(whole.out[i].second, nullptr, /*allow_exceptions=*/false);
+    REQUIRE_MESSAGE(d.is_object(), whole.out[i].second);
+    CHECK(d["type"] == whole.out[i].first);
+    CHECK(d["sequence_number"] == i);
+  }
   for (size_t i = 0; i <= all.size(); ++i) {
     SseEvents split;
     split.feed(all.substr(0, i));
