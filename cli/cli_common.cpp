@@ -59,6 +59,7 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   lo.max_batch = opts.integer("batch");
   lo.isa = opts.str("isa");
   lo.repack = opts.flag("repack");
+  lo.path = resolve_model_path(lo.path);
   if (lo.path.empty()) {
     ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
     lo.path = ensure_demo_model(&pool, [](const std::string& m) { std::fprintf(stderr, "lfmd: %s\n", m.c_str()); });

@@ -18,6 +18,12 @@ std::vector<config::OptionSpec> model_options();
 // logging the memory split. Throws on failure with a one-line message.
 std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts);
 
+// --model may name a Hub repository, "org/name[:QUANT]", when no such file exists: the GGUF is
+// pulled into the Hub cache (or found there, also offline) and its path returned; anything else is
+// returned unchanged (also names ending in .gguf: a missing file stays a missing file).
+// Defined in cmd_pull.cpp.
+std::string resolve_model_path(const std::string& model);
+
 // "12.3 MiB"
 std::string mib(uint64_t bytes);
 

@@ -51,7 +51,7 @@ int run_bench(const config::Options& o) {
   const int64_t P = o.integer("prompt-tokens"), N = o.integer("gen-tokens"), R = o.integer("repeat");
   if (o.str("model").empty()) throw std::runtime_error("--model FILE.gguf is required");
   LoadOptions lo;
-  lo.path = o.str("model");
+  lo.path = resolve_model_path(o.str("model"));
   lo.n_threads = static_cast<int>(o.integer("threads"));
   // Without --ctx the context is exactly what the run needs; with --ctx the sequence's cache is
   // allocated for the whole context up front, so rss_working_mb is the memory at that context.

@@ -23,6 +23,9 @@ constexpr Subcommand kCommands[] = {
     {"dequant", lfmd::cli::cmd_dequant, "write an F32 copy of a GGUF (dequantized)"},
     {"bench", lfmd::cli::cmd_bench, "measure prefill and decode speed (one JSON line)"},
     {"gen-model", lfmd::cli::cmd_gen_model, "write a random-weight test model of an LFM2 shape"},
+    {"pull", lfmd::cli::cmd_pull, "download a GGUF from the Hugging Face Hub (org/name[:QUANT])"},
+    {"convert", lfmd::cli::cmd_convert, "convert a Hugging Face LFM2 checkpoint to GGUF"},
+    {"quantize", lfmd::cli::cmd_quantize, "quantize a GGUF (Q4_K_M, Q5_K_M, Q8_0, ...)"},
 };
 
 void usage(std::FILE* out) {

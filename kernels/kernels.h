@@ -40,8 +40,8 @@ uint16_t fp32_to_bf16(float f);  // round to nearest even, NaN kept quiet (ggml 
 // ---- Reference conversions (always scalar, bit-exact with ggml's reference code) ----
 // dst[0..n) = dequantized src row; n multiple of the block size.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
-// Quantize a row with ggml's reference rounding. Supported: F32, F16, BF16, Q8_0, Q4_0.
-// Returns false for other types.
+// Quantize a row with ggml's reference rounding (bit-identical with llama.cpp's quantizer without
+// an importance matrix). Every DType is supported; returns false for an unknown one.
 bool quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 enum class Isa { Scalar, Avx2, Neon };

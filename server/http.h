@@ -114,4 +114,28 @@ class UpstreamCall {
   std::shared_ptr<Impl> impl_;
 };
 
+// ---- Downloads (lfmd pull) ----
+// One GET, following redirects across hosts: Authorization is dropped when the scheme, host or
+// port changes, and a redirect from https to http is refused unless allow_http. HTTPS always
+// verifies the certificate and host name (system CAs, or ca_file). Blocking; no exceptions.
+struct GetOptions {
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization, Range
+  bool allow_http = false;  // http:// URLs (first or redirected) are refused unless set
+  int max_redirects = 10;
+  int timeout_ms = 30000;   // connect / read / write timeout of each socket operation
+  std::string ca_file;
+};
+struct GetResult {
+  int status = 0;  // of the last response (0: none)
+  std::multimap<std::string, std::string> headers;        // last response, names lower-cased
+  std::multimap<std::string, std::string> first_headers;  // first response (before redirects)
+  std::string final_url;
+  std::string error;    // "" when a response was read completely, else one line
+  std::string header(const std::string& lower_name) const;  // of the last response, "" if none
+};
+// on_body receives the body of the final 2xx response as it arrives (return false to stop, which
+// sets error "cancelled"); other responses' bodies go to error_body (first 64 KiB).
+GetResult get(const std::string& url, const GetOptions& opt,
+              const std::function<bool(const char*, size_t)>& on_body, std::string* error_body = nullptr);
+
 }  // namespace lfmd::http

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -403,6 +404,121 @@ void UpstreamCall::cancel() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   // Shuts the socket down so that a blocked read returns now (the worker then ends on its own).
   if (!impl_->finished && impl_->client) impl_->client->stop();
+}
+
+std::string GetResult::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+namespace {
+
+std::multimap<std::string, std::string> lower_headers(const httplib::Headers& h) {
+  std::multimap<std::string, std::string> out;
+  for (const auto& [k, v] : h) {
+    std::string l = k;
+    for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.emplace(l, v);
+  }
+  return out;
+}
+
+// Resolves a Location header against the URL it came from.
+std::string resolve_location(const ParsedUrl& from, const std::string& loc) {
+  if (loc.rfind("http://", 0) == 0 || loc.rfind("https://", 0) == 0) return loc;
+  if (!loc.empty() && loc[0] == '/') return from.scheme_host_port + loc;
+  return from.scheme_host_port + "/" + loc;
+}
+
+}  // namespace
+
+GetResult get(const std::string& url, const GetOptions& opt,
+              const std::function<bool(const char*, size_t)>& on_body, std::string* error_body) {
+  GetResult r;
+  std::string cur = url;
+  auto headers = opt.headers;
+  std::string first_origin;
+  for (int hop = 0; hop <= opt.max_redirects; ++hop) {
+    ParsedUrl u;
+    std::string why;
+    // parse_url keeps the path as "prefix"; the query stays in it for GETs
+    const size_t q = cur.find('?');
+    if (!parse_url(q == std::string::npos ? cur : cur.substr(0, q), &u, &why)) {
+      r.error = why;
+      return r;
+    }
+    const std::string path = (u.prefix.empty() ? "/" : u.prefix) + (q == std::string::npos ? "" : cur.substr(q));
+    if (u.scheme_host_port.rfind("http://", 0) == 0 && !opt.allow_http) {
+      r.error = "refusing plain http:// (" + u.scheme_host_port + "); only https is allowed here";
+      return r;
+    }
+    if (hop == 0) first_origin = u.scheme_host_port;
+    else if (u.scheme_host_port != first_origin) {  // credentials stay with the first host
+      headers.erase(std::remove_if(headers.begin(), headers.end(),
+                                   [](const auto& h) { return strcasecmp(h.first.c_str(), "Authorization") == 0; }),
+                    headers.end());
+    }
+    httplib::Client cli(u.scheme_host_port);
+    const time_t sec = opt.timeout_ms / 1000, usec = (opt.timeout_ms % 1000) * 1000;
+    cli.set_connection_timeout(sec, usec);
+    cli.set_read_timeout(sec, usec);
+    cli.set_write_timeout(sec, usec);
+    cli.set_follow_location(false);
+    cli.set_keep_alive(false);
+    if (u.scheme_host_port.rfind("https://", 0) == 0) {
+      cli.enable_server_certificate_verification(true);
+      if (!opt.ca_file.empty()) cli.set_ca_cert_path(opt.ca_file);
+    }
+    httplib::Headers hh;
+    for (const auto& [k, v] : headers) hh.emplace(k, v);
+    int status = 0;
+    bool stopped = false;
+    std::string err_body;
+    auto res = cli.Get(
+        path, hh,
+        [&](const httplib::Response& resp) {
+          status = resp.status;
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (status >= 200 && status < 300) {
+            if (!on_body(data, n)) {
+              stopped = true;
+              return false;
+            }
+          } else if (err_body.size() < 65536) {
+            err_body.append(data, std::min(n, 65536 - err_body.size()));
+          }
+          return true;
+        });
+    r.final_url = cur;
+    if (!res) {
+      const httplib::Error e = res.error();
+      r.error = stopped ? "cancelled"
+                : e == httplib::Error::SSLServerVerification
+                    ? "TLS certificate verification failed for " + u.scheme_host_port
+                    : httplib::to_string(e) + " (" + u.scheme_host_port + ")";
+      r.status = status;
+      return r;
+    }
+    r.status = res->status;
+    r.headers = lower_headers(res->headers);
+    if (hop == 0) r.first_headers = r.headers;
+    const bool redirect = res->status == 301 || res->status == 302 || res->status == 303 ||
+                          res->status == 307 || res->status == 308;
+    if (!redirect) {
+      if (error_body) *error_body = err_body;
+      return r;
+    }
+    const std::string loc = r.header("location");
+    if (loc.empty()) {
+      r.error = "redirect without a Location header";
+      return r;
+    }
+    cur = resolve_location(u, loc);
+  }
+  r.error = "too many redirects";
+  return r;
 }
 
 }  // namespace lfmd::http

@@ -1,6 +1,8 @@
 #include "server/service.h"
 
+#include "server/protocols/llama_tokenize.h"
 #include "server/protocols/openai_chat.h"
+#include "server/protocols/openai_completions.h"
 #include "server/protocols/openai_responses.h"
 #include "server/protocols/wire.h"
 
@@ -21,6 +23,14 @@ const std::vector<Service::Route>& Service::routes() {
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return openai_responses::handle(s.pipeline(), s.model_id(), r, a);
        }},
+      {"POST", "/v1/completions",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return openai_completions::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/tokenize",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::tokenize(s.pipeline(), r); }},
+      {"POST", "/detokenize",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::detokenize(s.pipeline(), r); }},
       {"GET", "/v1/models", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.list_models(r, a); }},
       {"GET", "/v1/models/{id}", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.get_model(r, a); }},
       {"GET", "/metrics", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.metrics_text(r, a); }},

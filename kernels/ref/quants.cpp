@@ -169,8 +169,11 @@ bool quantize_row(DType t, const float* src, void* dst, int64_t n) {
     }
     case DType::Q8_0: quant_q8_0(src, static_cast<BlockQ8_0*>(dst), n / QK); return true;
     case DType::Q4_0: quant_q4_0(src, static_cast<BlockQ4_0*>(dst), n / QK); return true;
-    default: return false;
+    case DType::Q4_K: quantize_row_q4_K(src, static_cast<BlockQ4_K*>(dst), n); return true;
+    case DType::Q5_K: quantize_row_q5_K(src, static_cast<BlockQ5_K*>(dst), n); return true;
+    case DType::Q6_K: quantize_row_q6_K(src, static_cast<BlockQ6_K*>(dst), n); return true;
   }
+  return false;
 }
 
 namespace ref {

@@ -89,6 +89,12 @@ inline ActQuant act_quant_for(DType wt) {
   }
 }
 
+// ---- K-quant weight quantizers (ggml's reference rounding, no importance matrix) ----
+// n multiple of 256. Bit-identical with ggml's quantize_row_q{4,5,6}_K_ref.
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n);
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n);
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n);
+
 // ---- activation quantization (what ggml's x86 CPU backend does to activations) ----
 // Q8_0: d = amax/127 (stored fp16), q = round-half-even(x * (127/amax)); n multiple of 32.
 void quantize_act_q8_0(const float* x, BlockQ8_0* y, int64_t n);

@@ -82,6 +82,11 @@ struct ChatRequest : Conversation {
 // - extra: "confidence_threshold" (number in [0,1]) and "handoff" (any JSON) are copied here.
 std::variant<ChatRequest, ApiError> parse_chat_request(std::string_view body, const Limits& limits);
 
+// The body as a JSON object, or the 400 every route answers for it: nested deeper than
+// max_depth (checked before parsing: a depth bomb never reaches the parser), not JSON (code
+// invalid_json), not an object (invalid_type).
+std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body, size_t max_depth = 128);
+
 // ---- Errors the server answers outside request validation ----
 
 // "This model's maximum context length is N tokens. However, you requested M tokens (X in the

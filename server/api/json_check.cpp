@@ -283,3 +283,13 @@ void check_array_max(const json& a, const std::string& p, size_t max) {
 }
 
 }  // namespace lfmd::api::check
+
+namespace lfmd::api {
+
+std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body, size_t max_depth) {
+  Limits L;
+  L.max_body_depth = max_depth;
+  return check::guarded<nlohmann::ordered_json>([&] { return check::parse_body(body, L); });
+}
+
+}  // namespace lfmd::api

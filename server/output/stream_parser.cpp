@@ -40,8 +40,11 @@ bool StreamParser::Matcher::step(char c) {
 StreamParser::StreamParser(Options opts)
     : opts_(std::move(opts)),
       end_m_(std::string(kToolCallEnd)),
-      restart_m_(std::string(kToolCallStart)) {
+      restart_m_(std::string(kToolCallStart)),
+      think_end_m_(std::string(kThinkEnd)) {
   if (!opts_.make_call_id) opts_.make_call_id = random_call_id;
+  if (!opts_.parse_reasoning) think_ = Think::Done;
+  if (!opts_.bare_call_tools.empty()) bare_ = Bare::Undecided;
   for (const auto& s : opts_.stop)
     if (!s.empty()) content_m_.emplace_back(s, true);
   if (opts_.parse_tool_calls) content_m_.emplace_back(std::string(kToolCallStart));
@@ -53,22 +56,39 @@ std::vector<Event> StreamParser::feed(std::string_view piece) {
     if (in_block_) {
       block_byte(piece[i], ev);
     } else {
-      content_byte(piece[i], ev);
+      front_byte(piece[i], ev);
     }
   }
-  if (!done_ && !in_block_) flush_safe(ev);
+  if (!done_ && !in_block_ && think_ == Think::Done) flush_safe(ev);
+  if (!done_ && think_ == Think::Inside) {  // all but a partial </think> is certain
+    const size_t n = reasoning_pending_.size() - think_end_m_.state;
+    emit_reasoning(std::string_view(reasoning_pending_).substr(0, n), false, ev);
+    reasoning_pending_.erase(0, n);
+  }
   return ev;
 }
 
 std::vector<Event> StreamParser::finish() {
   std::vector<Event> ev;
   if (done_) return ev;
+  if (think_ == Think::Undecided) {  // never became "<think>": the bytes are content
+    think_ = Think::Done;
+    const std::string buf = std::move(think_buf_);
+    think_buf_.clear();
+    replay(buf, ev);
+  }
+  if (think_ == Think::Inside) {  // unterminated thinking (max_tokens): all of it is reasoning
+    emit_reasoning(reasoning_pending_, true, ev);
+    reasoning_pending_.clear();
+  }
+  if (done_) return ev;  // a stop string matched in the replayed bytes
   done_ = true;
   // Held-back content (a partial stop string / marker) or an unterminated block is content.
   emit_content(in_block_ ? block_ : pending_, true, ev);
   block_.clear();
   pending_.clear();
   in_block_ = false;
+  resolve_bare(ev);
   return ev;
 }
 
@@ -84,6 +104,7 @@ void StreamParser::content_byte(char c, std::vector<Event>& ev) {
     emit_content(std::string_view(pending_).substr(0, start), true, ev);
     pending_.clear();
     stopped_ = done_ = true;
+    resolve_bare(ev);
     return;
   }
   emit_content(std::string_view(pending_).substr(0, start), false, ev);
@@ -113,25 +134,12 @@ void StreamParser::end_block(std::vector<Event>& ev) {
   if (!parsed) {
     emit_content(block_, false, ev);
   } else {
-    bool first = true;
-    for (auto& pc : *parsed) {
-      const int index = static_cast<int>(calls_.size());
-      ToolCall tc{opts_.make_call_id(), std::move(pc.name), std::move(pc.arguments)};
-      Event begin;
-      begin.kind = Event::ToolCallBegin;
-      begin.index = index;
-      begin.id = tc.id;
-      begin.name = tc.name;
-      if (first) begin.raw = block_;
-      first = false;
-      ev.push_back(std::move(begin));
-      Event args;
-      args.kind = Event::ToolCallArgs;
-      args.index = index;
-      args.text = tc.arguments;
-      ev.push_back(std::move(args));
-      calls_.push_back(std::move(tc));
+    if (bare_ == Bare::Holding) {  // marked calls after held text: that text was content
+      emit_text(bare_held_, false, ev);
+      bare_held_.clear();
     }
+    bare_ = Bare::Off;
+    emit_calls(*parsed, block_, ev);
   }
   block_.clear();
   in_block_ = false;
@@ -147,7 +155,29 @@ void StreamParser::flush_safe(std::vector<Event>& ev) {
   pending_.erase(0, n);  // what remains is < longest pattern
 }
 
-void StreamParser::emit_content(std::string_view text, bool final, std::vector<Event>& ev) {
+void StreamParser::emit_calls(std::vector<ParsedCall>& calls, const std::string& raw, std::vector<Event>& ev) {
+  bool first = true;
+  for (auto& pc : calls) {
+    const int index = static_cast<int>(calls_.size());
+    ToolCall tc{opts_.make_call_id(), std::move(pc.name), std::move(pc.arguments)};
+    Event begin;
+    begin.kind = Event::ToolCallBegin;
+    begin.index = index;
+    begin.id = tc.id;
+    begin.name = tc.name;
+    if (first) begin.raw = raw;
+    first = false;
+    ev.push_back(std::move(begin));
+    Event args;
+    args.kind = Event::ToolCallArgs;
+    args.index = index;
+    args.text = tc.arguments;
+    ev.push_back(std::move(args));
+    calls_.push_back(std::move(tc));
+  }
+}
+
+void StreamParser::emit_text(std::string_view text, bool final, std::vector<Event>& ev) {
   std::string out;
   if (carry_.empty()) {
     const size_t used = utf8_sanitize(text, final, out);

@@ -73,6 +73,8 @@ struct Event {
 //   ToolCallArgs  -> {"tool_calls":[{"index":i,"function":{"arguments":"<fragment>"}}]}
 nlohmann::ordered_json to_delta(const Event& e);
 
+struct ParsedCall;  // tool_call_parse.h
+
 struct ToolCall {
   std::string id, name, arguments;  // arguments: JSON object text
 };
@@ -115,11 +117,18 @@ class StreamParser {
     bool step(char c);  // true when the pattern just completed
   };
 
+  void front_byte(char c, std::vector<Event>& ev);  // reasoning stage, then content_byte
+  void think_byte(char c, std::vector<Event>& ev);
+  void replay(std::string_view bytes, std::vector<Event>& ev);  // feed's dispatch, for held bytes
+  void emit_reasoning(std::string_view text, bool final, std::vector<Event>& ev);
+  void resolve_bare(std::vector<Event>& ev);
   void content_byte(char c, std::vector<Event>& ev);
   void block_byte(char c, std::vector<Event>& ev);
   void end_block(std::vector<Event>& ev);
   void flush_safe(std::vector<Event>& ev);
-  void emit_content(std::string_view text, bool final, std::vector<Event>& ev);
+  void emit_content(std::string_view text, bool final, std::vector<Event>& ev);  // bare-call gate
+  void emit_text(std::string_view text, bool final, std::vector<Event>& ev);
+  void emit_calls(std::vector<ParsedCall>& calls, const std::string& raw, std::vector<Event>& ev);
   void reset_content_matchers();
 
   Options opts_;
@@ -133,6 +142,13 @@ class StreamParser {
   std::string content_;
   std::string reasoning_;
   enum class Think { Undecided, Inside, Done } think_ = Think::Undecided;
+  std::string think_buf_;           // Undecided: the bytes so far (white space + a <think> prefix)
+  Matcher think_end_m_;             // </think> inside the reasoning
+  std::string reasoning_pending_;   // reasoning held back (a partial </think>)
+  std::string reasoning_carry_;     // incomplete UTF-8 at the end of emitted reasoning
+  bool skip_space_ = false;         // drop white space right after </think>
+  enum class Bare { Undecided, Holding, Off } bare_ = Bare::Off;
+  std::string bare_held_;           // content held while it may be a bare call list
   std::vector<ToolCall> calls_;
 };
 

@@ -60,6 +60,9 @@ struct Conversation {
   // Thinking (<think>...</think> at the start of the answer) stays in the text instead of going to
   // reasoning events (llama-server's reasoning_format "none").
   bool raw_reasoning = false;
+  // Legacy completions: this text is the whole prompt (BOS added as the vocabulary says), no
+  // chat template; messages and tools are then unused.
+  std::optional<std::string> raw_prompt;
   // lfmd extensions: "confidence_threshold" (number in [0,1]) and "handoff" (any JSON).
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();
 };

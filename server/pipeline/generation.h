@@ -63,6 +63,8 @@ class Generation {
   PumpEnd pump_cloud(const EventSink& sink, const http::AliveCheck& alive);
   // The client went away before pump() ran: stop the engine's work and count the disconnect.
   void abandon() { client_gone(); }
+  // The answer is not wanted any more (e.g. a sibling prompt failed): stop the engine's work.
+  void cancel() { s_.cancel(); }
 
  private:
   std::optional<TokenEvent> next_event();

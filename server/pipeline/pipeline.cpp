@@ -36,8 +36,18 @@ api::Limits Pipeline::request_limits() const {
   return lim;
 }
 
+std::vector<int32_t> Pipeline::tokenize_prompt(const Conversation& c, std::string* text) const {
+  if (c.raw_prompt) {
+    *text = *c.raw_prompt;
+    return model_.tokenizer->encode(*text, true, true);
+  }
+  *text = prompt_.render(c);  // the template writes the BOS itself
+  return model_.tokenizer->encode(*text, false, true);
+}
+
 int64_t Pipeline::count_prompt_tokens(const Conversation& c) const {
-  return static_cast<int64_t>(model_.tokenizer->encode(prompt_.render(c), false, true).size());
+  std::string text;
+  return static_cast<int64_t>(tokenize_prompt(c, &text).size());
 }
 
 GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const {
@@ -94,12 +104,13 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   auto pol = resolve_policy(opt_.handoff, c);
   if (auto* err = std::get_if<api::ApiError>(&pol)) return *err;
   std::string text;
+  std::vector<int32_t> prompt;
   try {
-    text = prompt_.render(c);
+    prompt = tokenize_prompt(c, &text);
   } catch (const std::exception& e) {
     return api::invalid_request(std::string("the chat template rejected these messages: ") + e.what(), "messages");
   }
-  std::vector<int32_t> prompt = model_.tokenizer->encode(text, false, true);
+  if (prompt.empty()) return api::invalid_request("the prompt is empty", "prompt");
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   const int64_t n_ctx = model_.n_ctx;
   if (n_prompt >= n_ctx) return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));

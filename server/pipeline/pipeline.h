@@ -65,6 +65,8 @@ class Pipeline {
   Metrics& metrics() { return metrics_; }
 
  private:
+  // The prompt's tokens and text: the chat template's rendering, or the raw prompt.
+  std::vector<int32_t> tokenize_prompt(const Conversation& c, std::string* text) const;
   GenerateRequest generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const;
   void apply_test_hooks(std::string_view raw_body, const std::string& prompt, GenerateRequest& g,
                         GenerationSetup& setup) const;

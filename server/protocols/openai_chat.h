@@ -30,7 +30,7 @@ struct Envelope {
 };
 
 const char* finish_reason(OutputFinish f);  // "stop" | "length" | "tool_calls"
-json usage(const Usage& u);                 // prompt/completion/total tokens, cached tokens
+json usage(const Usage& u);  // prompt/completion/total, cached (and reasoning, when any) tokens
 // {"id","object":"chat.completion.chunk","created","model","choices":[{index 0, delta, logprobs,
 // finish_reason}]} (+ "usage": null when include_usage).
 json chunk(const Envelope& e, json delta, const json& finish, const json& logprobs = nullptr);

@@ -9,7 +9,7 @@ ok() { echo "PASS: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 expect() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
-for c in complete chat tokenize logits dequant gen-model; do
+for c in complete chat tokenize logits dequant gen-model pull convert quantize; do
   out=$("$lfmd" "$c" --help 2>&1); rc=$?
   expect "$c --help exits 0 and lists options" '[ $rc -eq 0 ] && grep -q -- "--" <<<"$out"'
 done

@@ -146,7 +146,31 @@ TEST_CASE("Q8_0 and Q4_0 quantize: known values") {
   REQUIRE(quantize_row(DType::Q4_0, z.data(), &b4, 32));
   dequantize_row(DType::Q4_0, &b4, out.data(), 32);
   for (float v : out) CHECK(v == 0.0f);
-  CHECK_FALSE(quantize_row(DType::Q4_K, z.data(), &b4, 32));
+  CHECK_FALSE(quantize_row(static_cast<DType>(3), z.data(), &b4, 32));  // Q4_1: not supported
+}
+
+// Bit identity with ggml's K-quant quantizers is tested against llama.cpp itself
+// (tests/integration/test_quantize.py); here: error bounds and all-zero / constant blocks.
+TEST_CASE("K-quant quantize round trip") {
+  std::mt19937 rng(11);
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    CAPTURE(type_info(t).name);
+    const int n = 1024;
+    std::vector<float> x = random_floats(rng, n, -2.0f, 2.0f), y(n);
+    std::vector<uint8_t> q(row_bytes(t, n));
+    REQUIRE(quantize_row(t, x.data(), q.data(), n));
+    dequantize_row(t, q.data(), y.data(), n);
+    // rms error ~ step/sqrt(12); steps: 4/15, 4/31, 4/63 of the range
+    const double bound = t == DType::Q4_K ? 0.09 : t == DType::Q5_K ? 0.045 : 0.022;
+    CHECK(rel_l2(y.data(), x.data(), n) < bound);
+    std::vector<float> z(256, 0.0f), c(256, 0.75f), out(256);
+    REQUIRE(quantize_row(t, z.data(), q.data(), 256));
+    dequantize_row(t, q.data(), out.data(), 256);
+    for (float v : out) CHECK(v == 0.0f);
+    REQUIRE(quantize_row(t, c.data(), q.data(), 256));
+    dequantize_row(t, q.data(), out.data(), 256);
+    for (float v : out) CHECK(std::fabs(v - 0.75f) < 0.01f);
+  }
 }
 
 TEST_CASE("Q8_0 / Q4_0 round trip error bounds") {

@@ -20,6 +20,7 @@ struct Call {
 
 struct Run {
   std::string content;  // concatenated Content events
+  std::string reasoning;  // concatenated Reasoning events
   std::string replay;   // content and raw block texts in stream order (accounts for the input)
   std::vector<Call> calls;
   std::string finish;  // finish_reason(false)
@@ -72,6 +73,11 @@ inline Run run_pieces(const std::string& text, const std::vector<size_t>& cuts, 
         r.replay += e.raw;
         r.calls.push_back({e.index, e.id, e.name, ""});
         break;
+      case Event::Reasoning:
+        if (e.text.empty()) fail("empty reasoning event");
+        if (!utf8_valid(e.text)) fail("reasoning event is not valid UTF-8");
+        r.reasoning += e.text;
+        break;
       case Event::ToolCallArgs:
         if (e.index != begun - 1) fail("args for a call that is not the open one");
         if (!e.id.empty() || !e.name.empty()) fail("args event repeats id or name");
@@ -83,6 +89,7 @@ inline Run run_pieces(const std::string& text, const std::vector<size_t>& cuts, 
   r.stopped = p.stopped();
   r.message = p.message();
   if (p.content() != r.content) fail("content() differs from the events");
+  if (p.reasoning() != r.reasoning) fail("reasoning() differs from the events");
   return r;
 }
 

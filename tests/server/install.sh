@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned `openai` npm package for the Node tests (tests/server/node_modules) and the
-# Node example (examples/node_modules) from their package-lock.json files. Idempotent: a tree
+# Installs the pinned `openai` npm package for the Node tests (tests/server/node_modules), the
+# Node example (examples/node_modules) and the agent-protocol clients (tests/agents) from their package-lock.json files. Idempotent: a tree
 # that already has the locked version is left alone. Needs node >= 20 and npm (registry access).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,3 +15,14 @@ for dir in "$root/tests/server" "$root/examples"; do
   echo "install.sh: $dir: npm ci (openai $want)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
+# The agent-protocol clients (tests/agents): openai, @openai/agents, ai + @ai-sdk/openai, zod,
+# @anthropic-ai/sdk, and the coding agents @openai/codex and @anthropic-ai/claude-code, pinned.
+agents="$root/tests/agents"
+if [[ -f $agents/package-lock.json ]]; then
+  if (cd "$agents" && npm ls --depth=0 >/dev/null 2>&1); then
+    echo "install.sh: $agents: already installed"
+  else
+    echo "install.sh: $agents: npm ci"
+    (cd "$agents" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
