@@ -15,7 +15,8 @@ const E = '<|tool_call_end|>';
 // Codex CLI: `codex exec` runs the scripted shell call, and the tool's output (the text "lfmd-42",
 // which the command "echo lfmd-$((6*7))" does not contain) selects the final answer.
 describe('Codex CLI', () => {
-  const codex = path.resolve(import.meta.dirname, 'node_modules', '.bin', 'codex');
+  // The package's own launcher (node_modules/.bin is not always there).
+  const codex = path.resolve(import.meta.dirname, 'node_modules', '@openai', 'codex', 'bin', 'codex.js');
   let server, dir;
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'lfmd-codex-'));
@@ -34,7 +35,7 @@ describe('Codex CLI', () => {
     const provider = `model_providers.lfmd={name="lfmd",base_url="${server.baseURL}",wire_api="responses",env_key="LFMD_KEY"}`;
     const args = ['exec', '--skip-git-repo-check', '-c', 'model_provider=lfmd', '-c', provider, '-m', 'lfmd', 'Run the command.'];
     const env = { PATH: process.env.PATH, HOME: path.join(dir, 'home'), CODEX_HOME: path.join(dir, 'codex_home'), LFMD_KEY: 'unused' };
-    const child = spawn(codex, args, { cwd: path.join(dir, 'work'), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [codex, ...args], { cwd: path.join(dir, 'work'), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });

@@ -27,6 +27,7 @@ const summary = (r) =>
   r.output.map((it) =>
     it.type === 'message' ? ['message', it.content.map((c) => c.text).join('')]
     : it.type === 'function_call' ? ['function_call', it.name, JSON.parse(it.arguments)]
+    : it.type === 'reasoning' ? ['reasoning', it.content.map((c) => c.text).join('')]
     : [it.type]);
 
 function tempDir() {
@@ -115,6 +116,40 @@ describe('openai SDK: client.responses', () => {
     assert.deepEqual(r.output_parsed, { name: 'Ada', age: 36 });
     assert.equal(r.text.format.type, 'json_schema');
   });
+
+  // LFM2.5 thinking (<think>...</think> at the start of the answer) lands in a reasoning item.
+  const THINKING = [
+    { name: 'thinking then text', forced: '<think>Plan it.</think>The answer.',
+      want: [['reasoning', 'Plan it.'], ['message', 'The answer.']] },
+    { name: 'thinking then a tool call', forced: `<think>Need weather.</think>${S}[get_weather(city="Oslo")]${E}`,
+      want: [['reasoning', 'Need weather.'], ['function_call', 'get_weather', { city: 'Oslo' }]] },
+    { name: 'thinking only', forced: '<think>Just thinking.</think>', want: [['reasoning', 'Just thinking.']] },
+    { name: 'unterminated thinking cut by max_output_tokens', forced: '<think>This goes on and on and on', max: 12,
+      status: 'incomplete' },
+  ];
+  for (const c of THINKING) {
+    it(`reasoning items: ${c.name}, streamed and not`, async () => {
+      const params = { model: 'lfmd', input: 'Think first.', tools: [WEATHER], lfmd_forced_output: c.forced };
+      if (c.max) params.max_output_tokens = c.max;
+      const r = await client.responses.create(params);
+      const events = [];
+      for await (const ev of await client.responses.create({ ...params, stream: true })) events.push(ev);
+      const streamed = events.at(-1).response;
+      assert.deepEqual(summary(streamed), summary(r));
+      assert.equal(r.status, c.status ?? 'completed');
+      assert.equal(streamed.status, r.status);
+      if (c.want) assert.deepEqual(summary(r), c.want);
+      if (c.status === 'incomplete') {
+        assert.deepEqual(r.output.map((o) => o.type), ['reasoning']);
+        assert.match(r.output[0].content[0].text, /^This goes/);  // "<think>" is several tokens here
+        assert.equal(events.at(-1).type, 'response.incomplete');
+      }
+      assert.ok(r.usage.output_tokens_details.reasoning_tokens > 0, JSON.stringify(r.usage));
+      const deltas = events.filter((e) => e.type === 'response.reasoning_text.delta').map((e) => e.delta).join('');
+      assert.equal(deltas, r.output[0].content[0].text);
+      assert.ok(!events.some((e) => e.type === 'response.output_text.delta' && e.delta.includes('think')));
+    });
+  }
 
   it('max_output_tokens ends incomplete; a bad body is a 400 with a param', async () => {
     const r = await client.responses.create({ model: 'lfmd', input: 'Go on.', max_output_tokens: 3 });
