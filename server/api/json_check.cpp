@@ -210,7 +210,8 @@ json parse_body(std::string_view body, const Limits& L) {
 json parse_arguments_text(const std::string& s, const std::string& p, const Limits& L) {
   if (s.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
   if (depth_exceeded_at(s, L.max_json_depth) != std::string_view::npos) {
-    fail(p, "'" + p + "' is nested more than " + std::to_string(L.max_json_depth) + " levels deep.");
+    fail(p,
+         "'" + p + "' is nested more than " + std::to_string(L.max_json_depth) + " levels deep.");
   }
   json v;
   try {
@@ -228,7 +229,8 @@ json parse_arguments_text(const std::string& s, const std::string& p, const Limi
 void check_schema(const json& s, const std::string& p, const Limits& L) {
   as_object(s, p);
   if (json_depth(s) > L.max_json_depth) {
-    fail(p, "'" + p + "' is nested more than " + std::to_string(L.max_json_depth) + " levels deep.");
+    fail(p,
+         "'" + p + "' is nested more than " + std::to_string(L.max_json_depth) + " levels deep.");
   }
   const size_t bytes = s.dump().size();
   if (bytes > L.max_tool_schema_bytes) {
@@ -240,8 +242,8 @@ void check_schema(const json& s, const std::string& p, const Limits& L) {
 void check_name(const std::string& name, const std::string& p, bool allow_dot) {
   if (is_tool_name(name, allow_dot)) return;
   fail(p, "Invalid '" + p + "': '" + sanitize_for_message(name, 80) +
-              "'. Expected 1 to 64 characters from a-z, A-Z, 0-9, '_'" + (allow_dot ? ", '.'" : "") +
-              " and '-'.");
+              "'. Expected 1 to 64 characters from a-z, A-Z, 0-9, '_'" +
+              (allow_dot ? ", '.'" : "") + " and '-'.");
 }
 
 void check_named_tool(const Conversation& c, const std::string& name) {
@@ -261,9 +263,11 @@ ToolChoice tool_choice_word(const std::string& s, bool has_tools, const char* ob
   if (s == "auto") return ToolChoice::Auto;
   if (s == "none") return ToolChoice::None;
   if (s == "required" && has_tools) return ToolChoice::Required;
-  if (s == "required") fail("tool_choice", "'tool_choice' is 'required' but no 'tools' were given.");
+  if (s == "required")
+    fail("tool_choice", "'tool_choice' is 'required' but no 'tools' were given.");
   fail("tool_choice", "Invalid value for 'tool_choice': '" + sanitize_for_message(s, 64) +
-                          "'. Supported values are: 'none', 'auto', 'required' or " + object_form + ".");
+                          "'. Supported values are: 'none', 'auto', 'required' or " + object_form +
+                          ".");
 }
 
 void check_tool_choice_type(const std::string& type) {
@@ -286,7 +290,8 @@ void check_array_max(const json& a, const std::string& p, size_t max) {
 
 namespace lfmd::api {
 
-std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body, size_t max_depth) {
+std::variant<nlohmann::ordered_json, ApiError> parse_json_object(std::string_view body,
+                                                                 size_t max_depth) {
   Limits L;
   L.max_body_depth = max_depth;
   return check::guarded<nlohmann::ordered_json>([&] { return check::parse_body(body, L); });

@@ -37,7 +37,7 @@ const json& as_object(const json& j, const std::string& p);
 double number_in(const json& j, const std::string& p, double lo, double hi, bool lo_open = false);
 // A JSON integer in [lo, hi] (decimals such as 2.0 are rejected).
 int64_t int_in(const json& j, const std::string& p, int64_t lo, int64_t hi);
-size_t json_depth(const json& root);  // {} and [] count 1, scalars 0
+size_t json_depth(const json& root);              // {} and [] count 1, scalars 0
 std::string idx(const std::string& p, size_t i);  // p + "[i]"
 
 // The body as a JSON object: depth-checked before parsing, then parsed (invalid_json otherwise).

@@ -139,15 +139,17 @@ class Parser {
       add_call(item, p, msgs);
     } else if (type == "function_call_output") {
       const std::string& id = as_string(require(item, "call_id", p + ".call_id"), p + ".call_id");
-      const std::string out = parts_text(require(item, "output", p + ".output"), p + ".output", false);
+      const std::string out =
+          parts_text(require(item, "output", p + ".output"), p + ".output", false);
       msgs.push_back({{"role", "tool"}, {"content", out}, {"tool_call_id", id}});
       thinking_.clear();  // thinking belongs to the assistant turn right after it
     } else if (type == "reasoning") {
       thinking_ += reasoning_text(item, p);
     } else {
-      fail(p + ".type", "Input items of type '" + sanitize_for_message(type, 64) +
-                            "' are not supported. Supported types are: 'message', "
-                            "'function_call', 'function_call_output' and 'reasoning'.",
+      fail(p + ".type",
+           "Input items of type '" + sanitize_for_message(type, 64) +
+               "' are not supported. Supported types are: 'message', "
+               "'function_call', 'function_call_output' and 'reasoning'.",
            "unsupported_value");
     }
   }
@@ -161,7 +163,8 @@ class Parser {
     }
     const bool assistant = role == "assistant";
     json m = {{"role", role == "developer" ? "system" : role},
-              {"content", parts_text(require(item, "content", p + ".content"), p + ".content", assistant)}};
+              {"content",
+               parts_text(require(item, "content", p + ".content"), p + ".content", assistant)}};
     std::string thinking = std::exchange(thinking_, "");  // only the assistant turn right after it
     if (assistant && !thinking.empty()) m["thinking"] = std::move(thinking);
     msgs.push_back(std::move(m));
@@ -172,11 +175,14 @@ class Parser {
     const std::string& id = as_string(require(item, "call_id", p + ".call_id"), p + ".call_id");
     const std::string& name = as_string(require(item, "name", p + ".name"), p + ".name");
     if (name.empty()) fail(p + ".name", "'" + p + ".name' must not be empty.");
-    const std::string& args = as_string(require(item, "arguments", p + ".arguments"), p + ".arguments");
-    json call = {{"id", id}, {"type", "function"},
-                 {"function", {{"name", name},
-                               {"arguments", parse_arguments_text(args, p + ".arguments", L_)},
-                               {"arguments_json", args}}}};
+    const std::string& args =
+        as_string(require(item, "arguments", p + ".arguments"), p + ".arguments");
+    json call = {{"id", id},
+                 {"type", "function"},
+                 {"function",
+                  {{"name", name},
+                   {"arguments", parse_arguments_text(args, p + ".arguments", L_)},
+                   {"arguments_json", args}}}};
     if (msgs.empty() || msgs.back()["role"] != "assistant") {
       msgs.push_back({{"role", "assistant"}, {"content", ""}});
     }
@@ -207,7 +213,8 @@ class Parser {
       d.name = as_string(require(tool, "name", pk + ".name"), pk + ".name");
       check_name(d.name, pk + ".name", true);
       if (!seen.insert(d.name).second) fail(pk + ".name", "Duplicate tool name '" + d.name + "'.");
-      if (const json* v = field(tool, "description")) d.description = as_string(*v, pk + ".description");
+      if (const json* v = field(tool, "description"))
+        d.description = as_string(*v, pk + ".description");
       d.parameters = json::object();
       if (const json* v = field(tool, "parameters")) {
         check_schema(*v, pk + ".parameters", L_);
@@ -219,9 +226,12 @@ class Parser {
       fn["parameters"] = d.parameters;
       d.raw = {{"type", "function"}, {"function", std::move(fn)}};
       r.tools_json.push_back(d.raw);
-      flat_tools_.push_back({{"type", "function"}, {"name", d.name},
-                             {"description", d.description.empty() ? json(nullptr) : json(d.description)},
-                             {"parameters", d.parameters}, {"strict", d.strict}});
+      flat_tools_.push_back(
+          {{"type", "function"},
+           {"name", d.name},
+           {"description", d.description.empty() ? json(nullptr) : json(d.description)},
+           {"parameters", d.parameters},
+           {"strict", d.strict}});
       r.tools.push_back(std::move(d));
     }
     r.has_tools = !r.tools.empty();
@@ -236,9 +246,11 @@ class Parser {
       return;
     }
     if (!tc->is_object()) fail_type("tool_choice", "a string or an object", *tc);
-    const std::string& type = as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
+    const std::string& type =
+        as_string(require(*tc, "type", "tool_choice.type"), "tool_choice.type");
     check_tool_choice_type(type);
-    const std::string& name = as_string(require(*tc, "name", "tool_choice.name"), "tool_choice.name");
+    const std::string& name =
+        as_string(require(*tc, "name", "tool_choice.name"), "tool_choice.name");
     check_named_tool(r, name);
     r.tool_choice = ToolChoice::Named;
     r.tool_choice_name = name;
@@ -246,10 +258,14 @@ class Parser {
 
   static json tool_choice_echo(const ResponsesRequest& r) {
     switch (r.tool_choice) {
-      case ToolChoice::None: return "none";
-      case ToolChoice::Required: return "required";
-      case ToolChoice::Named: return {{"type", "function"}, {"name", r.tool_choice_name}};
-      case ToolChoice::Auto: break;
+      case ToolChoice::None:
+        return "none";
+      case ToolChoice::Required:
+        return "required";
+      case ToolChoice::Named:
+        return {{"type", "function"}, {"name", r.tool_choice_name}};
+      case ToolChoice::Auto:
+        break;
     }
     return "auto";
   }
@@ -293,7 +309,8 @@ class Parser {
     if (const json* v = field(root, "max_output_tokens")) {
       r.max_tokens = int_in(*v, "max_output_tokens", 1, L_.max_tokens_cap);
     }
-    if (const json* v = field(root, "temperature")) r.temperature = number_in(*v, "temperature", 0, 2);
+    if (const json* v = field(root, "temperature"))
+      r.temperature = number_in(*v, "temperature", 0, 2);
     if (const json* v = field(root, "top_p")) r.top_p = number_in(*v, "top_p", 0, 1);
   }
 
@@ -303,8 +320,10 @@ class Parser {
     }
     if (const json* v = field(root, "handoff")) {
       if (v->is_string() && v->get_ref<const std::string&>() == "proxy") {
-        fail("handoff", "handoff \"proxy\" is not available on /v1/responses (the upstream speaks "
-                        "Chat Completions); use \"flag\".", "unsupported_value");
+        fail("handoff",
+             "handoff \"proxy\" is not available on /v1/responses (the upstream speaks "
+             "Chat Completions); use \"flag\".",
+             "unsupported_value");
       }
       r.extra["handoff"] = *v;
     }

@@ -13,7 +13,9 @@ namespace {
 
 using K = OutputEvent::Kind;
 
-bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+bool blank(const std::string& s) {
+  return s.find_first_not_of(" \t\r\n") == std::string::npos;
+}
 
 // "<prefix>_<the response id's hex>_<n>"
 std::string item_id(const Envelope& e, const char* prefix, size_t n) {
@@ -22,23 +24,35 @@ std::string item_id(const Envelope& e, const char* prefix, size_t n) {
 }
 
 json text_part(const std::string& text) {
-  return {{"type", "output_text"}, {"text", text}, {"annotations", json::array()}, {"logprobs", json::array()}};
+  return {{"type", "output_text"},
+          {"text", text},
+          {"annotations", json::array()},
+          {"logprobs", json::array()}};
 }
 
-json reasoning_part(const std::string& text) { return {{"type", "reasoning_text"}, {"text", text}}; }
+json reasoning_part(const std::string& text) {
+  return {{"type", "reasoning_text"}, {"text", text}};
+}
 
 json message_item(const std::string& id, const char* status, json content) {
-  return {{"type", "message"}, {"id", id}, {"status", status}, {"role", "assistant"}, {"content", std::move(content)}};
+  return {{"type", "message"},
+          {"id", id},
+          {"status", status},
+          {"role", "assistant"},
+          {"content", std::move(content)}};
 }
 
 json reasoning_item(const std::string& id, json content) {
-  return {{"type", "reasoning"}, {"id", id}, {"summary", json::array()}, {"content", std::move(content)}};
+  return {{"type", "reasoning"},
+          {"id", id},
+          {"summary", json::array()},
+          {"content", std::move(content)}};
 }
 
 json call_item(const std::string& id, const std::string& call_id, const std::string& name,
                const std::string& args, const char* status) {
-  return {{"type", "function_call"}, {"id", id}, {"call_id", call_id}, {"name", name},
-          {"arguments", args}, {"status", status}};
+  return {{"type", "function_call"}, {"id", id},        {"call_id", call_id}, {"name", name},
+          {"arguments", args},       {"status", status}};
 }
 
 const char* final_status(const OutputEvent& finish) {
@@ -55,10 +69,16 @@ json usage(const Usage& u) {
           {"total_tokens", u.prompt_tokens + u.completion_tokens}};
 }
 
-json response(const Envelope& e, const std::string& status, json output, json usage, const json& error) {
-  json r = {{"id", e.id}, {"object", "response"}, {"created_at", e.created}, {"status", status},
-            {"background", false}, {"error", error},
-            {"incomplete_details", status == "incomplete" ? json{{"reason", "max_output_tokens"}} : json(nullptr)}};
+json response(const Envelope& e, const std::string& status, json output, json usage,
+              const json& error) {
+  json r = {{"id", e.id},
+            {"object", "response"},
+            {"created_at", e.created},
+            {"status", status},
+            {"background", false},
+            {"error", error},
+            {"incomplete_details",
+             status == "incomplete" ? json{{"reason", "max_output_tokens"}} : json(nullptr)}};
   const json& echo = e.echo;
   r["instructions"] = echo.value("instructions", json(nullptr));
   r["max_output_tokens"] = echo.value("max_output_tokens", json(nullptr));
@@ -83,11 +103,13 @@ json response(const Envelope& e, const std::string& status, json output, json us
 json output_items(const Envelope& e, const OutputEvent& f) {
   json out = json::array();
   if (!f.reasoning.empty()) {
-    out.push_back(reasoning_item(item_id(e, "rs", out.size()), json::array({reasoning_part(f.reasoning)})));
+    out.push_back(
+        reasoning_item(item_id(e, "rs", out.size()), json::array({reasoning_part(f.reasoning)})));
   }
   if (!blank(f.content) || (f.tool_calls.empty() && out.empty())) {
     const char* st = f.finish == OutputFinish::Length ? "incomplete" : "completed";
-    out.push_back(message_item(item_id(e, "msg", out.size()), st, json::array({text_part(f.content)})));
+    out.push_back(
+        message_item(item_id(e, "msg", out.size()), st, json::array({text_part(f.content)})));
   }
   for (const auto& c : f.tool_calls) {
     out.push_back(call_item(item_id(e, "fc", out.size()), c.id, c.name, c.arguments, "completed"));
@@ -104,22 +126,30 @@ std::string EventStream::frame(json data) {
 }
 
 std::string EventStream::start() {
-  std::string s = frame({{"type", "response.created"}, {"response", response(env_, "in_progress", json::array(), nullptr)}});
-  return s + frame({{"type", "response.in_progress"}, {"response", response(env_, "in_progress", json::array(), nullptr)}});
+  std::string s = frame({{"type", "response.created"},
+                         {"response", response(env_, "in_progress", json::array(), nullptr)}});
+  return s + frame({{"type", "response.in_progress"},
+                    {"response", response(env_, "in_progress", json::array(), nullptr)}});
 }
 
 std::string EventStream::open_item(Open kind, const OutputEvent& ev) {
   const size_t n = output_.size();
   open_ = kind;
   text_.clear();
-  if (kind == Open::Message) item_ = message_item(item_id(env_, "msg", n), "in_progress", json::array());
+  if (kind == Open::Message)
+    item_ = message_item(item_id(env_, "msg", n), "in_progress", json::array());
   if (kind == Open::Reasoning) item_ = reasoning_item(item_id(env_, "rs", n), json::array());
-  if (kind == Open::Call) item_ = call_item(item_id(env_, "fc", n), ev.id, ev.name, "", "in_progress");
-  std::string s = frame({{"type", "response.output_item.added"}, {"output_index", n}, {"item", item_}});
+  if (kind == Open::Call)
+    item_ = call_item(item_id(env_, "fc", n), ev.id, ev.name, "", "in_progress");
+  std::string s =
+      frame({{"type", "response.output_item.added"}, {"output_index", n}, {"item", item_}});
   if (kind == Open::Call) return s;
   const json part = kind == Open::Message ? text_part("") : reasoning_part("");
-  return s + frame({{"type", "response.content_part.added"}, {"item_id", item_["id"]}, {"output_index", n},
-                    {"content_index", 0}, {"part", part}});
+  return s + frame({{"type", "response.content_part.added"},
+                    {"item_id", item_["id"]},
+                    {"output_index", n},
+                    {"content_index", 0},
+                    {"part", part}});
 }
 
 std::string EventStream::close_item(bool incomplete) {
@@ -128,21 +158,31 @@ std::string EventStream::close_item(bool incomplete) {
   const json id = item_["id"];
   std::string s;
   if (open_ == Open::Call) {
-    s = frame({{"type", "response.function_call_arguments.done"}, {"item_id", id}, {"output_index", n},
-               {"name", item_["name"]}, {"arguments", text_}});
+    s = frame({{"type", "response.function_call_arguments.done"},
+               {"item_id", id},
+               {"output_index", n},
+               {"name", item_["name"]},
+               {"arguments", text_}});
     item_["arguments"] = text_;
   } else {
     const bool msg = open_ == Open::Message;
-    json done = {{"type", msg ? "response.output_text.done" : "response.reasoning_text.done"}, {"item_id", id},
-                 {"output_index", n}, {"content_index", 0}, {"text", text_}};
+    json done = {{"type", msg ? "response.output_text.done" : "response.reasoning_text.done"},
+                 {"item_id", id},
+                 {"output_index", n},
+                 {"content_index", 0},
+                 {"text", text_}};
     if (msg) done["logprobs"] = json::array();
     const json part = msg ? text_part(text_) : reasoning_part(text_);
     s = frame(std::move(done));
-    s += frame({{"type", "response.content_part.done"}, {"item_id", id}, {"output_index", n},
-                {"content_index", 0}, {"part", part}});
+    s += frame({{"type", "response.content_part.done"},
+                {"item_id", id},
+                {"output_index", n},
+                {"content_index", 0},
+                {"part", part}});
     item_["content"] = json::array({part});
   }
-  if (item_.contains("status")) item_["status"] = incomplete && open_ == Open::Message ? "incomplete" : "completed";
+  if (item_.contains("status"))
+    item_["status"] = incomplete && open_ == Open::Message ? "incomplete" : "completed";
   s += frame({{"type", "response.output_item.done"}, {"output_index", n}, {"item", item_}});
   output_.push_back(std::move(item_));
   open_ = Open::None;
@@ -160,13 +200,15 @@ std::string EventStream::finish(const OutputEvent& ev) {
   const char* status = final_status(ev);
   json r = response(env_, status, output_, usage(ev.usage));
   openai_chat::annotate(r, ev.annotations);
-  return s + frame({{"type", incomplete ? "response.incomplete" : "response.completed"}, {"response", r}});
+  return s + frame({{"type", incomplete ? "response.incomplete" : "response.completed"},
+                    {"response", r}});
 }
 
 std::string EventStream::feed(const OutputEvent& ev) {
   std::string s;
   switch (ev.kind) {
-    case K::KeepAlive: return ": ping\n\n";
+    case K::KeepAlive:
+      return ": ping\n\n";
     case K::Text:
     case K::Reasoning: {
       const Open want = ev.kind == K::Text ? Open::Message : Open::Reasoning;
@@ -184,7 +226,9 @@ std::string EventStream::feed(const OutputEvent& ev) {
       }
       text_ += delta;
       json d = {{"type", msg ? "response.output_text.delta" : "response.reasoning_text.delta"},
-                {"item_id", item_["id"]}, {"output_index", output_.size()}, {"content_index", 0},
+                {"item_id", item_["id"]},
+                {"output_index", output_.size()},
+                {"content_index", 0},
                 {"delta", std::move(delta)}};
       if (msg) d["logprobs"] = json::array();
       return s + frame(std::move(d));
@@ -196,17 +240,23 @@ std::string EventStream::feed(const OutputEvent& ev) {
     case K::ToolCallArgs:
       if (open_ != Open::Call) return "";
       text_ += ev.text;
-      return frame({{"type", "response.function_call_arguments.delta"}, {"item_id", item_["id"]},
-                    {"output_index", output_.size()}, {"delta", ev.text}});
-    case K::ToolCallEnd: return close_item(false);
-    case K::Finish: return finish(ev);
+      return frame({{"type", "response.function_call_arguments.delta"},
+                    {"item_id", item_["id"]},
+                    {"output_index", output_.size()},
+                    {"delta", ev.text}});
+    case K::ToolCallEnd:
+      return close_item(false);
+    case K::Finish:
+      return finish(ev);
     case K::Error: {
       s = close_item(true);
       const json err = {{"code", "server_error"}, {"message", ev.text}};
-      return s + frame({{"type", "response.failed"}, {"response", response(env_, "failed", output_, nullptr, err)}});
+      return s + frame({{"type", "response.failed"},
+                        {"response", response(env_, "failed", output_, nullptr, err)}});
     }
     case K::CloudAnswer:
-    case K::CloudChunk: return "";  // never: proxy handoff is refused on this route
+    case K::CloudChunk:
+      return "";  // never: proxy handoff is refused on this route
   }
   return "";
 }
@@ -215,7 +265,8 @@ std::string EventStream::feed(const OutputEvent& ev) {
 
 namespace {
 
-http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env, const http::AliveCheck& alive) {
+http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env,
+                        const http::AliveCheck& alive) {
   OutputEvent last;
   const PumpEnd end = gen->pump(
       [&](const OutputEvent& ev) {
@@ -233,7 +284,8 @@ http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env, co
   return r;
 }
 
-http::Response stream(std::shared_ptr<Generation> gen, const Envelope& env, const http::AliveCheck& alive) {
+http::Response stream(std::shared_ptr<Generation> gen, const Envelope& env,
+                      const http::AliveCheck& alive) {
   http::Response r = wire::sse_response("local");
   r.stream = [gen, env, alive](http::StreamWriter& w) {
     EventStream es(env);

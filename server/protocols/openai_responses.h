@@ -44,7 +44,7 @@ json output_items(const Envelope& e, const OutputEvent& finish);
 class EventStream {
  public:
   explicit EventStream(Envelope e) : env_(std::move(e)) {}
-  std::string start();                     // response.created + response.in_progress
+  std::string start();                      // response.created + response.in_progress
   std::string feed(const OutputEvent& ev);  // "" when nothing is sent
   const json& output() const { return output_; }
 
@@ -59,7 +59,7 @@ class EventStream {
   int64_t seq_ = 0;
   json output_ = json::array();  // finished items
   Open open_ = Open::None;
-  json item_;        // the open item
+  json item_;            // the open item
   std::string text_;     // its text / arguments so far
   std::string pending_;  // blank text not yet sent (no message is open)
 };

@@ -15,9 +15,12 @@ namespace {
 
 using K = OutputEvent::Kind;
 
-Envelope env() { return Envelope{"resp_abc", 1700000000, "m", json::object()}; }
+Envelope env() {
+  return Envelope{"resp_abc", 1700000000, "m", json::object()};
+}
 
-OutputEvent ev(K kind, std::string text = "", int index = -1, std::string id = "", std::string name = "") {
+OutputEvent ev(K kind, std::string text = "", int index = -1, std::string id = "",
+               std::string name = "") {
   OutputEvent e;
   e.kind = kind;
   e.text = std::move(text);
@@ -66,11 +69,19 @@ struct SseEvents {
 
 // thinking, text, two tool calls, a keep-alive in between, then the end.
 std::vector<OutputEvent> script() {
-  return {ev(K::Reasoning, "hmm "), ev(K::Reasoning, "ok"), ev(K::KeepAlive), ev(K::Text, "Hé"),
-          ev(K::Text, "llo"), ev(K::ToolCallStart, "", 0, "call_1", "f"), ev(K::ToolCallArgs, "{\"a\":1}", 0),
-          ev(K::ToolCallEnd, "", 0), ev(K::ToolCallStart, "", 1, "call_2", "g"), ev(K::ToolCallArgs, "{}", 1),
+  return {ev(K::Reasoning, "hmm "),
+          ev(K::Reasoning, "ok"),
+          ev(K::KeepAlive),
+          ev(K::Text, "Hé"),
+          ev(K::Text, "llo"),
+          ev(K::ToolCallStart, "", 0, "call_1", "f"),
+          ev(K::ToolCallArgs, "{\"a\":1}", 0),
+          ev(K::ToolCallEnd, "", 0),
+          ev(K::ToolCallStart, "", 1, "call_2", "g"),
+          ev(K::ToolCallArgs, "{}", 1),
           ev(K::ToolCallEnd, "", 1),
-          finish(OutputFinish::ToolCalls, "Héllo", "hmm ok", {{"call_1", "f", "{\"a\":1}"}, {"call_2", "g", "{}"}})};
+          finish(OutputFinish::ToolCalls, "Héllo", "hmm ok",
+                 {{"call_1", "f", "{\"a\":1}"}, {"call_2", "g", "{}"}})};
 }
 
 std::string run(const std::vector<OutputEvent>& events) {
@@ -105,14 +116,17 @@ TEST_CASE("response object: status, incomplete details, echoed request fields") 
 
 TEST_CASE("output items: reasoning, message, function calls") {
   const json items = output_items(env(), script().back());
-  CHECK(wire::dump(items) ==
-        R"([{"type":"reasoning","id":"rs_abc_0","summary":[],"content":[{"type":"reasoning_text","text":"hmm ok"}]},)"
-        R"({"type":"message","id":"msg_abc_1","status":"completed","role":"assistant","content":[)"
-        R"({"type":"output_text","text":"Héllo","annotations":[],"logprobs":[]}]},)"
-        R"({"type":"function_call","id":"fc_abc_2","call_id":"call_1","name":"f","arguments":"{\"a\":1}","status":"completed"},)"
-        R"({"type":"function_call","id":"fc_abc_3","call_id":"call_2","name":"g","arguments":"{}","status":"completed"}])");
+  CHECK(
+      wire::dump(items) ==
+      R"([{"type":"reasoning","id":"rs_abc_0","summary":[],"content":[{"type":"reasoning_text","text":"hmm ok"}]},)"
+      R"({"type":"message","id":"msg_abc_1","status":"completed","role":"assistant","content":[)"
+      R"({"type":"output_text","text":"Héllo","annotations":[],"logprobs":[]}]},)"
+      R"({"type":"function_call","id":"fc_abc_2","call_id":"call_1","name":"f","arguments":"{\"a\":1}","status":"completed"},)"
+      R"({"type":"function_call","id":"fc_abc_3","call_id":"call_2","name":"g","arguments":"{}","status":"completed"}])");
   // Blank text beside tool calls is no message; no output at all is one empty message.
-  CHECK(output_items(env(), finish(OutputFinish::ToolCalls, " \n", "", {{"c", "f", "{}"}})).size() == 1);
+  CHECK(
+      output_items(env(), finish(OutputFinish::ToolCalls, " \n", "", {{"c", "f", "{}"}})).size() ==
+      1);
   const json empty = output_items(env(), finish(OutputFinish::Length, ""));
   REQUIRE(empty.size() == 1);
   CHECK(empty[0]["status"] == "incomplete");
@@ -129,18 +143,31 @@ TEST_CASE("event sequence of a scripted stream; the final response holds the str
     CHECK(d["sequence_number"] == i);
     types.push_back(sse.out[i].first);
   }
-  const std::vector<std::string> want = {
-      "response.created", "response.in_progress",
-      "response.output_item.added", "response.content_part.added", "response.reasoning_text.delta",
-      "response.reasoning_text.delta", "response.reasoning_text.done", "response.content_part.done",
-      "response.output_item.done",
-      "response.output_item.added", "response.content_part.added", "response.output_text.delta",
-      "response.output_text.delta", "response.output_text.done", "response.content_part.done",
-      "response.output_item.done",
-      "response.output_item.added", "response.function_call_arguments.delta",
-      "response.function_call_arguments.done", "response.output_item.done",
-      "response.output_item.added", "response.function_call_arguments.delta",
-      "response.function_call_arguments.done", "response.output_item.done", "response.completed"};
+  const std::vector<std::string> want = {"response.created",
+                                         "response.in_progress",
+                                         "response.output_item.added",
+                                         "response.content_part.added",
+                                         "response.reasoning_text.delta",
+                                         "response.reasoning_text.delta",
+                                         "response.reasoning_text.done",
+                                         "response.content_part.done",
+                                         "response.output_item.done",
+                                         "response.output_item.added",
+                                         "response.content_part.added",
+                                         "response.output_text.delta",
+                                         "response.output_text.delta",
+                                         "response.output_text.done",
+                                         "response.content_part.done",
+                                         "response.output_item.done",
+                                         "response.output_item.added",
+                                         "response.function_call_arguments.delta",
+                                         "response.function_call_arguments.done",
+                                         "response.output_item.done",
+                                         "response.output_item.added",
+                                         "response.function_call_arguments.delta",
+                                         "response.function_call_arguments.done",
+                                         "response.output_item.done",
+                                         "response.completed"};
   CHECK(types == want);
   CHECK(sse.comments == 1);  // the keep-alive
   const json done = json::parse(sse.out.back().second)["response"];
@@ -166,8 +193,9 @@ TEST_CASE("length ends with response.incomplete; an error with response.failed")
 
 TEST_CASE("blank text before a tool call opens no message; an empty answer is one empty message") {
   SseEvents a;
-  a.feed(run({ev(K::Text, "\n"), ev(K::ToolCallStart, "", 0, "c", "f"), ev(K::ToolCallArgs, "{}", 0),
-              ev(K::ToolCallEnd, "", 0), finish(OutputFinish::ToolCalls, "\n", "", {{"c", "f", "{}"}})}));
+  a.feed(run({ev(K::Text, "\n"), ev(K::ToolCallStart, "", 0, "c", "f"),
+              ev(K::ToolCallArgs, "{}", 0), ev(K::ToolCallEnd, "", 0),
+              finish(OutputFinish::ToolCalls, "\n", "", {{"c", "f", "{}"}})}));
   const json r = json::parse(a.out.back().second)["response"];
   REQUIRE(r["output"].size() == 1);
   CHECK(r["output"][0]["type"] == "function_call");

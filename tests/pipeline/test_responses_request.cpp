@@ -36,15 +36,24 @@ const std::vector<Bad> kBad = {
     {R"({"input": [{"type": "message", "role": "robot", "content": "x"}]})", "input[0].role"},
     {R"({"input": [{"role": "user"}]})", "input[0].content"},
     {R"({"input": [{"role": "user", "content": 7}]})", "input[0].content"},
-    {R"({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]})", "input[0].content[0].type"},
-    {R"({"input": [{"role": "user", "content": [{"type": "banana"}]}]})", "input[0].content[0].type"},
-    {R"({"input": [{"role": "user", "content": [{"type": "input_text"}]}]})", "input[0].content[0].text"},
-    {R"({"input": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]})", "input[0].content[0].type"},
-    {R"({"input": [{"type": "function_call", "name": "f", "arguments": "{}"}]})", "input[0].call_id"},
-    {R"({"input": [{"type": "function_call", "call_id": "c", "arguments": "{}"}]})", "input[0].name"},
-    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{"}]})", "input[0].arguments"},
-    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}]})", "input[0].arguments"},
-    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}]})", "input[0].arguments"},
+    {R"({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]})",
+     "input[0].content[0].type"},
+    {R"({"input": [{"role": "user", "content": [{"type": "banana"}]}]})",
+     "input[0].content[0].type"},
+    {R"({"input": [{"role": "user", "content": [{"type": "input_text"}]}]})",
+     "input[0].content[0].text"},
+    {R"({"input": [{"role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]})",
+     "input[0].content[0].type"},
+    {R"({"input": [{"type": "function_call", "name": "f", "arguments": "{}"}]})",
+     "input[0].call_id"},
+    {R"({"input": [{"type": "function_call", "call_id": "c", "arguments": "{}"}]})",
+     "input[0].name"},
+    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{"}]})",
+     "input[0].arguments"},
+    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}]})",
+     "input[0].arguments"},
+    {R"({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}]})",
+     "input[0].arguments"},
     {R"({"input": [{"type": "function_call_output", "call_id": "c"}]})", "input[0].output"},
     {R"({"input": [{"type": "function_call_output", "output": "x"}]})", "input[0].call_id"},
     {R"({"input": [{"type": "reasoning", "summary": 3}]})", "input[0].summary"},
@@ -59,17 +68,22 @@ const std::vector<Bad> kBad = {
     {R"({"input": "x", "tools": [{"name": "f"}]})", "tools[0].type"},
     {R"({"input": "x", "tools": [{"type": "function"}]})", "tools[0].name"},
     {R"({"input": "x", "tools": [{"type": "function", "name": "a b"}]})", "tools[0].name"},
-    {R"({"input": "x", "tools": [{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]})", "tools[1].name"},
-    {R"({"input": "x", "tools": [{"type": "function", "name": "f", "parameters": []}]})", "tools[0].parameters"},
-    {R"({"input": "x", "tools": [{"type": "function", "name": "f", "strict": 1}]})", "tools[0].strict"},
+    {R"({"input": "x", "tools": [{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]})",
+     "tools[1].name"},
+    {R"({"input": "x", "tools": [{"type": "function", "name": "f", "parameters": []}]})",
+     "tools[0].parameters"},
+    {R"({"input": "x", "tools": [{"type": "function", "name": "f", "strict": 1}]})",
+     "tools[0].strict"},
     {R"({"input": "x", "tool_choice": "required"})", "tool_choice"},
     {R"({"input": "x", "tool_choice": "sometimes"})", "tool_choice"},
     {R"({"input": "x", "tool_choice": {"type": "function", "name": "g"}})", "tool_choice"},
     {R"({"input": "x", "tool_choice": {"type": "web_search"}})", "tool_choice.type"},
     {R"({"input": "x", "tool_choice": 3})", "tool_choice"},
     {R"({"input": "x", "text": {"format": {"type": "xml"}}})", "text.format.type"},
-    {R"({"input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}})", "text.format.name"},
-    {R"({"input": "x", "text": {"format": {"type": "json_schema", "name": "p"}}})", "text.format.schema"},
+    {R"({"input": "x", "text": {"format": {"type": "json_schema", "schema": {}}}})",
+     "text.format.name"},
+    {R"({"input": "x", "text": {"format": {"type": "json_schema", "name": "p"}}})",
+     "text.format.schema"},
     {R"({"input": "x", "text": 1})", "text"},
     {R"({"input": "x", "max_output_tokens": 0})", "max_output_tokens"},
     {R"({"input": "x", "max_output_tokens": 2.5})", "max_output_tokens"},
@@ -105,8 +119,10 @@ TEST_CASE("a depth bomb is refused before parsing") {
 }
 
 TEST_CASE("a string input is one user message; instructions come first as system") {
-  const ResponsesRequest r = ok(R"({"model": "m", "input": "hi", "instructions": "be brief", "stream": true})");
-  CHECK(r.messages.dump() == R"([{"role":"system","content":"be brief"},{"role":"user","content":"hi"}])");
+  const ResponsesRequest r =
+      ok(R"({"model": "m", "input": "hi", "instructions": "be brief", "stream": true})");
+  CHECK(r.messages.dump() ==
+        R"([{"role":"system","content":"be brief"},{"role":"user","content":"hi"}])");
   CHECK(r.model == "m");
   CHECK(r.stream);
   CHECK(r.echo["instructions"] == "be brief");
@@ -118,11 +134,14 @@ TEST_CASE("message items: roles, parts joined, type optional") {
     {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]},
     {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
      "content": [{"type": "output_text", "text": "ok", "annotations": []}]}]})");
-  CHECK(r.messages.dump() ==
-        R"([{"role":"system","content":"rules"},{"role":"user","content":"ab"},{"role":"assistant","content":"ok"}])");
+  CHECK(
+      r.messages.dump() ==
+      R"([{"role":"system","content":"rules"},{"role":"user","content":"ab"},{"role":"assistant","content":"ok"}])");
 }
 
-TEST_CASE("function calls join the assistant message; outputs become tool messages; reasoning is thinking") {
+TEST_CASE(
+    "function calls join the assistant message; outputs become tool messages; reasoning is "
+    "thinking") {
   const ResponsesRequest r = ok(R"({"input": [
     {"role": "user", "content": "weather?"},
     {"type": "reasoning", "id": "rs_1", "summary": [], "content": [{"type": "reasoning_text", "text": "think"}],
@@ -132,10 +151,11 @@ TEST_CASE("function calls join the assistant message; outputs become tool messag
     {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
     {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "noon"}]}]})");
   REQUIRE(r.messages.size() == 4);
-  CHECK(r.messages[1].dump() ==
-        R"({"role":"assistant","content":"","tool_calls":[)"
-        R"({"id":"c1","type":"function","function":{"name":"w","arguments":{"city":"Paris"},"arguments_json":"{\"city\":\"Paris\"}"}},)"
-        R"({"id":"c2","type":"function","function":{"name":"t","arguments":{},"arguments_json":""}}],"thinking":"think"})");
+  CHECK(
+      r.messages[1].dump() ==
+      R"({"role":"assistant","content":"","tool_calls":[)"
+      R"({"id":"c1","type":"function","function":{"name":"w","arguments":{"city":"Paris"},"arguments_json":"{\"city\":\"Paris\"}"}},)"
+      R"({"id":"c2","type":"function","function":{"name":"t","arguments":{},"arguments_json":""}}],"thinking":"think"})");
   CHECK(r.messages[2].dump() == R"({"role":"tool","content":"sunny","tool_call_id":"c1"})");
   CHECK(r.messages[3].dump() == R"({"role":"tool","content":"noon","tool_call_id":"c2"})");
 }
@@ -157,8 +177,9 @@ TEST_CASE("flat function tools become Chat-shaped tools; other tool types are ig
   REQUIRE(r.tools.size() == 1);
   CHECK(r.has_tools);
   CHECK(r.tools[0].strict);
-  CHECK(r.tools[0].raw.dump() ==
-        R"({"type":"function","function":{"name":"exec","description":"run","parameters":{"type":"object"}}})");
+  CHECK(
+      r.tools[0].raw.dump() ==
+      R"({"type":"function","function":{"name":"exec","description":"run","parameters":{"type":"object"}}})");
   CHECK(r.tools_json.size() == 1);
   CHECK(r.tool_choice == ToolChoice::Named);
   CHECK(r.tool_choice_name == "exec");
@@ -168,7 +189,8 @@ TEST_CASE("flat function tools become Chat-shaped tools; other tool types are ig
 }
 
 TEST_CASE("text.format, sampling, and ignored fields") {
-  const ResponsesRequest r = ok(R"({"input": "x", "store": false, "include": ["reasoning.encrypted_content"],
+  const ResponsesRequest r =
+      ok(R"({"input": "x", "store": false, "include": ["reasoning.encrypted_content"],
     "reasoning": {"summary": "auto"}, "prompt_cache_key": "k", "client_metadata": {"a": 1}, "metadata": {},
     "user": "u", "stream_options": {"include_obfuscation": false}, "some_future_field": [1],
     "text": {"format": {"type": "json_schema", "name": "person", "schema": {"type": "object"}, "strict": true}},
@@ -181,8 +203,11 @@ TEST_CASE("text.format, sampling, and ignored fields") {
   CHECK(r.temperature == 0.5);
   CHECK(r.top_p == 0.9);
   CHECK(r.echo["text"]["format"]["name"] == "person");
-  CHECK(ok(R"({"input": "x", "text": {"format": {"type": "json_object"}}})").response_format == "json_object");
-  CHECK(ok(R"({"input": "x", "background": false, "previous_response_id": null})").messages.size() == 1);
+  CHECK(ok(R"({"input": "x", "text": {"format": {"type": "json_object"}}})").response_format ==
+        "json_object");
+  CHECK(
+      ok(R"({"input": "x", "background": false, "previous_response_id": null})").messages.size() ==
+      1);
 }
 
 }  // namespace
