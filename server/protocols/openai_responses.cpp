@@ -312,7 +312,10 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
     rr.extra["handoff"] = "flag";
   }
   auto started = pipeline.start(rr, StartOptions{rr.stream, req.body});
-  if (auto* err = std::get_if<api::ApiError>(&started)) return wire::error_response(*err);
+  if (auto* err = std::get_if<api::ApiError>(&started)) {
+    if (err->param == "messages") err->param = "input";  // the pipeline names Chat's field
+    return wire::error_response(*err);
+  }
   auto gen = std::get<std::shared_ptr<Generation>>(std::move(started));
   const Envelope env{"resp_" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)),
                      model_id, rr.echo};

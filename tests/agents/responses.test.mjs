@@ -163,6 +163,26 @@ describe('openai SDK: client.responses', () => {
   });
 });
 
+describe('context limits (--ctx 256)', () => {
+  let server, client;
+  before(async () => {
+    server = await startServer({ args: ['--test-hooks', '--ctx', '256'] });
+    client = new OpenAI({ baseURL: server.baseURL, apiKey: 'unused' });
+  });
+  after(async () => server?.stop());
+
+  it('a prompt that does not fit is context_length_exceeded; a large max_output_tokens is clamped', async () => {
+    await assert.rejects(client.responses.create({ model: 'lfmd', input: 'word '.repeat(400) }),
+      (e) => e.status === 400 && e.code === 'context_length_exceeded' && e.param === 'input');
+    const r = await client.responses.create({
+      model: 'lfmd', input: 'hi', max_output_tokens: 100000, lfmd_forced_output: 'ab '.repeat(300),
+    });
+    assert.equal(r.status, 'incomplete');
+    assert.deepEqual(r.incomplete_details, { reason: 'max_output_tokens' });
+    assert.equal(r.usage.total_tokens, 256);
+  });
+});
+
 // Agents: a first turn that calls the tool, then text once the tool's result is in the prompt.
 describe('agent frameworks (scripted turns)', () => {
   let server, dir;
