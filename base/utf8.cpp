@@ -22,7 +22,9 @@ Lead lead_of(uint8_t b) {
 }
 
 // Whether byte k (1-based) of a sequence with this lead may be `b`.
-bool fits(const Lead& l, size_t k, uint8_t b) { return k == 1 ? b >= l.lo && b <= l.hi : (b & 0xC0) == 0x80; }
+bool fits(const Lead& l, size_t k, uint8_t b) {
+  return k == 1 ? b >= l.lo && b <= l.hi : (b & 0xC0) == 0x80;
+}
 
 }  // namespace
 

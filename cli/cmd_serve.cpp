@@ -35,6 +35,9 @@ config::Command serve_cmd() {
       {"parallel", OptType::Int, "4", "sequences generated at once (each with the full --ctx)", 1, 256},
       {"prefill-chunk", OptType::Int, "64", "prompt tokens per step while other streams decode (bounds their stall)", 1, 65536},
       {"cache-mb", OptType::Int, "2048", "prefix cache budget in MiB (0 = off)", 0, 1 << 20},
+      {"disk-cache", OptType::Bool, "true", "keep prefix-cache entries on disk across restarts (--no-disk-cache: off)"},
+      {"cache-dir", OptType::String, "", "directory of on-disk prefix-cache entries (default: the lfmd cache dir + /prefix-cache)"},
+      {"cache-disk-mb", OptType::Int, "8192", "on-disk prefix cache budget in MiB, least recently used deleted first", 1, 1 << 30},
       {"snapshot-every", OptType::Int, "64", "conv-state snapshot interval in tokens (prefix-cache restart points)", 1, 1 << 20},
       {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
@@ -149,6 +152,10 @@ EngineOptions engine_options(const config::Options& o) {
   eo.prefill_chunk = o.integer("prefill-chunk");
   eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
   eo.snapshot_interval = o.integer("snapshot-every");
+  if (o.flag("disk-cache") && eo.cache_bytes > 0) {
+    eo.disk_cache_dir = o.str("cache-dir").empty() ? default_cache_dir() + "/prefix-cache" : o.str("cache-dir");
+    eo.disk_cache_bytes = static_cast<uint64_t>(o.integer("cache-disk-mb")) << 20;
+  }
   return eo;
 }
 
@@ -287,9 +294,13 @@ int run_serve(const config::Options& o) {
     model = load_from_options(o);
     const EngineOptions eo = engine_options(o);
     engine = std::make_unique<Engine>(*model, eo);
-    std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB\n",
+    const EngineStats st = engine->stats();
+    const std::string disk = st.disk_enabled ? eo.disk_cache_dir + " (" + std::to_string(o.integer("cache-disk-mb")) + " MiB, " +
+                                                   std::to_string(st.disk.entries) + " entries)"
+                                             : std::string("off");
+    std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB, on disk %s\n",
                  static_cast<long long>(eo.parallel), static_cast<long long>(model->n_ctx),
-                 static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")));
+                 static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")), disk.c_str());
     const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
     chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
   } catch (...) {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
-#include "engine/prefix_cache.h"
 #include "engine/session.h"
 
 namespace lfmd {
@@ -15,6 +15,10 @@ struct Engine::Job {
   GenerateRequest req;
   std::shared_ptr<RequestStream> stream;
   std::atomic<bool> cancelled{false};
+  bool disk_checked = false;                  // the disk index was asked once
+  uint64_t disk_id = 0;                       // entry being read for this request
+  std::vector<int32_t> disk_tokens;           // an entry read from disk for this request
+  std::unique_ptr<SequenceState> disk_state;
 };
 
 // A running request: its sequence state and the tokens that state holds.
@@ -24,6 +28,7 @@ struct Engine::Seq {
   std::vector<int32_t> fed;   // tokens whose effect is in `state` (prompt prefix, then generated)
   int64_t n_prompt = 0;
   int64_t n_cached = 0;       // prompt tokens restored from a cached prefix
+  const char* cache_source = "";  // "memory" | "disk"
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<IncrementalDetokenizer> detok;
   std::unique_ptr<ConfidenceTracker> confidence;  // when the request wants confidence signals
@@ -47,7 +52,32 @@ Engine::Engine(LoadedModel& model, EngineOptions opt)
   if (opt_.prefill_chunk < 1) throw std::invalid_argument("prefill chunk must be at least 1 token");
   logits_.resize(static_cast<size_t>(opt_.parallel * m_.hp.n_vocab));
   stats_.cache_budget_bytes = local_.cache_budget_bytes = static_cast<int64_t>(opt_.cache_bytes);
+  if (opt_.cache_bytes > 0 && !opt_.disk_cache_dir.empty() && opt_.disk_cache_bytes > 0) open_disk_cache();
+  publish_stats();
   thread_ = std::thread([this] { loop(); });
+}
+
+// The disk tier is an optimisation: when it cannot be opened the server runs without it.
+void Engine::open_disk_cache() {
+  auto log = opt_.log ? opt_.log : [](const std::string& line) { std::fprintf(stderr, "lfmd: %s\n", line.c_str()); };
+  try {
+    DiskCache::Options d;
+    d.dir = opt_.disk_cache_dir;
+    d.budget_bytes = opt_.disk_cache_bytes;
+    d.key.model_id = model_identity(m_.file->path(), m_.file->data_offset());
+    d.key.kv_type = opt_.kv_type;
+    d.n_ctx = m_.n_ctx;
+    d.snap_every = opt_.snapshot_interval;
+    d.max_pending_bytes = std::max<uint64_t>(opt_.cache_bytes, 256ull << 20);
+    d.test_load_delay_ms = opt_.test_disk_load_delay_ms;
+    disk_ = std::make_unique<DiskCache>(m_.hp, d, log, [this] { queue_->q.enqueue(nullptr); });
+    cache_->set_evict_sink([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) {
+      disk_->store(std::move(t), std::move(st));
+    });
+  } catch (const std::exception& e) {
+    log(std::string("warning: prefix cache: disk tier off: ") + e.what());
+    disk_.reset();
+  }
 }
 
 Engine::~Engine() {
@@ -158,13 +188,16 @@ void Engine::loop() {
       if (job) waiting_.push_back(std::move(job));
     }
     if (stopping_.load()) break;
+    if (disk_) take_disk_loads();
     // Cancelled requests leave at once: queued ones end, running ones free their state.
-    for (auto it = waiting_.begin(); it != waiting_.end();) {
-      if ((*it)->cancelled) {
-        cancel_waiting(**it);
-        it = waiting_.erase(it);
-      } else {
-        ++it;
+    for (auto* q : {&waiting_, &loading_}) {
+      for (auto it = q->begin(); it != q->end();) {
+        if ((*it)->cancelled) {
+          cancel_waiting(**it);
+          it = q->erase(it);
+        } else {
+          ++it;
+        }
       }
     }
     for (auto& s : running_) {
@@ -174,6 +207,10 @@ void Engine::loop() {
     while (static_cast<int64_t>(running_.size()) < opt_.parallel && !waiting_.empty()) {
       std::shared_ptr<Job> next = std::move(waiting_.front());
       waiting_.pop_front();
+      if (start_disk_load(next)) {  // comes back through take_disk_loads()
+        loading_.push_back(std::move(next));
+        continue;
+      }
       n_waiting_.fetch_sub(1);
       admit(std::move(next));
     }
@@ -193,12 +230,76 @@ void Engine::loop() {
   running_.clear();
   for (auto& j : waiting_) cancel_waiting(*j);
   waiting_.clear();
+  for (auto& j : loading_) cancel_waiting(*j);
+  loading_.clear();
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_.clear();
   }
+  // What the memory cache holds goes to disk (the writes finish in ~DiskCache).
+  if (disk_) {
+    cache_->drain([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) { disk_->store(std::move(t), std::move(st)); });
+  }
   cache_->clear();
   publish_stats();
+}
+
+// Best restart point among the running sequences' states.
+PrefixCache::Hit Engine::best_running(const std::vector<int32_t>& prompt, int64_t limit) const {
+  PrefixCache::Hit best;
+  for (const auto& o : running_) {
+    if (!o->state) continue;
+    const int64_t lcp = std::min(common_prefix(o->fed, prompt), limit);
+    const int64_t n = o->state->resume_point(std::min<int64_t>(lcp, o->state->n_past()));
+    if (n > best.n) best = {o->state.get(), n};
+  }
+  return best;
+}
+
+// A request whose prompt restarts further from a disk entry than from anything in memory waits
+// (still queued) while the I/O thread reads the entry; the engine keeps stepping meanwhile.
+bool Engine::start_disk_load(const std::shared_ptr<Job>& job) {
+  if (!disk_ || job->disk_checked) return false;
+  job->disk_checked = true;
+  const auto& prompt = job->req.prompt;
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt < 2 || n_prompt > m_.n_ctx) return false;
+  const int64_t limit = n_prompt - 1;
+  const int64_t in_memory = std::max(cache_->peek(prompt, limit), best_running(prompt, limit).n);
+  const DiskCache::Candidate c = disk_->find(prompt, limit);
+  if (c.n <= in_memory) return false;
+  // Requests sharing a prefix (parallel agents after a restart) wait for one read of it.
+  const bool in_flight = std::any_of(loading_.begin(), loading_.end(), [&](const auto& j) { return j->disk_id == c.id; });
+  job->disk_id = c.id;
+  if (!in_flight) disk_->load(c.id, c.id);
+  return true;
+}
+
+// Finished disk reads (tag = entry id): the requests waiting for an entry go back to the front
+// of the queue in their order; the first gets the state, the others find it in memory once the
+// first is admitted. A failed read leaves them to compute the prompt.
+void Engine::take_disk_loads() {
+  for (DiskCache::Loaded& l : disk_->take_loaded()) {
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (auto it = loading_.begin(); it != loading_.end();) {
+      if ((*it)->disk_id == l.tag) {
+        jobs.push_back(std::move(*it));
+        it = loading_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (jobs.empty()) {  // all cancelled meanwhile: keep the entry in memory anyway
+      if (l.state) cache_->insert(std::move(l.tokens), std::move(l.state));
+      continue;
+    }
+    jobs.front()->disk_tokens = std::move(l.tokens);
+    jobs.front()->disk_state = std::move(l.state);
+    for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+      (*it)->disk_id = 0;
+      waiting_.push_front(std::move(*it));
+    }
+  }
 }
 
 // A request that never got a slot ends: counters and stats first, then its final event.
@@ -230,15 +331,26 @@ void Engine::admit(std::shared_ptr<Job> job) {
     // left to compute (its logits start the generation).
     const int64_t limit = s->n_prompt - 1;
     PrefixCache::Hit best = cache_->find(r.prompt, limit);
-    for (const auto& o : running_) {
-      const int64_t lcp = std::min(common_prefix(o->fed, r.prompt), limit);
-      const int64_t n = o->state->resume_point(std::min<int64_t>(lcp, o->state->n_past()));
-      if (n > best.n) best = {o->state.get(), n};
+    if (PrefixCache::Hit run = best_running(r.prompt, limit); run.n > best.n) best = run;
+    s->cache_source = "memory";
+    if (Job& j = *s->job; j.disk_state) {
+      const int64_t n = j.disk_state->resume_point(std::min(common_prefix(j.disk_tokens, r.prompt), limit));
+      if (n > best.n) {
+        best = {j.disk_state.get(), n};
+        s->cache_source = "disk";
+      }
     }
     if (best.n > 0) {
       s->state->copy_prefix_from(*best.state, best.n);
       s->n_cached = best.n;
+      const bool disk = s->cache_source[0] == 'd';
+      (disk ? local_.cache_hits_disk : local_.cache_hits_memory) += 1;
+      (disk ? local_.cache_hit_tokens_disk : local_.cache_hit_tokens_memory) += best.n;
+    } else {
+      s->cache_source = "";
     }
+    // An entry read from disk stays in memory for the next request (it is on disk already).
+    if (Job& j = *s->job; j.disk_state) cache_->insert(std::move(j.disk_tokens), std::move(j.disk_state));
   }
   // The next turn of a conversation usually extends this prompt: keep its exact end restartable.
   if (opt_.cache_bytes > 0) s->state->add_snapshot_point(s->n_prompt);
@@ -375,6 +487,7 @@ void Engine::finish(Seq& s, FinishReason reason) {
   // The end-of-turn token is not content.
   const int64_t n_gen = s.n_gen - (reason == FinishReason::Stop ? 1 : 0);
   TokenEvent done = done_event(reason, s.n_prompt, n_gen, s.n_cached);
+  done.cache_source = s.cache_source;
   if (s.confidence) done.confidence_summary = s.confidence->summary();
   s.job->stream->push(std::move(done));
 }
@@ -403,6 +516,8 @@ void Engine::publish_stats() {
   local_.sequence_bytes = seq_bytes;
   local_.cache_bytes = static_cast<int64_t>(cache_->bytes());
   local_.cache_entries = static_cast<int64_t>(cache_->entries());
+  local_.disk_enabled = disk_ != nullptr;
+  if (disk_) local_.disk = disk_->stats();
   std::lock_guard<std::mutex> lock(stats_mu_);
   stats_ = local_;
 }

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +20,9 @@
 #include "base/blocking_queue.h"
 #include "engine/confidence.h"
 #include "engine/constraint.h"
+#include "engine/disk_cache.h"
 #include "engine/loader.h"
+#include "engine/prefix_cache.h"
 #include "engine/sampler.h"
 
 namespace lfmd {
@@ -66,6 +69,7 @@ struct TokenEvent {
   FinishReason finish_reason = FinishReason::Stop;  // Done
   std::string error;                                // Error: the message
   int64_t n_prompt = 0, n_generated = 0, n_cached = 0;
+  std::string cache_source;        // Done: where n_cached came from, "memory" | "disk" | ""
 };
 
 // One request's events: pushed by the engine thread, popped by the thread serving the request.
@@ -85,6 +89,12 @@ struct EngineStats {
   int64_t cache_bytes = 0;       // prefix cache
   int64_t cache_entries = 0;
   int64_t cache_budget_bytes = 0;
+  // Requests that restarted from a cached prefix, and the tokens restored, by source. Memory
+  // includes prefixes of running sequences; disk counts entries read back from --cache-dir.
+  int64_t cache_hits_memory = 0, cache_hits_disk = 0;
+  int64_t cache_hit_tokens_memory = 0, cache_hit_tokens_disk = 0;
+  bool disk_enabled = false;
+  DiskCacheStats disk;
 };
 
 struct EngineOptions {
@@ -93,6 +103,14 @@ struct EngineOptions {
   int64_t prefill_chunk = 64;      // prompt tokens per step while other sequences decode
   size_t cache_bytes = 1ull << 30; // prefix cache budget (0 = off)
   int64_t snapshot_interval = 64;  // conv-state snapshot every N tokens (prefix restart points)
+  // Disk tier of the prefix cache (needs cache_bytes > 0): entries evicted from memory and
+  // those left at shutdown are written here and found again by later requests ("" = off).
+  std::string disk_cache_dir;
+  uint64_t disk_cache_bytes = 8ull << 30;
+  uint32_t kv_type = kKvTypeF32;   // part of the disk key
+  int32_t test_disk_load_delay_ms = 0;  // DiskCache::Options::test_load_delay_ms
+  // Warnings (discarded entries, disk errors); null = stderr.
+  std::function<void(const std::string&)> log;
 };
 
 // The scheduler. Every step it runs ONE forward pass holding the next token of every decoding
@@ -130,6 +148,10 @@ class Engine {
   void finish(Seq& s, FinishReason reason);
   void fail(Seq& s, const std::string& message);
   void publish_stats();
+  PrefixCache::Hit best_running(const std::vector<int32_t>& prompt, int64_t limit) const;
+  bool start_disk_load(const std::shared_ptr<Job>& job);
+  void take_disk_loads();
+  void open_disk_cache();
 
   LoadedModel& m_;
   const EngineOptions opt_;
@@ -145,7 +167,9 @@ class Engine {
   // Engine-thread state.
   std::deque<std::shared_ptr<Job>> waiting_;
   std::vector<std::unique_ptr<Seq>> running_;
-  std::unique_ptr<class PrefixCache> cache_;
+  std::unique_ptr<PrefixCache> cache_;
+  std::unique_ptr<DiskCache> disk_;              // null = no disk tier
+  std::deque<std::shared_ptr<Job>> loading_;     // waiting for a disk entry (still queued)
   std::vector<float> logits_;                    // [parallel][n_vocab]
   std::vector<float> raw_;                       // [n_vocab] unmodified logits of one token
   EngineStats local_;                            // counters owned by the engine thread

@@ -62,6 +62,12 @@ float* SequenceState::snapshot_rows(int64_t n, int64_t layer) {
   return snap.data() + slot * conv_rows_;
 }
 
+std::vector<float>& SequenceState::snapshot_storage(int64_t n) {
+  std::vector<float>& snap = snaps_[n];
+  snap.assign(static_cast<size_t>(n_conv_layers_ * conv_rows_), 0.0f);
+  return snap;
+}
+
 bool SequenceState::can_resume_at(int64_t n) const {
   if (n == 0 || n == n_past_) return n <= n_past_;
   return n > 0 && n < n_past_ && snaps_.count(n) > 0;

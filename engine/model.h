@@ -79,6 +79,14 @@ class SequenceState {
   // at n and the snapshots up to n. Bit-exact: continuing from here equals continuing src.
   void copy_prefix_from(const SequenceState& src, int64_t n);
 
+  // ---- raw access for the disk cache (engine/disk_format.cpp) ----
+  int64_t conv_floats() const { return conv_rows_; }  // one conv layer's state, (L-1) * D
+  int64_t n_conv_layers() const { return n_conv_layers_; }
+  const std::vector<Layer>& layers() const { return layers_; }
+  const std::map<int64_t, std::vector<float>>& snapshots() const { return snaps_; }
+  // Rows of a snapshot at n tokens (every conv layer, [n_conv][L-1][D]), created zeroed.
+  std::vector<float>& snapshot_storage(int64_t n);
+
  private:
   int64_t n_ctx_;
   int64_t n_past_ = 0;

@@ -26,9 +26,19 @@ PrefixCache::Hit PrefixCache::find(const std::vector<int32_t>& prompt, int64_t l
   return best;
 }
 
+int64_t PrefixCache::peek(const std::vector<int32_t>& prompt, int64_t limit) const {
+  int64_t best = 0;
+  for (const auto& e : entries_) best = std::max(best, e.state->resume_point(std::min(common_prefix(e.tokens, prompt), limit)));
+  return best;
+}
+
 void PrefixCache::insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state) {
   const size_t b = state->bytes();
-  if (b > budget_ || tokens.empty()) return;
+  if (tokens.empty()) return;
+  if (b > budget_) {  // evicted at once
+    if (sink_) sink_(std::move(tokens), std::move(state));
+    return;
+  }
   // An entry whose tokens are a prefix of the new one is dropped: the new state restarts at all
   // its snapshot points (at most one snapshot interval short of the old entry's exact end).
   for (auto it = entries_.begin(); it != entries_.end();) {
@@ -45,8 +55,17 @@ void PrefixCache::insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceSt
   bytes_ += b;
   while (bytes_ > budget_) {
     bytes_ -= entries_.back().bytes;
+    if (sink_) sink_(std::move(entries_.back().tokens), std::move(entries_.back().state));
     entries_.pop_back();
   }
+}
+
+void PrefixCache::drain(const Sink& sink) {
+  while (!entries_.empty()) {
+    sink(std::move(entries_.back().tokens), std::move(entries_.back().state));
+    entries_.pop_back();
+  }
+  bytes_ = 0;
 }
 
 void PrefixCache::clear() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <vector>
@@ -25,11 +26,19 @@ class PrefixCache {
   };
   // Best restart point for `prompt` among the entries, at most `limit` tokens; marks it used.
   Hit find(const std::vector<int32_t>& prompt, int64_t limit);
+  // Tokens find() would restore, without marking anything used.
+  int64_t peek(const std::vector<int32_t>& prompt, int64_t limit) const;
   // Takes a finished sequence whose state holds exactly `tokens`. Entries that are prefixes of
   // it (fully covered) are dropped; then the least recently used go until the budget holds.
   // A state larger than the whole budget is not kept.
   void insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state);
   void clear();
+  // Entries evicted for the budget go to `sink` (the disk cache) instead of being freed; entries
+  // covered by a longer one are freed (the longer one restarts at their points).
+  using Sink = std::function<void(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state)>;
+  void set_evict_sink(Sink sink) { sink_ = std::move(sink); }
+  // Hands every entry to `sink`, least recently used first, and empties the cache.
+  void drain(const Sink& sink);
   size_t bytes() const { return bytes_; }
   size_t entries() const { return entries_.size(); }
   size_t budget() const { return budget_; }
@@ -42,6 +51,7 @@ class PrefixCache {
   };
   size_t budget_;
   size_t bytes_ = 0;
+  Sink sink_;
   std::list<Entry> entries_;  // most recently used first
 };
 

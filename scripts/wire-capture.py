@@ -43,7 +43,7 @@ def cases():
             ("json_object", {**base, **s, "response_format": {"type": "json_object"}, "max_tokens": 30}),
             ("length", {**base, **s, "max_tokens": 1}),
             ("bad_temp", {**base, **s, "temperature": "hot"}),
-            ("ctx_overflow", {**base, **s, "max_tokens": 10**6}),
+            ("ctx_overflow", {**base, **s, "messages": [user("w " * 3000)]}),
             ("bad_json", None),
         ]
     return out

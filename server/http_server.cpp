@@ -430,6 +430,27 @@ std::string resolve_location(const ParsedUrl& from, const std::string& loc) {
   return from.scheme_host_port + "/" + loc;
 }
 
+// Timeouts, no automatic redirects (credentials must not follow them), verified TLS.
+void configure_get_client(httplib::Client& cli, const ParsedUrl& u, const GetOptions& opt) {
+  const time_t sec = opt.timeout_ms / 1000, usec = (opt.timeout_ms % 1000) * 1000;
+  cli.set_connection_timeout(sec, usec);
+  cli.set_read_timeout(sec, usec);
+  cli.set_write_timeout(sec, usec);
+  cli.set_follow_location(false);
+  cli.set_keep_alive(false);
+  if (u.scheme_host_port.rfind("https://", 0) == 0) {
+    cli.enable_server_certificate_verification(true);
+    if (!opt.ca_file.empty()) cli.set_ca_cert_path(opt.ca_file);
+  }
+}
+
+// Credentials stay with the first host: Authorization is dropped once a redirect leaves it.
+void drop_authorization(std::vector<std::pair<std::string, std::string>>& headers) {
+  headers.erase(std::remove_if(headers.begin(), headers.end(),
+                               [](const auto& h) { return strcasecmp(h.first.c_str(), "Authorization") == 0; }),
+                headers.end());
+}
+
 }  // namespace
 
 GetResult get(const std::string& url, const GetOptions& opt,
@@ -453,22 +474,9 @@ GetResult get(const std::string& url, const GetOptions& opt,
       return r;
     }
     if (hop == 0) first_origin = u.scheme_host_port;
-    else if (u.scheme_host_port != first_origin) {  // credentials stay with the first host
-      headers.erase(std::remove_if(headers.begin(), headers.end(),
-                                   [](const auto& h) { return strcasecmp(h.first.c_str(), "Authorization") == 0; }),
-                    headers.end());
-    }
+    else if (u.scheme_host_port != first_origin) drop_authorization(headers);
     httplib::Client cli(u.scheme_host_port);
-    const time_t sec = opt.timeout_ms / 1000, usec = (opt.timeout_ms % 1000) * 1000;
-    cli.set_connection_timeout(sec, usec);
-    cli.set_read_timeout(sec, usec);
-    cli.set_write_timeout(sec, usec);
-    cli.set_follow_location(false);
-    cli.set_keep_alive(false);
-    if (u.scheme_host_port.rfind("https://", 0) == 0) {
-      cli.enable_server_certificate_verification(true);
-      if (!opt.ca_file.empty()) cli.set_ca_cert_path(opt.ca_file);
-    }
+    configure_get_client(cli, u, opt);
     httplib::Headers hh;
     for (const auto& [k, v] : headers) hh.emplace(k, v);
     int status = 0;

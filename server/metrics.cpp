@@ -53,6 +53,43 @@ void Metrics::count_request(int status) {
   by_status_[status] += 1;
 }
 
+// Prefix-cache hits by source and the disk tier (engine/disk_cache.h).
+static void render_cache(const EngineStats& e, std::string& out) {
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto line = [&](const char* name, const std::string& labels, int64_t v) {
+    out += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
+  };
+  family("lfmd_prefix_cache_hits_total", "counter", "requests restarted from a cached prefix, by source (memory | disk)");
+  line("lfmd_prefix_cache_hits_total", "source=\"memory\"", e.cache_hits_memory);
+  line("lfmd_prefix_cache_hits_total", "source=\"disk\"", e.cache_hits_disk);
+  family("lfmd_prefix_cache_hit_tokens_total", "counter", "prompt tokens restored from a cached prefix, by source");
+  line("lfmd_prefix_cache_hit_tokens_total", "source=\"memory\"", e.cache_hit_tokens_memory);
+  line("lfmd_prefix_cache_hit_tokens_total", "source=\"disk\"", e.cache_hit_tokens_disk);
+  family("lfmd_prefix_cache_disk_enabled", "gauge", "1 when prefix-cache entries are kept on disk");
+  line("lfmd_prefix_cache_disk_enabled", "", e.disk_enabled ? 1 : 0);
+  const DiskCacheStats& d = e.disk;
+  family("lfmd_prefix_cache_disk_bytes", "gauge", "bytes of prefix-cache entry files on disk");
+  line("lfmd_prefix_cache_disk_bytes", "", d.bytes);
+  family("lfmd_prefix_cache_disk_entries", "gauge", "prefix-cache entries on disk usable by this model");
+  line("lfmd_prefix_cache_disk_entries", "", d.entries);
+  family("lfmd_prefix_cache_disk_budget_bytes", "gauge", "on-disk prefix cache budget");
+  line("lfmd_prefix_cache_disk_budget_bytes", "", d.budget);
+  family("lfmd_prefix_cache_disk_writes_total", "counter", "prefix-cache entries written to disk");
+  line("lfmd_prefix_cache_disk_writes_total", "", d.writes);
+  family("lfmd_prefix_cache_disk_loads_total", "counter", "prefix-cache entries read back from disk");
+  line("lfmd_prefix_cache_disk_loads_total", "", d.loads);
+  family("lfmd_prefix_cache_disk_evictions_total", "counter", "disk entries deleted for the budget or replaced by a longer one");
+  line("lfmd_prefix_cache_disk_evictions_total", "", d.evictions);
+  family("lfmd_prefix_cache_disk_dropped_writes_total", "counter", "states not written because the write queue was full");
+  line("lfmd_prefix_cache_disk_dropped_writes_total", "", d.dropped_writes);
+  family("lfmd_prefix_cache_disk_discarded_total", "counter", "disk entries not used, by reason (model, kv_type, version, format, truncated, checksum, io, too_large)");
+  for (int r = 0; r < static_cast<int>(DiscardReason::kCount); ++r) {
+    line("lfmd_prefix_cache_disk_discarded_total", std::string("reason=\"") + discard_reason_name(static_cast<DiscardReason>(r)) + "\"", d.discarded[r]);
+  }
+}
+
 std::string Metrics::render(const EngineStats& e) const {
   std::string out;
   auto counter = [&](const char* name, const char* help, int64_t v) {
@@ -92,6 +129,7 @@ std::string Metrics::render(const EngineStats& e) const {
   gauge("lfmd_prefix_cache_entries", "sequences held by the prefix cache", e.cache_entries);
   gauge("lfmd_prefix_cache_budget_bytes", "prefix cache budget", e.cache_budget_bytes);
   gauge("lfmd_requests_running", "requests being generated", e.running);
+  render_cache(e, out);
   ttft.render("lfmd_time_to_first_token_seconds", "time from request to first generated token", out);
   itl.render("lfmd_inter_token_latency_seconds", "time between consecutive generated tokens", out);
   return out;

@@ -10,8 +10,11 @@ namespace lfmd {
 
 using json = nlohmann::ordered_json;
 
-Service::Service(Engine& engine, const LoadedModel& model, std::string model_id, PipelineOptions opt, Metrics& metrics)
-    : pipeline_(engine, model, std::move(opt), metrics), model_id_(std::move(model_id)), metrics_(metrics) {}
+Service::Service(Engine& engine, const LoadedModel& model, std::string model_id,
+                 PipelineOptions opt, Metrics& metrics)
+    : pipeline_(engine, model, std::move(opt), metrics),
+      model_id_(std::move(model_id)),
+      metrics_(metrics) {}
 
 const std::vector<Service::Route>& Service::routes() {
   static const std::vector<Route> kRoutes = {
@@ -28,20 +31,37 @@ const std::vector<Service::Route>& Service::routes() {
          return openai_completions::handle(s.pipeline(), s.model_id(), r, a);
        }},
       {"POST", "/tokenize",
-       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::tokenize(s.pipeline(), r); }},
+       [](Service& s, const http::Request& r, const http::AliveCheck&) {
+         return llama_tokenize::tokenize(s.pipeline(), r);
+       }},
       {"POST", "/detokenize",
-       [](Service& s, const http::Request& r, const http::AliveCheck&) { return llama_tokenize::detokenize(s.pipeline(), r); }},
-      {"GET", "/v1/models", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.list_models(r, a); }},
-      {"GET", "/v1/models/{id}", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.get_model(r, a); }},
-      {"GET", "/metrics", [](Service& s, const http::Request& r, const http::AliveCheck& a) { return s.metrics_text(r, a); }},
+       [](Service& s, const http::Request& r, const http::AliveCheck&) {
+         return llama_tokenize::detokenize(s.pipeline(), r);
+       }},
+      {"GET", "/v1/models",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return s.list_models(r, a);
+       }},
+      {"GET", "/v1/models/{id}",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return s.get_model(r, a);
+       }},
+      {"GET", "/metrics",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return s.metrics_text(r, a);
+       }},
   };
   return kRoutes;
 }
 
 json Service::model_entry() const {
   const LoadedModel& m = pipeline_.model();
-  return {{"id", model_id_}, {"object", "model"}, {"created", created_}, {"owned_by", "lfmd"},
-          {"context_length", m.n_ctx}, {"architecture", m.hp.arch},
+  return {{"id", model_id_},
+          {"object", "model"},
+          {"created", created_},
+          {"owned_by", "lfmd"},
+          {"context_length", m.n_ctx},
+          {"architecture", m.hp.arch},
           {"capabilities", {{"tools", true}, {"streaming", true}}}};
 }
 
@@ -53,7 +73,8 @@ http::Response Service::list_models(const http::Request&, const http::AliveCheck
 
 http::Response Service::get_model(const http::Request& req, const http::AliveCheck&) {
   if (req.path_params.empty() || req.path_params[0] != model_id_) {
-    return wire::error_response(api::model_not_found(req.path_params.empty() ? "" : req.path_params[0]));
+    return wire::error_response(
+        api::model_not_found(req.path_params.empty() ? "" : req.path_params[0]));
   }
   http::Response r;
   r.body = model_entry().dump();

@@ -15,7 +15,8 @@ namespace lfmd {
 
 class Service {
  public:
-  Service(Engine& engine, const LoadedModel& model, std::string model_id, PipelineOptions opt, Metrics& metrics);
+  Service(Engine& engine, const LoadedModel& model, std::string model_id, PipelineOptions opt,
+          Metrics& metrics);
 
   Pipeline& pipeline() { return pipeline_; }
   const std::string& model_id() const { return model_id_; }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "engine/disk_cache.h"
 #include "engine/gguf.h"
 #include "engine/chat_template_lfm2.h"
 #include "engine/thread_pool.h"
@@ -220,15 +221,8 @@ void write_test_model(const TestModelPreset& p, DType type, uint64_t seed, const
 }
 
 std::string ensure_demo_model(ThreadPool* pool, const std::function<void(const std::string&)>& log) {
-  std::string dir;
-  if (const char* d = std::getenv("LFMD_CACHE_DIR"); d && *d) dir = d;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::string(x) + "/lfmd";
-  else if (const char* h = std::getenv("HOME"); h && *h) dir = std::string(h) + "/.cache/lfmd";
-  else dir = "/tmp/lfmd-cache";
-  // mkdir -p
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
-  }
+  const std::string dir = default_cache_dir();
+  make_dirs(dir);
   const std::string path = dir + "/demo-tiny-moe-q8_0-seed42-v1.gguf";
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) return path;

@@ -38,9 +38,11 @@ class Parser {
     parse_stop(root, r);
     if (const json* v = field(root, "n")) {
       const int64_t n = int_in(*v, "n", 1, std::numeric_limits<int64_t>::max());
-      if (n != 1) {
-        fail("n", "Only n=1 is supported, got n=" + std::to_string(n) + ".", "unsupported_value");
+      if (n > kMaxChoices) {
+        fail("n", "At most n=" + std::to_string(kMaxChoices) + " is supported, got n=" + std::to_string(n) + ".",
+             "unsupported_value");
       }
+      r.n = static_cast<int32_t>(n);
     }
     parse_extra(root, r);
     return r;

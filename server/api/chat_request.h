@@ -48,6 +48,8 @@ using lfmd::ToolDef;
 // A Chat Completions request: the conversation (server/pipeline/conversation.h; developer
 // messages become "system", a null/absent assistant content with tool_calls becomes "") plus the
 // fields only this protocol has.
+inline constexpr int32_t kMaxChoices = 8;  // n: choices per request
+
 struct ChatRequest : Conversation {
   std::string model;  // as sent; "" when absent or null
   bool stream = false;
@@ -70,7 +72,7 @@ struct ChatRequest : Conversation {
 //   booleans; NaN/Infinity are not JSON).
 // - top_p in [0,1] (OpenAI accepts 0), repetition_penalty in (0,10], top_k >= 0, min_p in [0,1].
 // - seed: int64 range; negative values map to uint64 by two's complement.
-// - n: 1 only. top_logprobs > 0 needs logprobs=true (0 is accepted without it).
+// - n: 1..kMaxChoices. top_logprobs > 0 needs logprobs=true (0 is accepted without it).
 // - stop: a non-empty string, or an array (possibly empty) of non-empty strings.
 // - stream_options (non-null) needs stream=true, as OpenAI; only include_usage is read.
 // - tools: [] is accepted (no tools). Only type "function"; names [A-Za-z0-9_.-]{1,64}, unique.

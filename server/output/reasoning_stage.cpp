@@ -12,7 +12,9 @@ namespace lfmd::output {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // Whether held content "  [ x..." may still be a call list: after '[' and white space comes a
 // name or a JSON object (or nothing yet).
@@ -66,8 +68,9 @@ void StreamParser::front_byte(char c, std::vector<Event>& ev) {
 void StreamParser::think_byte(char c, std::vector<Event>& ev) {
   reasoning_pending_.push_back(c);
   if (!think_end_m_.step(c)) return;
-  emit_reasoning(std::string_view(reasoning_pending_).substr(0, reasoning_pending_.size() - kThinkEnd.size()), true,
-                 ev);
+  emit_reasoning(
+      std::string_view(reasoning_pending_).substr(0, reasoning_pending_.size() - kThinkEnd.size()),
+      true, ev);
   reasoning_pending_.clear();
   think_ = Think::Done;
   skip_space_ = true;
@@ -112,9 +115,10 @@ void StreamParser::resolve_bare(std::vector<Event>& ev) {
   const size_t a = held.find_first_not_of(" \t\r\n"), b = held.find_last_not_of(" \t\r\n");
   auto parsed = parse_tool_call_block(std::string_view(held).substr(a, b - a + 1));
   const auto& tools = opts_.bare_call_tools;
-  const bool calls = parsed && std::all_of(parsed->begin(), parsed->end(), [&](const ParsedCall& c) {
-    return std::find(tools.begin(), tools.end(), c.name) != tools.end();
-  });
+  const bool calls =
+      parsed && std::all_of(parsed->begin(), parsed->end(), [&](const ParsedCall& c) {
+        return std::find(tools.begin(), tools.end(), c.name) != tools.end();
+      });
   if (calls) {
     emit_calls(*parsed, held, ev);
   } else {

@@ -32,20 +32,24 @@ class ConstraintFactory {
   //                                   <|tool_call_end|> outside a block is never sampled
   //   tools with tool_choice none  -> <|tool_call_start|> / <|tool_call_end|> are never sampled
   // max_tokens: the request's budget (outputs are steered to finish within it, see
-  // GrammarConstraint). nullptr when nothing applies. A schema the compiler rejects (unsupported keyword, limit,
-  // unsatisfiable) is a 400 naming the problem.
-  std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> make(const Conversation& r, int64_t max_tokens);
+  // GrammarConstraint). nullptr when nothing applies. A schema the compiler rejects (unsupported
+  // keyword, limit, unsatisfiable) is a 400 naming the problem.
+  std::variant<std::shared_ptr<TokenConstraint>, api::ApiError> make(const Conversation& r,
+                                                                     int64_t max_tokens);
 
  private:
-  std::shared_ptr<const grammar::Grammar> cached(const std::string& key,
-                                                 const std::function<std::shared_ptr<const grammar::Grammar>()>& build);
+  std::shared_ptr<const grammar::Grammar> cached(
+      const std::string& key,
+      const std::function<std::shared_ptr<const grammar::Grammar>()>& build);
 
   grammar::SchemaLimits limits_;
   std::shared_ptr<const grammar::VocabIndex> vocab_;
   int32_t call_start_ = -1, call_end_ = -1;
   std::mutex mu_;
   std::list<std::string> lru_;  // most recent first
-  std::unordered_map<std::string, std::pair<std::shared_ptr<const grammar::Grammar>, std::list<std::string>::iterator>> cache_;
+  std::unordered_map<std::string, std::pair<std::shared_ptr<const grammar::Grammar>,
+                                            std::list<std::string>::iterator>>
+      cache_;
   static constexpr size_t kCacheEntries = 64;
 };
 

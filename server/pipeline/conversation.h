@@ -16,7 +16,8 @@ struct ToolDef {
   std::string description;            // "" when absent
   nlohmann::ordered_json parameters;  // the schema object, or {} when absent/null
   bool strict = false;
-  nlohmann::ordered_json raw;  // the tool object in OpenAI's Chat Completions shape, for the template
+  nlohmann::ordered_json
+      raw;  // the tool object in OpenAI's Chat Completions shape, for the template
 };
 
 enum class ToolChoice { Auto, None, Required, Named };

@@ -25,7 +25,8 @@ json logprob_entry(const Tokenizer& tok, const TokenEvent& ev) {
     const std::string tt = tok.token_bytes(t.token);
     top.push_back({{"token", tt}, {"logprob", t.logprob}, {"bytes", bytes_of(tt)}});
   }
-  return {{"token", text}, {"logprob", ev.logprob}, {"bytes", bytes_of(text)}, {"top_logprobs", top}};
+  return {
+      {"token", text}, {"logprob", ev.logprob}, {"bytes", bytes_of(text)}, {"top_logprobs", top}};
 }
 
 OutputEvent event_of(OutputEvent::Kind kind, std::string text = {}) {
@@ -67,7 +68,8 @@ struct Generation::Cloud {
   UpstreamStream up;
 };
 
-Generation::Generation(GenerationSetup setup) : s_(std::move(setup)), parser_(s_.parse), start_(Clock::now()) {}
+Generation::Generation(GenerationSetup setup)
+    : s_(std::move(setup)), parser_(s_.parse), start_(Clock::now()) {}
 
 Generation::~Generation() = default;
 
@@ -77,8 +79,9 @@ void Generation::client_gone() {
 }
 
 void Generation::count_decision(bool low) {
-  s_.metrics->count("lfmd_handoff_decisions_total", std::string("mode=\"") + handoff_mode_name(s_.policy.mode) +
-                                                        "\",decision=\"" + (low ? "handoff" : "local") + "\"");
+  s_.metrics->count("lfmd_handoff_decisions_total",
+                    std::string("mode=\"") + handoff_mode_name(s_.policy.mode) + "\",decision=\"" +
+                        (low ? "handoff" : "local") + "\"");
 }
 
 std::optional<TokenEvent> Generation::next_event() {
@@ -88,6 +91,18 @@ std::optional<TokenEvent> Generation::next_event() {
     return ev;
   }
   return s_.stream->pop(kPoll);
+}
+
+bool Generation::wait_first_event(const http::AliveCheck& alive) {
+  while (held_.empty()) {
+    auto ev = s_.stream->pop(kPoll);
+    if (!alive()) {
+      client_gone();
+      return false;
+    }
+    if (ev) held_.push_back(std::move(*ev));
+  }
+  return true;
 }
 
 Generation::Source Generation::choose_source(const http::AliveCheck& alive) {
@@ -140,14 +155,18 @@ Generation::Source Generation::choose_source(const http::AliveCheck& alive) {
 void Generation::on_token(const TokenEvent& ev) {
   if (ev.token >= 0) {
     const auto now = Clock::now();
-    if (!got_token_) s_.metrics->ttft.observe(std::chrono::duration<double>(now - start_).count());
-    else s_.metrics->itl.observe(std::chrono::duration<double>(now - last_token_).count());
+    if (!got_token_)
+      s_.metrics->ttft.observe(std::chrono::duration<double>(now - start_).count());
+    else
+      s_.metrics->itl.observe(std::chrono::duration<double>(now - last_token_).count());
     got_token_ = true;
     last_token_ = now;
   }
   if (s_.want_trace && ev.confidence) {
-    trace_.push_back({{"token", ev.token}, {"entropy", ev.confidence->entropy_confidence},
-                      {"logprob", ev.confidence->logprob}, {"margin", ev.confidence->margin}});
+    trace_.push_back({{"token", ev.token},
+                      {"entropy", ev.confidence->entropy_confidence},
+                      {"logprob", ev.confidence->logprob},
+                      {"margin", ev.confidence->margin}});
   }
   if (s_.logprobs && ev.token >= 0) pending_logprobs_.push_back(logprob_entry(*s_.tokenizer, ev));
 }
@@ -165,9 +184,12 @@ json Generation::annotations(const ConfidenceSummary& s, std::optional<int64_t> 
 OutputEvent Generation::finish_event(const TokenEvent& done) {
   OutputEvent f;
   f.kind = OutputEvent::Kind::Finish;
-  if (parser_.stopped()) f.finish = OutputFinish::StopSequence;
-  else if (!parser_.tool_calls().empty()) f.finish = OutputFinish::ToolCalls;
-  else if (done.finish_reason == FinishReason::Length) f.finish = OutputFinish::Length;
+  if (parser_.stopped())
+    f.finish = OutputFinish::StopSequence;
+  else if (!parser_.tool_calls().empty())
+    f.finish = OutputFinish::ToolCalls;
+  else if (done.finish_reason == FinishReason::Length)
+    f.finish = OutputFinish::Length;
   f.usage = {done.n_prompt, done.n_generated, done.n_cached};
   f.content = parser_.content();
   f.reasoning = parser_.reasoning();
@@ -177,7 +199,8 @@ OutputEvent Generation::finish_event(const TokenEvent& done) {
   const ConfidenceSummary cs = done.confidence_summary.value_or(ConfidenceSummary{});
   // A streaming proxy decided on its probe window: the whole answer only annotates now.
   const bool low_now = below_threshold(s_.policy, cs);
-  if (s_.policy.mode != HandoffMode::Off && !(s_.streaming && s_.policy.mode == HandoffMode::Proxy)) {
+  if (s_.policy.mode != HandoffMode::Off &&
+      !(s_.streaming && s_.policy.mode == HandoffMode::Proxy)) {
     count_decision(low_now);
   }
   low_ = low_ || low_now;
@@ -188,7 +211,8 @@ OutputEvent Generation::finish_event(const TokenEvent& done) {
 
 // A non-streaming proxy request decided low on its whole answer: the upstream's answer, or
 // nullopt (the local answer stands, with handoff_error saying why).
-std::optional<OutputEvent> Generation::try_cloud_answer(const ConfidenceSummary& cs, const http::AliveCheck& alive) {
+std::optional<OutputEvent> Generation::try_cloud_answer(const ConfidenceSummary& cs,
+                                                        const http::AliveCheck& alive) {
   if (s_.streaming || s_.policy.mode != HandoffMode::Proxy || !low_) return std::nullopt;
   auto up = call_upstream(*s_.handoff, s_.proxy_body, alive, *s_.metrics);
   if (auto* j = std::get_if<json>(&up)) {
@@ -209,7 +233,8 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
   auto send = [&](const std::vector<output::Event>& events) {
     for (const auto& e : events) {
       OutputEvent o = to_output(e);
-      if (o.kind == OutputEvent::Kind::Text && !pending_logprobs_.empty()) o.logprobs = std::exchange(pending_logprobs_, json::array());
+      if (o.kind == OutputEvent::Kind::Text && !pending_logprobs_.empty())
+        o.logprobs = std::exchange(pending_logprobs_, json::array());
       if (!sink(o)) return false;
       if (o.kind == OutputEvent::Kind::ToolCallArgs) {
         OutputEvent end = event_of(OutputEvent::Kind::ToolCallEnd);
@@ -226,16 +251,19 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
     if (!alive()) return client_gone(), PumpEnd::ClientGone;
     if (!ev) {
       if (s_.streaming && Clock::now() - last_write >= std::chrono::milliseconds(s_.keepalive_ms)) {
-        if (!sink(event_of(OutputEvent::Kind::KeepAlive))) return client_gone(), PumpEnd::ClientGone;
+        if (!sink(event_of(OutputEvent::Kind::KeepAlive)))
+          return client_gone(), PumpEnd::ClientGone;
         last_write = Clock::now();
       }
       continue;
     }
     if (ev->kind == TokenEvent::Kind::Token) {
       on_token(*ev);
-      const bool thinking = parser_.in_reasoning() || (ev->text.find(output::kThinkStart) != std::string::npos);
+      const bool thinking =
+          parser_.in_reasoning() || (ev->text.find(output::kThinkStart) != std::string::npos);
       auto events = parser_.feed(ev->text);
-      if (thinking && (parser_.in_reasoning() || !parser_.reasoning().empty())) reasoning_tokens_ += 1;
+      if (thinking && (parser_.in_reasoning() || !parser_.reasoning().empty()))
+        reasoning_tokens_ += 1;
       if (!send(events)) return client_gone(), PumpEnd::ClientGone;
       if (!events.empty()) last_write = Clock::now();
       if (parser_.stopped()) s_.cancel();
@@ -247,7 +275,8 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
     }
     if (!send(parser_.finish())) return client_gone(), PumpEnd::ClientGone;
     OutputEvent fin = finish_event(*ev);
-    if (auto cloud = try_cloud_answer(ev->confidence_summary.value_or(ConfidenceSummary{}), alive)) {
+    if (auto cloud =
+            try_cloud_answer(ev->confidence_summary.value_or(ConfidenceSummary{}), alive)) {
       return sink(*cloud) ? PumpEnd::Finished : (client_gone(), PumpEnd::ClientGone);
     }
     if (!handoff_error_.is_null()) fin.annotations["handoff_error"] = handoff_error_;
@@ -290,7 +319,8 @@ PumpEnd Generation::pump_cloud(const EventSink& sink, const http::AliveCheck& al
     if (ev->kind == K::End) break;  // ended without [DONE]: our stream still ends properly
     if (ev->kind == K::Fail) {
       // Committed to the cloud answer: the break is reported in-band, as any stream error.
-      count_fallback(*s_.metrics, HandoffError{"stream_broken", "the upstream stream broke: " + ev->error, 0});
+      count_fallback(*s_.metrics,
+                     HandoffError{"stream_broken", "the upstream stream broke: " + ev->error, 0});
       sink(event_of(OutputEvent::Kind::Error, "upstream stream interrupted"));
       return PumpEnd::Failed;
     }

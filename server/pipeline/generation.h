@@ -30,9 +30,9 @@ struct GenerationSetup {
   std::shared_ptr<RequestStream> stream;  // the engine's events for this request
   std::function<void()> cancel;           // stops the engine's work on it (idempotent)
   Metrics* metrics = nullptr;
-  const Tokenizer* tokenizer = nullptr;   // token bytes of logprob entries
-  output::Options parse;                  // tool calls, stop strings
-  bool streaming = false;                 // keep-alives, probe window; else one final decision
+  const Tokenizer* tokenizer = nullptr;  // token bytes of logprob entries
+  output::Options parse;                 // tool calls, stop strings
+  bool streaming = false;                // keep-alives, probe window; else one final decision
   bool logprobs = false;
   int keepalive_ms = 5000;
   HandoffPolicy policy;
@@ -63,6 +63,9 @@ class Generation {
   PumpEnd pump_cloud(const EventSink& sink, const http::AliveCheck& alive);
   // The client went away before pump() ran: stop the engine's work and count the disconnect.
   void abandon() { client_gone(); }
+  // Waits until the engine produced this request's first event (its prompt is computed and in
+  // the prefix cache, so a sibling submitted now restarts from it). False: the client left.
+  bool wait_first_event(const http::AliveCheck& alive);
   // The answer is not wanted any more (e.g. a sibling prompt failed): stop the engine's work.
   void cancel() { s_.cancel(); }
 
@@ -71,15 +74,17 @@ class Generation {
   void client_gone();
   void on_token(const TokenEvent& ev);
   OutputEvent finish_event(const TokenEvent& done);
-  nlohmann::ordered_json annotations(const ConfidenceSummary& s, std::optional<int64_t> decided_on) const;
-  std::optional<OutputEvent> try_cloud_answer(const ConfidenceSummary& cs, const http::AliveCheck& alive);
+  nlohmann::ordered_json annotations(const ConfidenceSummary& s,
+                                     std::optional<int64_t> decided_on) const;
+  std::optional<OutputEvent> try_cloud_answer(const ConfidenceSummary& cs,
+                                              const http::AliveCheck& alive);
   void count_decision(bool low);
 
   GenerationSetup s_;
   output::StreamParser parser_;
   std::deque<TokenEvent> held_;  // probe window, replayed by pump()
   std::optional<int64_t> decided_on_;
-  bool low_ = false;                               // the policy's decision so far
+  bool low_ = false;                                // the policy's decision so far
   nlohmann::ordered_json handoff_error_ = nullptr;  // why a decided handoff was answered locally
   nlohmann::ordered_json pending_logprobs_ = nlohmann::ordered_json::array();
   std::vector<nlohmann::ordered_json> trace_;

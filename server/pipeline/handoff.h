@@ -28,12 +28,12 @@ const char* handoff_mode_name(HandoffMode m);
 
 struct HandoffConfig {
   HandoffMode mode = HandoffMode::Off;
-  double threshold = 0.7;     // handoff when score < threshold
-  int32_t window = 8;         // tokens in the sliding-window minimum
-  int32_t probe_tokens = 16;  // streaming proxy: tokens held back before deciding
+  double threshold = 0.7;         // handoff when score < threshold
+  int32_t window = 8;             // tokens in the sliding-window minimum
+  int32_t probe_tokens = 16;      // streaming proxy: tokens held back before deciding
   http::UpstreamTarget upstream;  // base_url "" = no upstream (proxy is refused)
   std::string upstream_model;     // "model" sent upstream ("" = the client's)
-  std::string upstream_key;       // the secret itself (read from the env var at start; never logged)
+  std::string upstream_key;  // the secret itself (read from the env var at start; never logged)
 };
 
 // What one request does: the config, overridden by "handoff" and "confidence_threshold".
@@ -41,7 +41,8 @@ struct HandoffPolicy {
   HandoffMode mode = HandoffMode::Off;
   double threshold = 0.7;
 };
-std::variant<HandoffPolicy, api::ApiError> resolve_policy(const HandoffConfig& cfg, const Conversation& req);
+std::variant<HandoffPolicy, api::ApiError> resolve_policy(const HandoffConfig& cfg,
+                                                          const Conversation& req);
 
 // Primary score of a summary: mean normalised-entropy confidence; nullopt when no token was seen.
 std::optional<double> confidence_score(const ConfidenceSummary& s);
@@ -54,7 +55,8 @@ nlohmann::ordered_json confidence_json(const ConfidenceSummary& s, const Handoff
 
 // Why a handoff fell back to the local answer.
 struct HandoffError {
-  std::string reason;   // connect | timeout | tls | http_status | bad_response | read | write | error
+  std::string
+      reason;  // connect | timeout | tls | http_status | bad_response | read | write | error
   std::string message;  // one line; never upstream bodies or headers
   int status = 0;       // http_status: the upstream's status
   nlohmann::ordered_json json() const;
@@ -68,12 +70,15 @@ struct HandoffError {
 // logit_bias (token ids of our vocabulary mean nothing upstream). `stream` is forced.
 std::string upstream_body(const std::string& client_body, const HandoffConfig& cfg, bool stream);
 // Headers sent upstream: Content-Type, Accept, and Authorization with the upstream key (if any).
-std::vector<std::pair<std::string, std::string>> upstream_headers(const HandoffConfig& cfg, bool stream);
+std::vector<std::pair<std::string, std::string>> upstream_headers(const HandoffConfig& cfg,
+                                                                  bool stream);
 
 // Non-streaming call: the upstream's chat.completion JSON, or why not. Waits at most
 // cfg.upstream.timeout_ms in total; gives up early when alive() turns false.
-std::variant<nlohmann::ordered_json, HandoffError> call_upstream(const HandoffConfig& cfg, const std::string& client_body,
-                                                                 const http::AliveCheck& alive, Metrics& metrics);
+std::variant<nlohmann::ordered_json, HandoffError> call_upstream(const HandoffConfig& cfg,
+                                                                 const std::string& client_body,
+                                                                 const http::AliveCheck& alive,
+                                                                 Metrics& metrics);
 
 // Incremental SSE reader for the upstream's stream: data payloads in order.
 class SseReader {
@@ -94,8 +99,10 @@ struct UpstreamStream {
   std::vector<nlohmann::ordered_json> first;  // chunks parsed while opening
   bool done = false;                          // [DONE] seen while opening
 };
-std::variant<UpstreamStream, HandoffError> open_upstream_stream(const HandoffConfig& cfg, const std::string& client_body,
-                                                                const http::AliveCheck& alive, Metrics& metrics);
+std::variant<UpstreamStream, HandoffError> open_upstream_stream(const HandoffConfig& cfg,
+                                                                const std::string& client_body,
+                                                                const http::AliveCheck& alive,
+                                                                Metrics& metrics);
 
 // Counts a fallback (metric lfmd_handoff_fallbacks_total{reason}).
 void count_fallback(Metrics& metrics, const HandoffError& e);

@@ -46,8 +46,8 @@ struct OutputEvent {
   nlohmann::ordered_json logprobs;
   OutputFinish finish = OutputFinish::EndOfTurn;
   Usage usage;
-  std::string content;                     // Finish: all content
-  std::string reasoning;                   // Finish: all thinking
+  std::string content;                       // Finish: all content
+  std::string reasoning;                     // Finish: all thinking
   std::vector<output::ToolCall> tool_calls;  // Finish: all tool calls
   // Finish, CloudAnswer, CloudChunk: lfmd's fields for the final object, in order:
   // {"confidence": {...}, "cloud_handoff": bool, "handoff_error"?: {...}}.

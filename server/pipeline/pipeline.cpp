@@ -50,7 +50,8 @@ int64_t Pipeline::count_prompt_tokens(const Conversation& c) const {
   return static_cast<int64_t>(tokenize_prompt(c, &text).size());
 }
 
-GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const {
+GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<int32_t> prompt,
+                                           int64_t max_tokens) const {
   GenerateRequest g;
   g.prompt = std::move(prompt);
   g.max_tokens = max_tokens;
@@ -65,8 +66,10 @@ GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<in
   s.logit_bias = c.logit_bias;
   s.seed = c.seed ? *c.seed : std::random_device{}();
   g.top_logprobs = c.logprobs ? c.top_logprobs : -1;
-  for (std::string_view marker : {output::kToolCallStart, output::kToolCallEnd, output::kThinkStart, output::kThinkEnd}) {
-    if (int32_t id = model_.tokenizer->find(std::string(marker)); id >= 0) g.visible_specials.push_back(id);
+  for (std::string_view marker :
+       {output::kToolCallStart, output::kToolCallEnd, output::kThinkStart, output::kThinkEnd}) {
+    if (int32_t id = model_.tokenizer->find(std::string(marker)); id >= 0)
+      g.visible_specials.push_back(id);
   }
   g.want_confidence = true;
   g.confidence_window = opt_.handoff.window;
@@ -75,11 +78,12 @@ GenerateRequest Pipeline::generate_request(const Conversation& c, std::vector<in
 
 // Test hooks (accepted only with --test-hooks): forced output, a pause after each forward pass
 // (a slow model for the tests), per-token confidence signals and the prompt's ids.
-void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& prompt, GenerateRequest& g,
-                                GenerationSetup& setup) const {
+void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& prompt,
+                                GenerateRequest& g, GenerationSetup& setup) const {
   if (!opt_.test_hooks) return;
   auto body = nlohmann::json::parse(raw_body, nullptr, false);
-  if (!opt_.forced_output.empty()) g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
+  if (!opt_.forced_output.empty())
+    g.forced = model_.tokenizer->encode(opt_.forced_output, false, true);
   for (auto it = opt_.script.rbegin(); it != opt_.script.rend(); ++it) {
     if (it->when.empty() || prompt.find(it->when) != std::string::npos) {
       g.forced = model_.tokenizer->encode(it->output, false, true);
@@ -91,8 +95,8 @@ void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& pr
     g.forced = model_.tokenizer->encode(body["lfmd_forced_output"].get<std::string>(), false, true);
   }
   if (body.contains("lfmd_step_delay_ms") && body["lfmd_step_delay_ms"].is_number_integer()) {
-    g.test_step_delay_ms =
-        static_cast<int32_t>(std::clamp<int64_t>(body["lfmd_step_delay_ms"].get<int64_t>(), 0, 1000));
+    g.test_step_delay_ms = static_cast<int32_t>(
+        std::clamp<int64_t>(body["lfmd_step_delay_ms"].get<int64_t>(), 0, 1000));
   }
   if (body.value("lfmd_confidence_trace", false) == true) {
     setup.want_trace = true;
@@ -100,7 +104,8 @@ void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& pr
   }
 }
 
-std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const Conversation& c, const StartOptions& so) {
+std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const Conversation& c,
+                                                                         const StartOptions& so) {
   auto pol = resolve_policy(opt_.handoff, c);
   if (auto* err = std::get_if<api::ApiError>(&pol)) return *err;
   std::string text;
@@ -108,14 +113,17 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   try {
     prompt = tokenize_prompt(c, &text);
   } catch (const std::exception& e) {
-    return api::invalid_request(std::string("the chat template rejected these messages: ") + e.what(), "messages");
+    return api::invalid_request(
+        std::string("the chat template rejected these messages: ") + e.what(), "messages");
   }
   if (prompt.empty()) return api::invalid_request("the prompt is empty", "prompt");
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   const int64_t n_ctx = model_.n_ctx;
-  if (n_prompt >= n_ctx) return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
+  if (n_prompt >= n_ctx)
+    return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
   const int64_t room = n_ctx - n_prompt;
-  GenerateRequest g = generate_request(c, std::move(prompt), std::min(c.max_tokens.value_or(room), room));
+  GenerateRequest g =
+      generate_request(c, std::move(prompt), std::min(c.max_tokens.value_or(room), room));
   auto constraint = constraints_.make(c, g.max_tokens);
   if (auto* err = std::get_if<api::ApiError>(&constraint)) return *err;
   g.constraint = std::get<std::shared_ptr<TokenConstraint>>(std::move(constraint));

@@ -20,9 +20,9 @@
 namespace lfmd {
 
 struct PipelineOptions {
-  int keepalive_ms = 5000;     // streaming: a KeepAlive event after this long without output
-  bool test_hooks = false;     // accept the lfmd_* test fields of a request body (tests only)
-  std::string forced_output;   // test hooks: every request emits exactly this text
+  int keepalive_ms = 5000;    // streaming: a KeepAlive event after this long without output
+  bool test_hooks = false;    // accept the lfmd_* test fields of a request body (tests only)
+  std::string forced_output;  // test hooks: every request emits exactly this text
   // Test hooks: scripted outputs across turns. A request emits the output of the LAST entry whose
   // `when` is empty or occurs in its rendered prompt (e.g. "<|tool_response_start|>" for the turn
   // after a tool result), so a real agent's tool round trip can be driven end to end.
@@ -30,12 +30,13 @@ struct PipelineOptions {
     std::string when, output;
   };
   std::vector<ScriptEntry> script;
-  HandoffConfig handoff;       // confidence policy and cloud upstream
+  HandoffConfig handoff;  // confidence policy and cloud upstream
 };
 
 // What a request wants besides its conversation.
 struct StartOptions {
-  bool stream = false;  // events as they come (keep-alives, probe window) or one decision at the end
+  bool stream =
+      false;  // events as they come (keep-alives, probe window) or one decision at the end
   // The client's raw body: its test-hook fields (with --test-hooks), and for Chat Completions the
   // request a proxy handoff forwards upstream (handoff.h upstream_body).
   std::string_view raw_body;
@@ -50,7 +51,8 @@ class Pipeline {
   // Errors: the template rejects the messages (400, param "messages"), the prompt alone does not
   // fit (400 context_length_exceeded), a schema the grammar compiler refuses (400), a bad handoff
   // field (400), a full queue (429). Never throws.
-  std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c, const StartOptions& so);
+  std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c,
+                                                                 const StartOptions& so);
 
   // The validation limits of a request to this model: its vocabulary size, and no max_tokens cap
   // (beyond the room left the output is clamped).
@@ -67,7 +69,8 @@ class Pipeline {
  private:
   // The prompt's tokens and text: the chat template's rendering, or the raw prompt.
   std::vector<int32_t> tokenize_prompt(const Conversation& c, std::string* text) const;
-  GenerateRequest generate_request(const Conversation& c, std::vector<int32_t> prompt, int64_t max_tokens) const;
+  GenerateRequest generate_request(const Conversation& c, std::vector<int32_t> prompt,
+                                   int64_t max_tokens) const;
   void apply_test_hooks(std::string_view raw_body, const std::string& prompt, GenerateRequest& g,
                         GenerationSetup& setup) const;
   output::Options parse_options(const Conversation& c) const;

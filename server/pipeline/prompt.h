@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "server/api/chat_request.h"
 #include "jinja/jinja.h"
+#include "server/api/chat_request.h"
 
 namespace lfmd {
 

@@ -13,7 +13,8 @@ std::optional<bool> flag(const json& j, const char* name, bool fallback, api::Ap
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return fallback;
   if (!it->is_boolean()) {
-    *err = api::invalid_request(std::string("'") + name + "' must be a boolean.", name, "invalid_type");
+    *err = api::invalid_request(std::string("'") + name + "' must be a boolean.", name,
+                                "invalid_type");
     return std::nullopt;
   }
   return it->get<bool>();
@@ -26,7 +27,8 @@ http::Response tokenize(const Pipeline& pipeline, const http::Request& req) {
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);
   const json& j = std::get<json>(parsed);
   if (!j.contains("content") || !j["content"].is_string()) {
-    return wire::error_response(api::invalid_request("'content' must be a string.", "content", "invalid_type"));
+    return wire::error_response(
+        api::invalid_request("'content' must be a string.", "content", "invalid_type"));
   }
   api::ApiError err;
   const auto add_special = flag(j, "add_special", false, &err);
@@ -37,8 +39,10 @@ http::Response tokenize(const Pipeline& pipeline, const http::Request& req) {
   const auto ids = tok.encode(j["content"].get<std::string>(), *add_special, *parse_special);
   json tokens = json::array();
   for (int32_t id : ids) {
-    if (*with_pieces) tokens.push_back({{"id", id}, {"piece", tok.token_bytes(id)}});
-    else tokens.push_back(id);
+    if (*with_pieces)
+      tokens.push_back({{"id", id}, {"piece", tok.token_bytes(id)}});
+    else
+      tokens.push_back(id);
   }
   http::Response r;
   r.body = wire::dump(json{{"tokens", tokens}});
@@ -50,14 +54,16 @@ http::Response detokenize(const Pipeline& pipeline, const http::Request& req) {
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);
   const json& j = std::get<json>(parsed);
   if (!j.contains("tokens") || !j["tokens"].is_array()) {
-    return wire::error_response(api::invalid_request("'tokens' must be an array of token ids.", "tokens", "invalid_type"));
+    return wire::error_response(
+        api::invalid_request("'tokens' must be an array of token ids.", "tokens", "invalid_type"));
   }
   const Tokenizer& tok = *pipeline.model().tokenizer;
   std::vector<int32_t> ids;
   for (const auto& t : j["tokens"]) {
     if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()) {
       return wire::error_response(api::invalid_request(
-          "'tokens' must hold ids from 0 to " + std::to_string(tok.n_vocab() - 1) + ".", "tokens", "invalid_value"));
+          "'tokens' must hold ids from 0 to " + std::to_string(tok.n_vocab() - 1) + ".", "tokens",
+          "invalid_value"));
     }
     ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
   }

@@ -14,7 +14,8 @@ struct Bad {
   api::ApiError err;
 };
 
-[[noreturn]] void fail(const std::string& param, const std::string& message, const std::string& code = "invalid_value") {
+[[noreturn]] void fail(const std::string& param, const std::string& message,
+                       const std::string& code = "invalid_value") {
   throw Bad{api::invalid_request(message, param, code)};
 }
 
@@ -22,18 +23,22 @@ double number(const json& v, const char* name, double lo, double hi) {
   if (!v.is_number()) fail(name, std::string("'") + name + "' must be a number.", "invalid_type");
   const double d = v.get<double>();
   if (!(d >= lo && d <= hi)) {
-    fail(name, std::string("'") + name + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ".");
+    fail(name, std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
+                   std::to_string(hi) + ".");
   }
   return d;
 }
 
 int64_t integer(const json& v, const char* name, int64_t lo, int64_t hi) {
-  if (!v.is_number_integer()) fail(name, std::string("'") + name + "' must be an integer.", "invalid_type");
+  if (!v.is_number_integer())
+    fail(name, std::string("'") + name + "' must be an integer.", "invalid_type");
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) {
     fail(name, std::string("'") + name + "' is too large.");
   }
   const int64_t i = v.get<int64_t>();
-  if (i < lo || i > hi) fail(name, std::string("'") + name + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ".");
+  if (i < lo || i > hi)
+    fail(name, std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
+                   std::to_string(hi) + ".");
   return i;
 }
 
@@ -49,11 +54,15 @@ const json* field(const json& root, const char* name) {
 
 std::vector<std::string> prompts_of(const json& p) {
   if (p.is_string()) return {p.get<std::string>()};
-  if (!p.is_array() || p.empty()) fail("prompt", "'prompt' must be a string or a non-empty array of strings.", "invalid_type");
+  if (!p.is_array() || p.empty())
+    fail("prompt", "'prompt' must be a string or a non-empty array of strings.", "invalid_type");
   if (p.size() > 16) fail("prompt", "'prompt' has more than 16 entries.", "array_above_max_length");
   std::vector<std::string> out;
   for (const auto& s : p) {
-    if (!s.is_string()) fail("prompt", "'prompt' must be a string or an array of strings (token ids are not accepted).", "invalid_type");
+    if (!s.is_string())
+      fail("prompt",
+           "'prompt' must be a string or an array of strings (token ids are not accepted).",
+           "invalid_type");
     out.push_back(s.get<std::string>());
   }
   return out;
@@ -61,23 +70,30 @@ std::vector<std::string> prompts_of(const json& p) {
 
 std::vector<std::string> stops_of(const json& s) {
   if (s.is_string() && !s.get<std::string>().empty()) return {s.get<std::string>()};
-  if (!s.is_array() || s.size() > 4) fail("stop", "'stop' must be a non-empty string or an array of at most 4.");
+  if (!s.is_array() || s.size() > 4)
+    fail("stop", "'stop' must be a non-empty string or an array of at most 4.");
   std::vector<std::string> out;
   for (const auto& x : s) {
-    if (!x.is_string() || x.get<std::string>().empty()) fail("stop", "'stop' entries must be non-empty strings.");
+    if (!x.is_string() || x.get<std::string>().empty())
+      fail("stop", "'stop' entries must be non-empty strings.");
     out.push_back(x.get<std::string>());
   }
   return out;
 }
 
 void sampling(const json& root, Conversation& c) {
-  if (auto* v = field(root, "max_tokens")) c.max_tokens = integer(*v, "max_tokens", 1, INT32_MAX);
-  else c.max_tokens = 16;  // OpenAI's default for this route
+  if (auto* v = field(root, "max_tokens"))
+    c.max_tokens = integer(*v, "max_tokens", 1, INT32_MAX);
+  else
+    c.max_tokens = 16;  // OpenAI's default for this route
   if (auto* v = field(root, "temperature")) c.temperature = number(*v, "temperature", 0, 2);
   if (auto* v = field(root, "top_p")) c.top_p = number(*v, "top_p", 0, 1);
-  if (auto* v = field(root, "presence_penalty")) c.presence_penalty = number(*v, "presence_penalty", -2, 2);
-  if (auto* v = field(root, "frequency_penalty")) c.frequency_penalty = number(*v, "frequency_penalty", -2, 2);
-  if (auto* v = field(root, "seed")) c.seed = static_cast<uint64_t>(integer(*v, "seed", INT64_MIN, INT64_MAX));
+  if (auto* v = field(root, "presence_penalty"))
+    c.presence_penalty = number(*v, "presence_penalty", -2, 2);
+  if (auto* v = field(root, "frequency_penalty"))
+    c.frequency_penalty = number(*v, "frequency_penalty", -2, 2);
+  if (auto* v = field(root, "seed"))
+    c.seed = static_cast<uint64_t>(integer(*v, "seed", INT64_MIN, INT64_MAX));
   if (auto* v = field(root, "stop")) c.stop = stops_of(*v);
   if (auto* v = field(root, "logprobs")) {
     c.logprobs = true;
@@ -94,28 +110,38 @@ Request parse_or_throw(std::string_view body) {
   if (!p) fail("prompt", "Missing required parameter: 'prompt'.", "missing_required_parameter");
   r.prompts = prompts_of(*p);
   if (auto* v = field(root, "suffix"); v && !(v->is_string() && v->get<std::string>().empty())) {
-    fail("suffix", "'suffix' is not supported: LFM2 models have no fill-in-the-middle tokens.", "unsupported_value");
+    fail("suffix", "'suffix' is not supported: LFM2 models have no fill-in-the-middle tokens.",
+         "unsupported_value");
   }
   if (auto* v = field(root, "n")) integer(*v, "n", 1, 1);
   if (auto* v = field(root, "best_of")) integer(*v, "best_of", 1, 1);
   if (auto* v = field(root, "echo")) r.echo = boolean(*v, "echo");
   if (auto* v = field(root, "stream")) r.stream = boolean(*v, "stream");
   if (auto* v = field(root, "stream_options")) {
-    if (!v->is_object()) fail("stream_options", "'stream_options' must be an object.", "invalid_type");
-    if (!r.stream) fail("stream_options", "'stream_options' is only allowed when 'stream' is true.");
-    if (auto* u = field(*v, "include_usage")) r.include_usage = boolean(*u, "stream_options.include_usage");
+    if (!v->is_object())
+      fail("stream_options", "'stream_options' must be an object.", "invalid_type");
+    if (!r.stream)
+      fail("stream_options", "'stream_options' is only allowed when 'stream' is true.");
+    if (auto* u = field(*v, "include_usage"))
+      r.include_usage = boolean(*u, "stream_options.include_usage");
   }
-  if (field(root, "logit_bias")) fail("logit_bias", "'logit_bias' is not supported on /v1/completions; use /v1/chat/completions.", "unsupported_value");
+  if (field(root, "logit_bias"))
+    fail("logit_bias",
+         "'logit_bias' is not supported on /v1/completions; use /v1/chat/completions.",
+         "unsupported_value");
   sampling(root, r.conv);
   return r;
 }
 
 json usage_json(const Usage& u) {
-  return {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
           {"total_tokens", u.prompt_tokens + u.completion_tokens}};
 }
 
-const char* finish_of(OutputFinish f) { return f == OutputFinish::Length ? "length" : "stop"; }
+const char* finish_of(OutputFinish f) {
+  return f == OutputFinish::Length ? "length" : "stop";
+}
 
 }  // namespace
 
@@ -139,7 +165,10 @@ json legacy_logprobs(const json& entries, size_t offset0) {
     offsets.push_back(at);
     at += e["bytes"].size();
   }
-  return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+  return {{"tokens", tokens},
+          {"token_logprobs", lps},
+          {"top_logprobs", tops},
+          {"text_offset", offsets}};
 }
 
 namespace {
@@ -151,11 +180,18 @@ struct Envelope {
 };
 
 json choice(int index, std::string text, const json& logprobs, const json& finish) {
-  return {{"text", std::move(text)}, {"index", index}, {"logprobs", logprobs}, {"finish_reason", finish}};
+  return {{"text", std::move(text)},
+          {"index", index},
+          {"logprobs", logprobs},
+          {"finish_reason", finish}};
 }
 
 json object(const Envelope& e, json choices) {
-  return {{"id", e.id}, {"object", "text_completion"}, {"created", e.created}, {"model", e.model}, {"choices", std::move(choices)}};
+  return {{"id", e.id},
+          {"object", "text_completion"},
+          {"created", e.created},
+          {"model", e.model},
+          {"choices", std::move(choices)}};
 }
 
 // One prompt's answer, run to its end.
@@ -190,10 +226,12 @@ bool run(Generation& g, Answer& a, const http::AliveCheck& alive, const EventSin
   const PumpEnd end = g.pump(
       [&](const OutputEvent& ev) {
         if (ev.kind == OutputEvent::Kind::Text || ev.kind == OutputEvent::Kind::Finish) {
-          if (ev.logprobs.is_array()) a.logprobs.insert(a.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
+          if (ev.logprobs.is_array())
+            a.logprobs.insert(a.logprobs.end(), ev.logprobs.begin(), ev.logprobs.end());
         }
         if (ev.kind == OutputEvent::Kind::Text) a.text += ev.text;
-        if (ev.kind == OutputEvent::Kind::Finish || ev.kind == OutputEvent::Kind::Error) a.finish = ev;
+        if (ev.kind == OutputEvent::Kind::Finish || ev.kind == OutputEvent::Kind::Error)
+          a.finish = ev;
         return also ? also(ev) : true;
       },
       alive);
@@ -205,14 +243,16 @@ void add_usage(Usage& total, const Usage& u) {
   total.completion_tokens += u.completion_tokens;
 }
 
-http::Response complete(const Generations& gens, const Request& r, const Envelope& env, const http::AliveCheck& alive) {
+http::Response complete(const Generations& gens, const Request& r, const Envelope& env,
+                        const http::AliveCheck& alive) {
   json choices = json::array();
   Usage total;
   for (size_t i = 0; i < gens.size(); ++i) {
     Answer a;
     if (!run(*gens[i], a, alive)) {
       for (size_t j = i + 1; j < gens.size(); ++j) gens[j]->cancel();
-      if (a.finish.kind == OutputEvent::Kind::Error) return wire::error_response(api::server_error(a.finish.text));
+      if (a.finish.kind == OutputEvent::Kind::Error)
+        return wire::error_response(api::server_error(a.finish.text));
       return wire::error_response(api::request_timeout());
     }
     const std::string head = r.echo ? r.prompts[i] : "";
@@ -228,10 +268,11 @@ http::Response complete(const Generations& gens, const Request& r, const Envelop
 }
 
 // One prompt's answer as SSE chunks; false when the stream ended early (client gone, error).
-bool stream_one(http::StreamWriter& w, Generation& g, const Request& r, size_t i, const Envelope& env,
-                const http::AliveCheck& alive, Usage& total) {
+bool stream_one(http::StreamWriter& w, Generation& g, const Request& r, size_t i,
+                const Envelope& env, const http::AliveCheck& alive, Usage& total) {
   const int index = static_cast<int>(i);
-  if (r.echo && !w.write(wire::sse(object(env, json::array({choice(index, r.prompts[i], nullptr, nullptr)}))))) {
+  if (r.echo && !w.write(wire::sse(
+                    object(env, json::array({choice(index, r.prompts[i], nullptr, nullptr)}))))) {
     return false;
   }
   size_t offset = r.echo ? r.prompts[i].size() : 0;
@@ -244,15 +285,19 @@ bool stream_one(http::StreamWriter& w, Generation& g, const Request& r, size_t i
   };
   Answer a;
   if (!run(g, a, alive, sink)) {
-    if (a.finish.kind == OutputEvent::Kind::Error) w.write(wire::sse(api::server_error(a.finish.text).body()));
+    if (a.finish.kind == OutputEvent::Kind::Error)
+      w.write(wire::sse(api::server_error(a.finish.text).body()));
     return false;
   }
-  const json lp = a.finish.logprobs.is_array() ? legacy_logprobs(a.finish.logprobs, offset) : json(nullptr);
+  const json lp =
+      a.finish.logprobs.is_array() ? legacy_logprobs(a.finish.logprobs, offset) : json(nullptr);
   add_usage(total, a.finish.usage);
-  return w.write(wire::sse(object(env, json::array({choice(index, "", lp, finish_of(a.finish.finish))}))));
+  return w.write(
+      wire::sse(object(env, json::array({choice(index, "", lp, finish_of(a.finish.finish))}))));
 }
 
-http::Response stream(const Generations& gens, const Request& r, const Envelope& env, const http::AliveCheck& alive) {
+http::Response stream(const Generations& gens, const Request& r, const Envelope& env,
+                      const http::AliveCheck& alive) {
   http::Response resp = wire::sse_response("local");
   resp.stream = [gens, r, env, alive](http::StreamWriter& w) {
     Usage total;
@@ -282,7 +327,8 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
   auto started = start_all(pipeline, r, r.stream);
   if (auto* err = std::get_if<api::ApiError>(&started)) return wire::error_response(*err);
   const Generations& gens = std::get<Generations>(started);
-  const Envelope env{"cmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)), model_id};
+  const Envelope env{"cmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)),
+                     model_id};
   return r.stream ? stream(gens, r, env, alive) : complete(gens, r, env, alive);
 }
 

@@ -8,7 +8,9 @@ std::string dump(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-std::string sse(const nlohmann::ordered_json& j) { return "data: " + dump(j) + "\n\n"; }
+std::string sse(const nlohmann::ordered_json& j) {
+  return "data: " + dump(j) + "\n\n";
+}
 
 http::Response error_response(const api::ApiError& e) {
   http::Response r;

@@ -1,5 +1,5 @@
-// Thinking at the start of an answer and LFM2.5's bare call lists (server/output/reasoning_stage.cpp):
-// the same result whatever the piece boundaries.
+// Thinking at the start of an answer and LFM2.5's bare call lists
+// (server/output/reasoning_stage.cpp): the same result whatever the piece boundaries.
 #include <doctest/doctest.h>
 
 #include "harness.h"
@@ -40,7 +40,8 @@ TEST_CASE("reasoning: thinking then text") {
 }
 
 TEST_CASE("reasoning: white space before <think> and a marked tool call after it") {
-  const Run r = run_all_splits("\n <think>use f</think><|tool_call_start|>[f(x=1)]<|tool_call_end|>", opts());
+  const Run r =
+      run_all_splits("\n <think>use f</think><|tool_call_start|>[f(x=1)]<|tool_call_end|>", opts());
   CHECK(r.reasoning == "use f");
   CHECK(r.content.empty());
   REQUIRE(r.calls.size() == 1);

@@ -52,7 +52,8 @@ std::vector<std::string> read_all(const std::vector<std::string>& pieces) {
 
 TEST_CASE("SseReader: the same events whatever the byte boundaries") {
   const std::string stream =
-      ": comment\n\ndata: {\"a\":1}\n\nevent: x\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: [DONE]\n\n";
+      ": comment\n\ndata: {\"a\":1}\n\nevent: x\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\ndata: "
+      "[DONE]\n\n";
   const std::vector<std::string> want = {"{\"a\":1}", "{\"b\":\n2}", "[DONE]"};
   CHECK(read_all({stream}) == want);
   for (size_t cut = 0; cut <= stream.size(); ++cut) {

@@ -17,9 +17,10 @@ TEST_CASE("finish reasons in OpenAI's words") {
 }
 
 TEST_CASE("chunk: fields in order, usage null only with include_usage") {
-  CHECK(wire::dump(chunk(kEnv, {{"content", "hi"}}, nullptr)) ==
-        R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m",)"
-        R"("choices":[{"index":0,"delta":{"content":"hi"},"logprobs":null,"finish_reason":null}]})");
+  CHECK(
+      wire::dump(chunk(kEnv, {{"content", "hi"}}, nullptr)) ==
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m",)"
+      R"("choices":[{"index":0,"delta":{"content":"hi"},"logprobs":null,"finish_reason":null}]})");
   Envelope e = kEnv;
   e.include_usage = true;
   const json c = chunk(e, json::object(), "stop");
@@ -29,8 +30,9 @@ TEST_CASE("chunk: fields in order, usage null only with include_usage") {
 }
 
 TEST_CASE("usage counts total and cached tokens") {
-  CHECK(wire::dump(usage({10, 5, 4})) ==
-        R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}})");
+  CHECK(
+      wire::dump(usage({10, 5, 4})) ==
+      R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}})");
 }
 
 TEST_CASE("delta of tool-call events") {
@@ -39,8 +41,9 @@ TEST_CASE("delta of tool-call events") {
   start.index = 1;
   start.id = "call_x";
   start.name = "f";
-  CHECK(wire::dump(delta(start)) ==
-        R"({"tool_calls":[{"index":1,"id":"call_x","type":"function","function":{"name":"f","arguments":""}}]})");
+  CHECK(
+      wire::dump(delta(start)) ==
+      R"({"tool_calls":[{"index":1,"id":"call_x","type":"function","function":{"name":"f","arguments":""}}]})");
   OutputEvent args;
   args.kind = OutputEvent::Kind::ToolCallArgs;
   args.index = 1;
@@ -71,10 +74,11 @@ TEST_CASE("cloud_completion re-envelopes the upstream's answer; annotate appends
       R"("finish_reason":"stop"}],"usage":{"prompt_tokens":1}})");
   json body = cloud_completion(kEnv, up);
   annotate(body, {{"confidence", {{"score", 0.5}}}, {"cloud_handoff", true}});
-  CHECK(wire::dump(body) ==
-        R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-x","choices":[{"index":0,)"
-        R"("message":{"role":"assistant","content":"hi"},"logprobs":null,"finish_reason":"stop"}],)"
-        R"("usage":{"prompt_tokens":1},"confidence":{"score":0.5},"cloud_handoff":true})");
+  CHECK(
+      wire::dump(body) ==
+      R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-x","choices":[{"index":0,)"
+      R"("message":{"role":"assistant","content":"hi"},"logprobs":null,"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":1},"confidence":{"score":0.5},"cloud_handoff":true})");
 }
 
 TEST_CASE("error_response carries status, body and Retry-After") {

@@ -199,7 +199,8 @@ TEST_CASE("pump: flag mode marks a low-confidence answer and counts the decision
     CHECK(h.events.back().annotations["cloud_handoff"] == low);
     CHECK(h.events.back().annotations["confidence"]["score"] == mean);
     const std::string text = h.metrics.render(EngineStats{});
-    CHECK(text.find(std::string("decision=\"") + (low ? "handoff" : "local") + "\"} 1") != std::string::npos);
+    CHECK(text.find(std::string("decision=\"") + (low ? "handoff" : "local") + "\"} 1") !=
+          std::string::npos);
   }
 }
 

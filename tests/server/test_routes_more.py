@@ -197,6 +197,28 @@ class RoutesTest(unittest.TestCase):
         self.check_reasoning('[other(x=1)]', "", '[other(x=1)]', tools=TOOLS)
         self.check_reasoning('[get_weather(city="Oslo")]', "", '[get_weather(city="Oslo")]')  # no tools offered
 
+    def test_n_choices_share_one_prefill(self):
+        words = " ".join(f"word{i}" for i in range(120))
+        req = {"messages": [user(words)], "n": 3, "max_tokens": 5, "temperature": 0}
+        before = self.srv.metrics()
+        status, _, data = self.post("/v1/chat/completions", req)
+        self.assertEqual(status, 200, data)
+        r = json.loads(data)
+        self.assertEqual([c["index"] for c in r["choices"]], [0, 1, 2])
+        texts = {c["message"]["content"] for c in r["choices"]}
+        self.assertEqual(len(texts), 1)  # greedy: the same answer three times
+        self.assertEqual(r["usage"]["completion_tokens"], 15)
+        after = self.srv.metrics()
+        reused = after["lfmd_prompt_tokens_cached_total"] - before["lfmd_prompt_tokens_cached_total"]
+        self.assertGreaterEqual(reused, 2 * (r["usage"]["prompt_tokens"] - 64))  # choices 1, 2 restart from 0's prompt
+        status, _, data = self.post("/v1/chat/completions", {**req, "stream": True})
+        chunks = [json.loads(e) for e in payloads(data) if e != "[DONE]"]
+        for i in range(3):
+            mine = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["index"] == i]
+            self.assertEqual(mine[0]["delta"], {"role": "assistant", "content": ""})
+            self.assertEqual("".join(m["delta"].get("content") or "" for m in mine), r["choices"][i]["message"]["content"])
+            self.assertEqual(mine[-1]["finish_reason"], r["choices"][i]["finish_reason"])
+
     def test_models_say_the_context_length(self):
         status, _, data = self.srv.request("GET", "/v1/models")
         self.assertEqual(json.loads(data)["data"][0]["context_length"], CTX)
