@@ -4,6 +4,7 @@
 #include "server/protocols/anthropic_messages.h"
 #include "server/protocols/openai_chat.h"
 #include "server/protocols/openai_completions.h"
+#include "server/protocols/openai_responses.h"
 #include "server/protocols/wire.h"
 
 namespace lfmd {
@@ -21,6 +22,10 @@ const std::vector<Service::Route>& Service::routes() {
       {"POST", "/v1/chat/completions",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return openai_chat::handle(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/v1/responses",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return openai_responses::handle(s.pipeline(), s.model_id(), r, a);
        }},
       {"POST", "/v1/completions",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {

@@ -276,4 +276,70 @@ ApiError error_of_current_exception() {
   }
 }
 
+json parse_arguments_text(const std::string& s, const std::string& p, const Limits& L) {
+  if (s.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  if (depth_exceeded_at(s, L.max_json_depth) != std::string_view::npos) {
+    fail(p,
+         "'" + p + "' is nested more than " + std::to_string(L.max_json_depth) + " levels deep.");
+  }
+  json v;
+  try {
+    v = json::parse(s);
+  } catch (const json::exception& e) {
+    fail(p, "'" + p + "' must be a JSON-encoded object, but it is not valid JSON: " +
+                parse_error_text(e));
+  }
+  if (!v.is_object()) {
+    fail(p, "'" + p + "' must be a JSON-encoded object, got " + type_name(v) + ".");
+  }
+  return v;
+}
+
+void check_name(const std::string& name, const std::string& p, bool allow_dot) {
+  if (is_tool_name(name, allow_dot)) return;
+  fail(p, "Invalid '" + p + "': '" + sanitize_for_message(name, 80) +
+              "'. Expected 1 to 64 characters from a-z, A-Z, 0-9, '_'" +
+              (allow_dot ? ", '.'" : "") + " and '-'.");
+}
+
+void check_named_tool(const Conversation& c, const std::string& name) {
+  if (!c.has_tools) {
+    fail("tool_choice", "'tool_choice' names the function '" + sanitize_for_message(name, 80) +
+                            "' but no 'tools' were given.");
+  }
+  bool found = false;
+  for (const auto& d : c.tools) found = found || d.name == name;
+  if (!found) {
+    fail("tool_choice", "'tool_choice' names the function '" + sanitize_for_message(name, 80) +
+                            "', which is not in 'tools'.");
+  }
+}
+
+ToolChoice tool_choice_word(const std::string& s, bool has_tools, const char* object_form) {
+  if (s == "auto") return ToolChoice::Auto;
+  if (s == "none") return ToolChoice::None;
+  if (s == "required" && has_tools) return ToolChoice::Required;
+  if (s == "required")
+    fail("tool_choice", "'tool_choice' is 'required' but no 'tools' were given.");
+  fail("tool_choice", "Invalid value for 'tool_choice': '" + sanitize_for_message(s, 64) +
+                          "'. Supported values are: 'none', 'auto', 'required' or " + object_form +
+                          ".");
+}
+
+void check_tool_choice_type(const std::string& type) {
+  if (type == "function") return;
+  fail("tool_choice.type",
+       "Only 'tool_choice' objects of type 'function' are supported, got '" +
+           sanitize_for_message(type, 64) + "'.",
+       "unsupported_value");
+}
+
+void check_array_max(const json& a, const std::string& p, size_t max) {
+  if (a.size() <= max) return;
+  fail(p,
+       "'" + p + "' has " + std::to_string(a.size()) + " entries; at most " + std::to_string(max) +
+           " are allowed.",
+       "array_above_max_length");
+}
+
 }  // namespace lfmd::api::check

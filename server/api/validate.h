@@ -66,6 +66,20 @@ void check_schema(const json& s, const std::string& p, const Limits& limits);
 // A stop string: non-empty, at most max_stop_len bytes.
 std::string stop_string(const json& j, const std::string& p, const Limits& limits);
 
+// Tool-call arguments text -> object ("" or blanks -> {}); depth-checked before parsing.
+json parse_arguments_text(const std::string& s, const std::string& p, const Limits& L);
+// Names: [A-Za-z0-9_-] (and '.' with allow_dot), 1..64 characters; else a 400 naming p.
+void check_name(const std::string& name, const std::string& p, bool allow_dot);
+// A named tool_choice: the tool must be among c.tools (param "tool_choice").
+void check_named_tool(const Conversation& c, const std::string& name);
+// tool_choice as a word: auto | none | required (which needs tools). `object_form` shows the
+// protocol's object form in the error message.
+ToolChoice tool_choice_word(const std::string& s, bool has_tools, const char* object_form);
+// tool_choice.type of the object form: only "function".
+void check_tool_choice_type(const std::string& type);
+// An array of at most `max` entries (array_above_max_length otherwise).
+void check_array_max(const json& a, const std::string& p, size_t max);
+
 // Runs a parser: its value, or the ApiError it rejected with (413 on bad_alloc, 500 on anything
 // else). Never throws.
 ApiError error_of_current_exception();  // call from a catch (...) block

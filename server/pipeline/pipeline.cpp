@@ -1,6 +1,7 @@
 #include "server/pipeline/pipeline.h"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include "engine/tokenizer/tokenizer.h"
@@ -26,6 +27,13 @@ output::Options Pipeline::parse_options(const Conversation& c) const {
     for (const ToolDef& t : c.tools) o.bare_call_tools.push_back(t.name);
   }
   return o;
+}
+
+api::Limits Pipeline::request_limits() const {
+  api::Limits lim;
+  lim.max_tokens_cap = std::numeric_limits<int32_t>::max();
+  lim.n_vocab = static_cast<int32_t>(model_.hp.n_vocab);
+  return lim;
 }
 
 std::vector<int32_t> Pipeline::tokenize_prompt(const Conversation& c, std::string* text) const {

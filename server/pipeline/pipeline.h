@@ -54,6 +54,10 @@ class Pipeline {
   std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c,
                                                                  const StartOptions& so);
 
+  // The validation limits of a request to this model: its vocabulary size, and no max_tokens cap
+  // (beyond the room left the output is clamped).
+  api::Limits request_limits() const;
+
   // The prompt's token count as start() would submit it (throws jinja::Error on a template error).
   int64_t count_prompt_tokens(const Conversation& c) const;
 

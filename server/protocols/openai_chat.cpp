@@ -1,7 +1,6 @@
 #include "server/protocols/openai_chat.h"
 
 #include <ctime>
-#include <limits>
 
 #include "server/protocols/wire.h"
 
@@ -317,10 +316,7 @@ json cloud_completion(const Envelope& e, const json& up) {
 
 http::Response handle(Pipeline& pipeline, const std::string& model_id, const http::Request& req,
                       const http::AliveCheck& alive) {
-  api::Limits lim;
-  lim.max_tokens_cap = std::numeric_limits<int32_t>::max();  // beyond the room left: clamped
-  lim.n_vocab = static_cast<int32_t>(pipeline.model().hp.n_vocab);
-  auto parsed = api::parse_chat_request(req.body, lim);
+  auto parsed = api::parse_chat_request(req.body, pipeline.request_limits());
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);
   const api::ChatRequest& cr = std::get<api::ChatRequest>(parsed);
   if (cr.n > 1) {

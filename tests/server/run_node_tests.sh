@@ -1,13 +1,14 @@
 #!/bin/sh
-# Runs Node test files (node --test) from this directory; exits 77 (ctest: skipped) when the
-# openai package is not installed yet (bash tests/server/install.sh). LFMD_BIN names the binary.
+# Runs Node test files (node --test) from this directory (or $LFMD_NODE_DIR: tests/agents); exits
+# 77 (ctest: skipped) when its openai package is not installed yet (bash tests/server/install.sh;
+# npm ci in tests/agents). LFMD_BIN names the binary.
 # usage: run_node_tests.sh FILE.test.mjs...
 if [ -n "${LFMD_BIN:-}" ]; then
   LFMD_BIN=$(cd "$(dirname "$LFMD_BIN")" && pwd)/$(basename "$LFMD_BIN") && export LFMD_BIN
 fi
-cd "$(dirname "$0")" || exit 1
+cd "${LFMD_NODE_DIR:-$(dirname "$0")}" || exit 1
 if [ ! -f node_modules/openai/package.json ]; then
-  echo "SKIP: tests/server/node_modules/openai is missing: run bash tests/server/install.sh"
+  echo "SKIP: $(pwd)/node_modules/openai is missing: run bash tests/server/install.sh (npm ci in tests/agents)"
   exit 77
 fi
 exec node --test --test-reporter=spec "$@"
