@@ -47,14 +47,24 @@ def completions_cases():
 
 
 def tokenize_cases():
-    return [
-        ("/tokenize", b""), ("/tokenize", b"[1]"), ("/tokenize", {}), ("/tokenize", {"content": 5}),
-        ("/tokenize", {"content": None}), ("/tokenize", {"content": "a", "add_special": "yes"}),
-        ("/tokenize", {"content": "a", "with_pieces": 1}), ("/tokenize", {"content": "a", "parse_special": []}),
-        ("/detokenize", b""), ("/detokenize", {}), ("/detokenize", {"tokens": "1 2"}), ("/detokenize", {"tokens": [-1]}),
-        ("/detokenize", {"tokens": [10 ** 9]}), ("/detokenize", {"tokens": [1.5]}), ("/detokenize", {"tokens": ["a"]}),
-        ("/detokenize", b"{" * 200 + b"}" * 200),
-    ]
+    """>= 30 malformed bodies for each of /tokenize and /detokenize."""
+    common = [b"", b"not json", b"[1]", b"null", b"42", b'"text"', b"{", b'{"content": "a",}',
+              b"{'content': 'a'}", b"[" * 50000 + b"]" * 50000, b"{" * 200 + b"}" * 200,
+              {}, {"other": 1}]
+    tok = [("/tokenize", c) for c in common] + [("/tokenize", b) for b in (
+        {"content": 5}, {"content": None}, {"content": []}, {"content": {}}, {"content": True}, {"content": 1.5},
+        {"content": ["a"]}, {"content": "a", "add_special": "yes"}, {"content": "a", "add_special": 1},
+        {"content": "a", "with_pieces": 1}, {"content": "a", "with_pieces": "true"},
+        {"content": "a", "parse_special": []}, {"content": "a", "parse_special": {}},
+        {"content": "a", "add_special": [True]}, {"tokens": [1]}, {"content": 10 ** 30},
+        {"Content": "a"}, {"content": -1})]
+    detok = [("/detokenize", c) for c in common] + [("/detokenize", b) for b in (
+        {"tokens": "1 2"}, {"tokens": None}, {"tokens": 5}, {"tokens": {}}, {"tokens": [-1]},
+        {"tokens": [10 ** 9]}, {"tokens": [1.5]}, {"tokens": ["a"]}, {"tokens": [None]},
+        {"tokens": [[1]]}, {"tokens": [{}]}, {"tokens": [True]}, {"tokens": [1, -5]},
+        {"tokens": [2 ** 31]}, {"tokens": [10 ** 30]}, {"content": "a"}, {"Tokens": [1]},
+        {"tokens": [1, "2"]})]
+    return tok + detok
 
 
 class RoutesTest(unittest.TestCase):
@@ -136,7 +146,10 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(json.loads(data)["content"], text)
 
     def test_tokenize_malformed(self):
-        for path, body in tokenize_cases():
+        cases = tokenize_cases()
+        for route in ("/tokenize", "/detokenize"):
+            self.assertGreaterEqual(sum(1 for p, _ in cases if p == route), 30)
+        for path, body in cases:
             status, _, data = self.post(path, body)
             self.assert_error(status, data, f"{path} {body!r:.40}")
         self.serving()
