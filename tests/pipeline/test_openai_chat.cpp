@@ -1,6 +1,7 @@
 // Chat Completions envelopes (server/protocols/openai_chat.h): the shapes clients parse.
 #include <doctest/doctest.h>
 
+#include "server/pipeline/handoff.h"
 #include "server/protocols/openai_chat.h"
 #include "server/protocols/wire.h"
 
@@ -88,6 +89,39 @@ TEST_CASE("error_response carries status, body and Retry-After") {
   CHECK(r.headers[0].first == "Retry-After");
   CHECK(r.headers[0].second == "3");
   CHECK(json::parse(r.body)["error"]["code"] == "rate_limit_exceeded");
+}
+
+TEST_CASE(
+    "a Chat Completions stream read back split at every byte boundary gives the same chunks") {
+  Envelope e = kEnv;
+  e.include_usage = true;
+  OutputEvent call;
+  call.kind = OutputEvent::Kind::ToolCallStart;
+  call.index = 0;
+  call.id = "call_1";
+  call.name = "f";
+  const std::vector<json> chunks = {chunk(e, {{"role", "assistant"}, {"content", ""}}, nullptr),
+                                    chunk(e, {{"reasoning_content", "th\u00e9"}}, nullptr),
+                                    chunk(e, {{"content", "a\n\nb: c"}}, nullptr),
+                                    chunk(e, delta(call), nullptr),
+                                    chunk(e, json::object(), "tool_calls")};
+  std::string stream;
+  std::vector<std::string> want;
+  for (const auto& c : chunks) {
+    stream += wire::sse(c);
+    want.push_back(wire::dump(c));
+  }
+  stream += ": ping\n\ndata: [DONE]\n\n";
+  want.push_back("[DONE]");
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SseReader r;
+    std::vector<std::string> got;
+    for (const std::string& piece : {stream.substr(0, cut), stream.substr(cut)}) {
+      r.feed(piece);
+      while (auto d = r.next()) got.push_back(*d);
+    }
+    REQUIRE(got == want);
+  }
 }
 
 }  // namespace
