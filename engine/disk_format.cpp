@@ -165,6 +165,7 @@ void Checksum::block(const uint8_t* b) {
 }
 
 void Checksum::update(const void* data, size_t n) {
+  if (n == 0) return;  // data may be null (an empty vector, e.g. a conv layer's K rows)
   const uint8_t* p = static_cast<const uint8_t*>(data);
   len_ += n;
   if (nbuf_ > 0) {
