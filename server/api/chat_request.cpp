@@ -145,26 +145,6 @@ class Parser {
     return text;
   }
 
-  // JSON text -> object, for tool-call arguments. Depth-checked before parsing.
-  json parse_arguments_text(const std::string& s, const std::string& p) {
-    if (s.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-    if (depth_exceeded_at(s, L_.max_json_depth) != std::string_view::npos) {
-      fail(p, "'" + p + "' is nested more than " + std::to_string(L_.max_json_depth) +
-                  " levels deep.");
-    }
-    json v;
-    try {
-      v = json::parse(s);
-    } catch (const json::exception& e) {
-      fail(p, "'" + p + "' must be a JSON-encoded object, but it is not valid JSON: " +
-                  parse_error_text(e));
-    }
-    if (!v.is_object()) {
-      fail(p, "'" + p + "' must be a JSON-encoded object, got " + type_name(v) + ".");
-    }
-    return v;
-  }
-
   json parse_tool_calls(const json& tc, const std::string& p) {
     if (!tc.is_array()) fail_type(p, "an array", tc);
     if (tc.size() > L_.max_tools) {
@@ -193,7 +173,7 @@ class Parser {
       if (const json* a = field(fn, "arguments")) {
         if (a->is_string()) {
           args_text = a->get<std::string>();
-          args = parse_arguments_text(args_text, pf + ".arguments");
+          args = check::parse_arguments_text(args_text, pf + ".arguments", L_);
         } else if (a->is_object()) {  // lenient: some clients send the object itself
           if (json_depth(*a) > L_.max_json_depth) {
             fail(pf + ".arguments", "'" + pf + ".arguments' is nested more than " +
