@@ -1,15 +1,34 @@
-# lfmd on Debian 12. Build: docker build -t lfmd .   Run: docker run -it -v $PWD/models:/models lfmd chat --model /models/X.gguf
+# lfmd on Debian 12, built from a clean checkout. See README "Docker" for the run lines.
+#   docker build -t lfmd .
+#   local, loopback only, no key:  docker run --rm --network=host -v lfmd-cache:/var/cache/lfmd lfmd serve --host 127.0.0.1
+#   published with an API key:     docker run -d -p 8080:8080 -e LFMD_API_KEY=... -v lfmd-cache:/var/cache/lfmd lfmd
+# The image serves on 0.0.0.0:8080 by default, which lfmd refuses without an API key.
 FROM debian:12-slim AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      g++ cmake ninja-build pkg-config libpcre2-dev nlohmann-json3-dev doctest-dev && rm -rf /var/lib/apt/lists/*
+      g++ cmake ninja-build pkg-config libpcre2-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev \
+      libconcurrentqueue-dev libspdlog-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_BUILD_TESTS=OFF && cmake --build build --target lfmd
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_BUILD_TESTS=OFF \
+ && cmake --build /build --target lfmd \
+ && ldd /build/lfmd | awk '/=> \// {print $3}' | sort > /build/needed-libs.txt
 
 FROM debian:12-slim
+# Runtime libraries of the binary (cpp-httplib and OpenSSL for the Hub and the cloud handoff) and
+# the CA certificates TLS verifies against.
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libpcre2-8-0 libstdc++6 && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/lfmd /usr/local/bin/lfmd
-ENV LFMD_CACHE_DIR=/var/cache/lfmd
+      libpcre2-8-0 libstdc++6 libcpp-httplib0.11 libssl3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home-dir /var/cache/lfmd --no-create-home lfmd \
+ && mkdir -p /var/cache/lfmd /models && chown lfmd:lfmd /var/cache/lfmd
+COPY --from=build /build/lfmd /usr/local/bin/lfmd
+# Fails the image build if the runtime stage misses a shared library the binary links.
+RUN ldd /usr/local/bin/lfmd | grep -q 'not found' && { ldd /usr/local/bin/lfmd; exit 1; } || true
+# The demo model, pulled models (Hub cache) and the on-disk prefix cache all live in the volume.
+ENV LFMD_CACHE_DIR=/var/cache/lfmd HF_HOME=/var/cache/lfmd/huggingface LFMD_HOST=0.0.0.0 LFMD_PORT=8080
+VOLUME ["/var/cache/lfmd"]
+USER lfmd
+WORKDIR /var/cache/lfmd
+EXPOSE 8080
 ENTRYPOINT ["lfmd"]
-CMD ["chat"]
+CMD ["serve"]
