@@ -133,6 +133,11 @@ ApiError rate_limited(int retry_after_s) {
               "rate_limit_exceeded", retry_after_s);
 }
 
+ApiError shutting_down() {
+  return make(503, "server_error", "The server is shutting down; this request was not started.", "",
+              "server_shutting_down", 1);
+}
+
 ApiError model_loading(int retry_after_s) {
   return make(503, "server_error", "The model is still loading. Please try again shortly.", "",
               "model_loading", retry_after_s);
