@@ -42,7 +42,11 @@ config::Command serve_cmd() {
       {"snapshot-every", OptType::Int, "64", "conv-state snapshot interval in tokens (prefix-cache restart points)", 1, 1 << 20},
       {"max-body", OptType::Int, "8388608", "largest request body in bytes (413 beyond)", 1024, 1 << 30},
       {"keepalive-ms", OptType::Int, "5000", "SSE ': ping' interval while a stream is silent (prefill)", 10, 600000},
-      {"http-threads", OptType::Int, "16", "HTTP connection threads", 2, 1024},
+      {"http-threads", OptType::Int, "16", "HTTP connection threads kept ready (more start on demand)", 2, 1024},
+      {"max-connections", OptType::Int, "2048", "connections served at once, one thread each (beyond: 503 + Retry-After; capped by ulimit -n)", 2, 1 << 20},
+      {"request-timeout", OptType::Int, "30", "seconds within which a request's headers and body must arrive (408 beyond)", 1, 3600},
+      {"keep-alive-timeout", OptType::Int, "15", "seconds an idle keep-alive connection stays open", 1, 3600},
+      {"drain-timeout", OptType::Int, "5", "on SIGTERM/SIGINT: seconds running requests may finish before they are ended", 0, 3600},
       {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output, lfmd_step_delay_ms, ...); never in production"},
       {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
       {"test-script", OptType::String, "", "with --test-hooks: JSON file [{\"when\": TEXT, \"output\": TEXT}]: scripted outputs across turns"},
@@ -226,6 +230,7 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   server.set_error_handler([&](int status, const http::Request& req) {
     metrics.count_request(status);
     if (status == 413) return error_for(req, api::body_too_large(so.max_body_bytes));
+    if (status == 408) return error_for(req, api::request_timeout(so.request_timeout_s));
     if (status == 404) return error_for(req, api::route_not_found(req.method, req.path));
     return wire::error_response(api::invalid_request("HTTP error " + std::to_string(status)));
   });
@@ -240,6 +245,8 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   };
   server.route("GET", "/health", [&, with_cors](const http::Request& req, const http::AliveCheck&) {
     if (!ready) return with_cors(req, wire::error_response(api::model_loading(2)));
+    if (Service* s = service.load(); s && s->draining())  // load balancers: stop sending
+      return with_cors(req, wire::error_response(api::shutting_down()));
     http::Response r;
     r.body = R"({"status":"ok"})";
     return with_cors(req, r);
@@ -274,8 +281,12 @@ int run_serve(const config::Options& o) {
   so.port = static_cast<int>(o.integer("port"));
   so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
   so.threads = static_cast<int>(o.integer("http-threads"));
+  so.max_connections = static_cast<int>(o.integer("max-connections"));
+  so.request_timeout_s = static_cast<int>(o.integer("request-timeout"));
+  so.keep_alive_timeout_s = static_cast<int>(o.integer("keep-alive-timeout"));
   http::Server server(so);
   Metrics metrics;
+  metrics.connections = [&server] { return server.connection_stats(); };
   std::atomic<Service*> service{nullptr};
   std::atomic<bool> ready{false};
 
@@ -287,13 +298,21 @@ int run_serve(const config::Options& o) {
   std::thread http_thread([&] { server.run(); });
   std::atomic<bool> stop_requested{false};
   std::atomic<Engine*> live_engine{nullptr};
+  const int drain_s = static_cast<int>(o.integer("drain-timeout"));
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
     if (stop_requested.exchange(true)) return;
     std::fprintf(stderr, "lfmd: signal %d: stopping\n", sig);
-    // Running generations end now with a final event; then the listener closes.
-    if (Engine* e = live_engine.load()) e->shutdown();
+    // Queued and new requests get 503 now; running ones may finish within the drain timeout,
+    // then end with a final event; then the listener closes.
+    if (Engine* e = live_engine.load()) {
+      e->drain();
+      if (!e->wait_idle(std::chrono::seconds(drain_s)))
+        std::fprintf(stderr, "lfmd: drain timeout (%d s): ending %lld running requests\n", drain_s,
+                     static_cast<long long>(e->stats().running));
+      e->shutdown();
+    }
     server.stop();
   });
 

@@ -91,7 +91,7 @@ uint64_t Engine::submit(GenerateRequest req, std::shared_ptr<RequestStream> stre
     std::atomic<int64_t>& n;
     ~Leave() { n.fetch_sub(1); }
   } leave{submitting_};
-  if (stopping_.load()) return 0;
+  if (stopping_.load() || draining_.load()) return 0;
   if (n_waiting_.fetch_add(1) >= opt_.max_queue) {
     n_waiting_.fetch_sub(1);
     return 0;
@@ -125,6 +125,16 @@ EngineStats Engine::stats() const {
 void Engine::shutdown() {
   if (stopping_.exchange(true)) return;
   queue_->q.enqueue(nullptr);  // wakes an idle engine thread
+}
+
+void Engine::drain() {
+  if (draining_.exchange(true)) return;
+  queue_->q.enqueue(nullptr);  // wakes an idle engine thread to reject what is queued
+}
+
+bool Engine::wait_idle(std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(stats_mu_);
+  return stats_cv_.wait_for(lock, timeout, [&] { return stats_.running == 0 && n_waiting_.load() == 0; });
 }
 
 const char* finish_reason_name(FinishReason r) {
@@ -189,6 +199,10 @@ void Engine::loop() {
     }
     if (stopping_.load()) break;
     if (disk_) take_disk_loads();
+    if (draining_.load()) {  // graceful stop: queued requests are answered "shutting down" now
+      for (auto& j : waiting_) reject_waiting(*j);
+      waiting_.clear();
+    }
     // Cancelled requests leave at once: queued ones end, running ones free their state.
     for (auto* q : {&waiting_, &loading_}) {
       for (auto it = q->begin(); it != q->end();) {
@@ -313,6 +327,20 @@ void Engine::cancel_waiting(Job& job) {
   }
   publish_stats();
   job.stream->push(done_event(FinishReason::Cancelled, static_cast<int64_t>(job.req.prompt.size()), 0, 0));
+}
+
+void Engine::reject_waiting(Job& job) {
+  n_waiting_.fetch_sub(1);
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_.erase(job.id);
+  }
+  TokenEvent e;
+  e.kind = TokenEvent::Kind::Error;
+  e.error = "the server is shutting down";
+  e.shutting_down = true;
+  job.stream->push(std::move(e));
+  publish_stats();
 }
 
 void Engine::admit(std::shared_ptr<Job> job) {
@@ -520,6 +548,7 @@ void Engine::publish_stats() {
   if (disk_) local_.disk = disk_->stats();
   std::lock_guard<std::mutex> lock(stats_mu_);
   stats_ = local_;
+  stats_cv_.notify_all();
 }
 
 }  // namespace lfmd

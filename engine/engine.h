@@ -68,6 +68,7 @@ struct TokenEvent {
   std::optional<ConfidenceSummary> confidence_summary;  // Done, when requested
   FinishReason finish_reason = FinishReason::Stop;  // Done
   std::string error;                                // Error: the message
+  bool shutting_down = false;  // Error: never started, the engine is stopping (a 503, not a fault)
   int64_t n_prompt = 0, n_generated = 0, n_cached = 0;
   std::string cache_source;        // Done: where n_cached came from, "memory" | "disk" | ""
 };
@@ -135,6 +136,12 @@ class Engine {
   const EngineOptions& options() const { return opt_; }
   // Stops admission; running and queued requests end with Done("cancelled").
   void shutdown();
+  // A graceful stop's first half: no new admissions (submit returns 0, draining() is true) and
+  // queued requests end at once with an Error marked shutting_down; running ones go on.
+  void drain();
+  bool draining() const { return draining_.load(); }
+  // Blocks until nothing runs or is queued, or until the timeout; true when idle.
+  bool wait_idle(std::chrono::milliseconds timeout) const;
 
  private:
   struct Job;
@@ -143,6 +150,7 @@ class Engine {
   void loop();
   void admit(std::shared_ptr<Job> job);
   void cancel_waiting(Job& job);
+  void reject_waiting(Job& job);  // drain(): ends a queued job with a shutting_down Error
   void step();
   void handle_logits(Seq& s, float* logits);
   void finish(Seq& s, FinishReason reason);
@@ -159,10 +167,12 @@ class Engine {
   std::atomic<int64_t> n_waiting_{0};            // submitted, not admitted
   std::atomic<int64_t> submitting_{0};           // submit() calls in flight
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_id_{1};
   mutable std::mutex live_mu_;                   // id -> job, for cancel()
   std::map<uint64_t, std::shared_ptr<Job>> live_;
   mutable std::mutex stats_mu_;
+  mutable std::condition_variable stats_cv_;     // stats_ changed (wait_idle)
   EngineStats stats_;
   // Engine-thread state.
   std::deque<std::shared_ptr<Job>> waiting_;

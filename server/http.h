@@ -51,9 +51,21 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                 // 0 = any free port
   size_t max_body_bytes = 8 << 20;
-  int read_timeout_s = 30;
+  int read_timeout_s = 30;          // longest silence within a request's read, and per write
   int write_timeout_s = 30;
-  int threads = 16;                // connection worker threads
+  int request_timeout_s = 30;       // a request's headers and body must all arrive within this (408)
+  int keep_alive_timeout_s = 15;    // an idle keep-alive connection is closed after this
+  int keep_alive_max_requests = 1000;
+  int threads = 16;                 // connection threads kept ready
+  int max_connections = 2048;       // open connections served at once (one thread each); more: 503
+};
+
+struct ConnectionStats {
+  int open = 0;             // connections being served (idle keep-alive ones included)
+  int threads = 0;          // connection threads alive
+  int max_connections = 0;  // after clamping to the open-files limit
+  long long timed_out = 0;  // requests answered 408 (not received within request_timeout_s)
+  long long overloaded = 0; // connections answered 503 at the connection cap
 };
 
 class Server {
@@ -67,6 +79,7 @@ class Server {
   void set_error_handler(std::function<Response(int status, const Request&)> h);
   // Binds; returns the port (useful with port 0), or -1 with *error set.
   int bind(std::string* error);
+  ConnectionStats connection_stats() const;  // any thread
   void run();   // blocks until stop()
   void stop();  // safe from any thread (not from a signal handler)
 

@@ -8,11 +8,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,7 +22,9 @@
 #include <thread>
 
 #include "base/blocking_queue.h"
+#include "server/connection_pool.h"
 #include "server/http.h"
+#include "server/socket_io.h"
 
 namespace lfmd::http {
 
@@ -34,53 +38,6 @@ namespace {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-// The connection's socket, found by its peer address: httplib does not expose it, and peeking
-// at it is the only way to notice a client that went away while we compute (no write pending).
-int find_peer_socket(const std::string& addr, int port) {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  int found = -1;
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long fd = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || fd < 0) continue;
-    struct stat st {};
-    if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
-    char buf[INET6_ADDRSTRLEN] = {};
-    int p = 0;
-    if (ss.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-      p = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-      p = ntohs(a->sin6_port);
-    } else {
-      continue;
-    }
-    if (p == port && addr == buf) {
-      found = static_cast<int>(fd);
-      break;
-    }
-  }
-  ::closedir(d);
-  return found;
-}
-
-// false once the peer has closed (EOF) or reset the connection.
-bool peer_alive(int fd) {
-  if (fd < 0) return true;  // unknown: assume alive, writes will tell
-  char c;
-  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return true;
-  if (n == 0) return false;
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
 class SinkWriter final : public StreamWriter {
@@ -139,25 +96,222 @@ Response internal_error(const std::string& what) {
   return r;
 }
 
+// ---- Connections: a growing thread pool, request deadlines, an early overload answer ----
+
+// The socket of the connection this thread serves (-1 outside one); lets a handler's AliveCheck
+// peek at its own socket without a search.
+thread_local int tls_connection_socket = -1;
+// Set while the listener thread runs a connection it has no thread for: answer 503 and close.
+thread_local bool tls_overloaded = false;
+// Set when the request being read on this thread missed its deadline: the error handler turns
+// httplib's 400 for the cut-off body into a 408.
+thread_local bool tls_deadline_hit = false;
+
+// A minimal raw response for cases where no request could be read (no routing, no filter).
+std::string raw_error_response(int status, const char* reason, const char* code, const char* message,
+                               const char* extra_headers) {
+  nlohmann::ordered_json body = {{"error", {{"message", message}, {"type", "server_error"}, {"param", nullptr}, {"code", code}}}};
+  const std::string b = body.dump();
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: application/json\r\n" +
+         extra_headers + "Connection: close\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+}
+
+// httplib's Stream over one request: reads must all arrive before a fixed deadline (headers and
+// body together: a slow sender cannot hold the connection), each read and write also bounded by
+// the idle timeouts. A missed deadline sets tls_deadline_hit; the error handler then answers 408.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  using Clock = std::chrono::steady_clock;
+  DeadlineStream(int fd, Clock::time_point deadline, int read_timeout_ms, int write_timeout_ms)
+      : fd_(fd), deadline_(deadline), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+
+  bool is_readable() const override { return pos_ < len_ || sock::wait_readable(fd_, wait_ms()) == 1; }
+  bool is_writable() const override { return sock::wait_writable(fd_, write_timeout_ms_) == 1; }
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ == len_) {
+      const int w = sock::wait_readable(fd_, wait_ms());
+      if (w != 1) {
+        if (w == 0 && Clock::now() >= deadline_) {
+          deadline_hit_ = true;
+          tls_deadline_hit = true;
+        }
+        return -1;
+      }
+      ssize_t n;
+      do n = ::recv(fd_, buf_, sizeof buf_, 0);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      pos_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, len_ - pos_);
+    std::memcpy(ptr, buf_ + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    if (n > 0) wrote_ = true;
+    return n;
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { endpoint(::getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { endpoint(::getsockname, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+  bool deadline_hit() const { return deadline_hit_; }
+  bool wrote() const { return wrote_; }
+
+ private:
+  int wait_ms() const {  // rounded up: a wait that times out has reached the deadline
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(left, 0, read_timeout_ms_));
+  }
+  template <typename Fn>
+  void endpoint(Fn fn, std::string& ip, int& port) const {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    port = 0;
+    if (fn(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+      port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+      port = ntohs(a->sin6_port);
+    }
+    ip = buf;
+  }
+
+  const int fd_;
+  const Clock::time_point deadline_;
+  const int read_timeout_ms_, write_timeout_ms_;
+  char buf_[4096];
+  size_t pos_ = 0, len_ = 0;
+  bool deadline_hit_ = false, wrote_ = false;
+};
+
+// Connection counters shared by the server and its task queue (which httplib owns and deletes).
+struct ConnectionCounters {
+  std::atomic<long long> timed_out{0};   // 408 answers
+  std::atomic<long long> overloaded{0};  // 503 answers at the connection cap
+  std::atomic<const ConnectionPool*> pool{nullptr};
+};
+
+class GuardedServer final : public httplib::Server {
+ public:
+  GuardedServer(const ServerOptions& opt, ConnectionCounters& counters) : opt_(opt), counters_(counters) {}
+  // httplib listens with a backlog of 5; a burst of connections would wait for SYN retries.
+  void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+
+ private:
+  bool process_and_close_socket(socket_t fd) override {
+    if (tls_overloaded) {
+      counters_.overloaded++;
+      sock::send_all(fd, raw_error_response(503, "Service Unavailable", "server_overloaded",
+                                            "the server is at its connection limit (--max-connections); retry shortly",
+                                            "Retry-After: 1\r\n"), 1000);
+    } else {
+      tls_connection_socket = fd;
+      serve_connection(fd);
+      tls_connection_socket = -1;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+    return true;
+  }
+
+  // One request after another on a keep-alive connection, each read within its deadline.
+  void serve_connection(int fd) {
+    for (int left = std::max(1, opt_.keep_alive_max_requests);; ) {
+      if (!wait_for_request(fd)) return;
+      DeadlineStream strm(fd, DeadlineStream::Clock::now() + std::chrono::seconds(opt_.request_timeout_s),
+                          opt_.read_timeout_s * 1000, opt_.write_timeout_s * 1000);
+      const bool close_after = --left == 0 || !is_running();
+      bool closed = false;
+      const bool ok = process_request(strm, close_after, closed, nullptr);
+      tls_deadline_hit = false;
+    if (strm.deadline_hit()) {
+        counters_.timed_out++;
+        if (!strm.wrote())
+          sock::send_all(fd, raw_error_response(408, "Request Timeout", "request_timeout",
+                                                "the request was not received within --request-timeout seconds", ""),
+                         1000);
+        return;
+      }
+      if (!ok || close_after || closed) return;
+    }
+  }
+
+  // Waits (in slices, to notice a stop) for the first byte of the next request; false when the
+  // keep-alive timeout passes, the peer closes, or the server stops.
+  bool wait_for_request(int fd) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(opt_.keep_alive_timeout_s);
+    while (is_running()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      const int r = sock::wait_readable(fd, static_cast<int>(std::min<long long>(left, 250)));
+      if (r != 0) return r == 1;
+    }
+    return false;
+  }
+
+  const ServerOptions opt_;
+  ConnectionCounters& counters_;
+};
+
+// httplib's task queue: a thread per connection from the growing pool; at the cap, the listener
+// thread itself answers 503 (tls_overloaded) and closes, so no client waits unanswered.
+class GrowingTaskQueue final : public httplib::TaskQueue {
+ public:
+  GrowingTaskQueue(const ServerOptions& opt, ConnectionCounters& counters)
+      : pool_(opt.threads, opt.max_connections), counters_(counters) {
+    counters_.pool = &pool_;
+  }
+  ~GrowingTaskQueue() override { counters_.pool = nullptr; }
+  void enqueue(std::function<void()> fn) override {
+    if (pool_.try_run(fn)) return;
+    tls_overloaded = true;
+    fn();
+    tls_overloaded = false;
+  }
+  void shutdown() override {
+    counters_.pool = nullptr;
+    pool_.shutdown();
+  }
+
+ private:
+  ConnectionPool pool_;
+  ConnectionCounters& counters_;
+};
+
 }  // namespace
 
 struct Server::Impl {
+  explicit Impl(const ServerOptions& o) : opt(o), srv(opt, counters) {}
   ServerOptions opt;
-  httplib::Server srv;
+  ConnectionCounters counters;
+  GuardedServer srv;
   Filter filter;
   std::function<Response(int, const Request&)> on_error;
 };
 
-Server::Server(ServerOptions opt) : impl_(std::make_unique<Impl>()) {
-  impl_->opt = opt;
+Server::Server(ServerOptions opt) : impl_(nullptr) {
+  // One descriptor per connection, plus model files, upstream calls and the cache's files.
+  const long open_files = sock::raise_open_files_limit();
+  if (open_files > 0) opt.max_connections = static_cast<int>(std::min<long>(opt.max_connections, open_files - 64));
+  opt.max_connections = std::max({opt.max_connections, opt.threads, 2});
+  impl_ = std::make_unique<Impl>(opt);
   auto& s = impl_->srv;
-  const int threads = std::max(2, opt.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.new_task_queue = [impl = impl_.get()] { return new GrowingTaskQueue(impl->opt, impl->counters); };
   s.set_payload_max_length(opt.max_body_bytes);
   s.set_read_timeout(opt.read_timeout_s, 0);
   s.set_write_timeout(opt.write_timeout_s, 0);
-  s.set_keep_alive_max_count(1000);
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (tls_deadline_hit) res.status = 408;  // httplib says 400 for a body cut off by the deadline
     if (!impl_->on_error || !res.body.empty()) return;
     apply(impl_->on_error(res.status, convert(req)), res);
   });
@@ -196,10 +350,10 @@ void Server::route(const std::string& method, const std::string& pattern, Handle
     }
     // Looked up lazily (most requests never ask); shared so that a streaming body produced
     // after the handler returns can keep asking. The fd lives as long as the connection.
-    auto fd = std::make_shared<int>(-2);
+    auto fd = std::make_shared<int>(tls_connection_socket >= 0 ? tls_connection_socket : -2);
     AliveCheck alive = [fd, addr = r.remote_addr, port = r.remote_port] {
-      if (*fd == -2) *fd = find_peer_socket(addr, port);
-      return peer_alive(*fd);
+      if (*fd == -2) *fd = sock::find_peer(addr, port);
+      return sock::peer_alive(*fd);
     };
     Response out;
     try {
@@ -232,7 +386,22 @@ int Server::bind(std::string* error) {
     if (error) *error = "cannot listen on " + impl_->opt.host + ":" + std::to_string(impl_->opt.port) + " (" + std::strerror(errno) + ")";
     return -1;
   }
+  s.widen_backlog();
   return port;
+}
+
+ConnectionStats Server::connection_stats() const {
+  ConnectionStats c;
+  c.max_connections = impl_->opt.max_connections;
+  c.timed_out = impl_->counters.timed_out.load();
+  c.overloaded = impl_->counters.overloaded.load();
+  // The pool lives inside httplib's listen loop; read it only while the loop runs.
+  if (const ConnectionPool* p = impl_->counters.pool.load()) {
+    const ConnectionPool::Counts n = p->counts();
+    c.threads = n.threads;
+    c.open = n.busy;
+  }
+  return c;
 }
 
 void Server::run() { impl_->srv.listen_after_bind(); }

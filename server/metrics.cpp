@@ -98,6 +98,14 @@ std::string Metrics::render(const EngineStats& e) const {
   auto gauge = [&](const char* name, const char* help, int64_t v) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " + std::to_string(v) + "\n";
   };
+  if (connections) {
+    const http::ConnectionStats c = connections();
+    gauge("lfmd_http_connections_open", "connections being served, idle keep-alive ones included", c.open);
+    gauge("lfmd_http_connection_threads", "connection threads alive", c.threads);
+    gauge("lfmd_http_max_connections", "connections served at once before 503 (--max-connections)", c.max_connections);
+    counter("lfmd_http_request_timeouts_total", "requests answered 408: not received within --request-timeout", c.timed_out);
+    counter("lfmd_http_overloaded_total", "connections answered 503 at --max-connections", c.overloaded);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     out += "# HELP lfmd_http_requests_total HTTP requests answered, by status code\n# TYPE lfmd_http_requests_total counter\n";

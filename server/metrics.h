@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/http.h"
 
 namespace lfmd {
 
@@ -42,6 +44,8 @@ class Metrics {
   // `reason="timeout"` (label values from a fixed set, never client text).
   void count(const std::string& family, const std::string& labels);
   std::string render(const EngineStats& engine) const;
+  // The HTTP server's connection counters, rendered when set (cmd_serve sets it).
+  std::function<http::ConnectionStats()> connections;
 
  private:
   mutable std::mutex mu_;

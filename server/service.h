@@ -20,6 +20,7 @@ class Service {
 
   Pipeline& pipeline() { return pipeline_; }
   const std::string& model_id() const { return model_id_; }
+  bool draining() { return pipeline_.engine().draining(); }  // a graceful stop has begun
 
   http::Response list_models(const http::Request& req, const http::AliveCheck&);
   http::Response get_model(const http::Request& req, const http::AliveCheck&);

@@ -114,6 +114,10 @@ ApiError method_not_allowed(std::string_view method, std::string_view path);
 ApiError request_timeout();
 // 413 invalid_request_error, code "request_too_large" (body or headers over the limit).
 ApiError body_too_large(size_t limit_bytes);
+// 408: the request's headers and body did not all arrive within the deadline.
+ApiError request_timeout(int seconds);
+// 503 server_error, code "server_shutting_down", Retry-After: 1 (graceful stop; never started).
+ApiError shutting_down();
 // 429 type "requests", code "rate_limit_exceeded" (OpenAI's own type for request-rate limits).
 ApiError rate_limited(int retry_after_s);
 // 503 server_error, code "model_loading" (also /health while loading).

@@ -120,10 +120,22 @@ ApiError body_too_large(size_t limit_bytes) {
               "request_too_large");
 }
 
+ApiError request_timeout(int seconds) {
+  return make(408, "invalid_request_error",
+              "Request timeout: the request was not received within " + std::to_string(seconds) +
+                  " seconds (--request-timeout).",
+              "", "request_timeout");
+}
+
 ApiError rate_limited(int retry_after_s) {
   return make(429, "requests",
               "Rate limit reached: too many concurrent requests. Please try again later.", "",
               "rate_limit_exceeded", retry_after_s);
+}
+
+ApiError shutting_down() {
+  return make(503, "server_error", "The server is shutting down; this request was not started.", "",
+              "server_shutting_down", 1);
 }
 
 ApiError model_loading(int retry_after_s) {

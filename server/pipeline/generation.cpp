@@ -272,7 +272,9 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
       continue;
     }
     if (ev->kind == TokenEvent::Kind::Error) {
-      sink(event_of(OutputEvent::Kind::Error, ev->error));
+      OutputEvent err = event_of(OutputEvent::Kind::Error, ev->error);
+      err.shutting_down = ev->shutting_down;
+      sink(std::move(err));
       return PumpEnd::Failed;
     }
     if (!send(parser_.finish())) return client_gone(), PumpEnd::ClientGone;
@@ -341,6 +343,10 @@ PumpEnd Generation::pump_cloud(const EventSink& sink, const http::AliveCheck& al
   }
   up.call->cancel();
   return PumpEnd::Finished;
+}
+
+api::ApiError failure_of(const OutputEvent& ev) {
+  return ev.shutting_down ? api::shutting_down() : api::server_error(ev.text);
 }
 
 }  // namespace lfmd

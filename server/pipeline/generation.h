@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/api/chat_request.h"
 #include "server/http.h"
 #include "server/metrics.h"
 #include "server/output/stream_parser.h"
@@ -98,5 +99,9 @@ class Generation {
   struct Cloud;
   std::unique_ptr<Cloud> cloud_;
 };
+
+// The error answer for an Error event: 503 + Retry-After when the request was never started
+// because the server is stopping, else a 500 with the event's text.
+api::ApiError failure_of(const OutputEvent& ev);
 
 }  // namespace lfmd

@@ -39,6 +39,7 @@ struct OutputEvent {
   };
   Kind kind = Kind::Text;
   std::string text;
+  bool shutting_down = false;  // Error: the request was never started (graceful stop): a 503
   int index = -1;
   std::string id, name;
   // Text: OpenAI-shaped logprob entries of the tokens since the previous Text event (null when

@@ -142,7 +142,7 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   setup.prompt_tokens = n_prompt;
   apply_test_hooks(so.raw_body, text, g, setup);
   const uint64_t id = engine_.submit(std::move(g), setup.stream);
-  if (id == 0) return api::rate_limited(1);
+  if (id == 0) return engine_.draining() ? api::shutting_down() : api::rate_limited(1);
   setup.cancel = [&engine = engine_, id] { engine.cancel(id); };
   return std::make_shared<Generation>(std::move(setup));
 }

@@ -195,7 +195,7 @@ std::string StreamEncoder::on(const OutputEvent& ev) {
              sse_event("message_stop", {{"type", "message_stop"}});
     }
     case K::Error:
-      return sse_event("error", error_body(api::server_error(ev.text)));
+      return sse_event("error", error_body(failure_of(ev)));
     case K::CloudAnswer:
     case K::CloudChunk:
       return "";  // never: handle() turns proxy handoff into flag
@@ -214,7 +214,7 @@ http::Response complete(const std::shared_ptr<Generation>& gen, const std::strin
   };
   const PumpEnd end = gen->pump(keep_last, alive);
   if (end == PumpEnd::ClientGone) return error_response(api::request_timeout());
-  if (last.kind != OutputEvent::Kind::Finish) return error_response(api::server_error(last.text));
+  if (last.kind != OutputEvent::Kind::Finish) return error_response(failure_of(last));
   http::Response r;
   r.body = wire::dump(message(id, model, last));
   r.headers.emplace_back("x-lfmd-served-by", "local");

@@ -141,7 +141,7 @@ http::Response complete(const Generations& gens, const Envelope& env, bool want_
       for (size_t j = i + 1; j < gens.size(); ++j) gens[j]->cancel();
       if (c.end == PumpEnd::ClientGone)
         return wire::error_response(api::request_timeout());  // nobody listens
-      return wire::error_response(api::server_error(c.last.text));
+      return wire::error_response(failure_of(c.last));
     }
     http::Response r;
     if (c.last.kind == OutputEvent::Kind::CloudAnswer) {  // n == 1: a proxy handoff
@@ -173,7 +173,7 @@ bool write_local(http::StreamWriter& w, const Envelope& env, int index, const Ou
     case K::ToolCallEnd:
       return true;
     case K::Error:
-      return w.write(wire::sse(api::server_error(ev.text).body())), true;
+      return w.write(wire::sse(failure_of(ev).body())), true;
     case K::Finish: {
       const json lp = ev.logprobs.is_array() && !ev.logprobs.empty() ? with_content(ev.logprobs)
                                                                      : json(nullptr);
@@ -223,7 +223,7 @@ void stream_local(http::StreamWriter& w, const Generations& gens, const Envelope
 bool write_cloud(http::StreamWriter& w, const Envelope& env, const OutputEvent& ev, bool& first) {
   if (ev.kind == OutputEvent::Kind::KeepAlive) return w.write(": ping\n\n");
   if (ev.kind == OutputEvent::Kind::Error)
-    return w.write(wire::sse(api::server_error(ev.text).body())), true;
+    return w.write(wire::sse(failure_of(ev).body())), true;
   json out = reframe_chunk(env, ev.body, first);
   if (out["choices"].empty() && !out.contains("usage")) return true;  // nothing of ours to say
   if (!out["choices"].empty()) first = false;

@@ -252,7 +252,7 @@ http::Response complete(const Generations& gens, const Request& r, const Envelop
     if (!run(*gens[i], a, alive)) {
       for (size_t j = i + 1; j < gens.size(); ++j) gens[j]->cancel();
       if (a.finish.kind == OutputEvent::Kind::Error)
-        return wire::error_response(api::server_error(a.finish.text));
+        return wire::error_response(failure_of(a.finish));
       return wire::error_response(api::request_timeout());
     }
     const std::string head = r.echo ? r.prompts[i] : "";
@@ -286,7 +286,7 @@ bool stream_one(http::StreamWriter& w, Generation& g, const Request& r, size_t i
   Answer a;
   if (!run(g, a, alive, sink)) {
     if (a.finish.kind == OutputEvent::Kind::Error)
-      w.write(wire::sse(api::server_error(a.finish.text).body()));
+      w.write(wire::sse(failure_of(a.finish).body()));
     return false;
   }
   const json lp =

@@ -275,7 +275,7 @@ http::Response complete(std::shared_ptr<Generation> gen, const Envelope& env,
       },
       alive);
   if (end == PumpEnd::ClientGone) return wire::error_response(api::request_timeout());
-  if (last.kind != K::Finish) return wire::error_response(api::server_error(last.text));
+  if (last.kind != K::Finish) return wire::error_response(failure_of(last));
   json body = response(env, final_status(last), output_items(env, last), usage(last.usage));
   openai_chat::annotate(body, last.annotations);
   http::Response r;
