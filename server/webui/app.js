@@ -124,8 +124,9 @@ function fillAssistant(el, m) {
   meta.replaceChildren(...metaText(m).map((t) => Object.assign(document.createElement('span'), { textContent: t })));
   const s = m.stats || {};
   if (s.handoff) {
-    const h = Object.assign(document.createElement('span'), { className: 'handoff', textContent: '⚑ low confidence: handoff' });
-    h.title = s.handoffError ? `upstream failed: ${s.handoffError}` : 'below the confidence threshold (cloud_handoff)';
+    const failed = s.handoffError ? ` (upstream failed: ${s.handoffError}; local answer)` : '';
+    const h = Object.assign(document.createElement('span'), { className: 'handoff', textContent: '⚑ low confidence: handoff' + failed });
+    h.title = 'the confidence score is below the threshold (cloud_handoff)';
     meta.append(h);
   }
   if (m.error) meta.append(Object.assign(document.createElement('span'), { className: 'error', textContent: m.error }));
@@ -181,6 +182,7 @@ function requestBody(conv) {
   const messages = [];
   if (settings.system) messages.push({ role: 'system', content: settings.system });
   for (const m of conv.messages) {
+    if (m.role === 'assistant' && !m.content && !(m.tool_calls && m.tool_calls.length)) continue;  // failed or stopped at once
     const out = { role: m.role, content: m.content || '' };
     if (m.tool_calls && m.tool_calls.length) {
       out.tool_calls = m.tool_calls.map((t) => ({ id: t.id, type: 'function', function: { name: t.name, arguments: t.arguments } }));
@@ -322,7 +324,7 @@ function saveSettings(ev) {
 
 // ---- Start ----
 $('composer').onsubmit = (ev) => { ev.preventDefault(); send(); };
-$('input').onkeydown = (ev) => { if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); send(); } };
+$('input').onkeydown = (ev) => { if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); send(); } };
 $('stop').onclick = () => { if (running) running.controller.abort(); };
 $('new-chat').onclick = () => { if (!running) { newConversation(); renderAll(); $('input').focus(); } };
 $('open-settings').onclick = openSettings;

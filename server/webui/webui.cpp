@@ -26,8 +26,10 @@ const std::vector<Asset>& assets() {
     std::vector<Asset> out;
     for (const auto& [name, bytes] : embedded_files()) {
       Asset a{name == "index.html" ? "/" : "/ui/" + std::string(name), type_of(name), bytes};
-      if (a.path == "/") out.insert(out.begin(), std::move(a));
-      else out.push_back(std::move(a));
+      if (a.path == "/")
+        out.insert(out.begin(), std::move(a));
+      else
+        out.push_back(std::move(a));
     }
     return out;
   }();
@@ -46,12 +48,13 @@ http::Response response(const Asset& a) {
   http::Response r;
   r.content_type = a.content_type;
   r.body = std::string(a.body);
-  r.headers = {{"Content-Security-Policy",
-                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
-               {"X-Content-Type-Options", "nosniff"},
-               {"Referrer-Policy", "no-referrer"},
-               {"Cache-Control", "no-cache"}};
+  r.headers = {
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+       "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Cache-Control", "no-cache"}};
   return r;
 }
 

@@ -15,7 +15,7 @@ import { startServer, genModel } from '../server/lib/server.mjs';
 const MARKDOWN = 'Hello! Here is **bold**, *italic*, `inline code` and a [link](https://example.com/docs).\n\n' +
   '## A heading\n\n- one\n- two\n\n```js\nconsole.log("hi");\n```\n\n' +
   'Stays text: <img src=x onerror="window.__pwned=1"> [bad](javascript:window.__pwned=2)';
-const LONG = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
+const LONG = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
 const THINK = '<think>Check the weather first.</think><|tool_call_start|>[get_weather(city="Paris")]<|tool_call_end|>';
 const TOOLS = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
 const EXTRA = JSON.stringify({ lfmd_step_delay_ms: 10, tools: TOOLS });
@@ -29,7 +29,7 @@ const chromium = process.env.CHROMIUM || (existsSync('/usr/lib/chromium/chromium
 function rawGet(url, pathName, host) {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: pathName, headers: host ? { Host: host } : {} }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: pathName, agent: false, headers: host ? { Host: host } : {} }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
@@ -74,11 +74,12 @@ describe('chat page in headless chromium', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'lfmd-webui-test-'));
     model = genModel(dir);
     const script = path.join(dir, 'script.json');
-    writeFileSync(script, JSON.stringify([{ output: MARKDOWN }, { when: 'LONG', output: LONG }, { when: 'THINK', output: THINK }]));
+    writeFileSync(script, JSON.stringify([{ output: MARKDOWN }, { when: 'LONG', output: LONG }, { when: 'THINK', output: THINK }, { when: 'SHORT', output: 'A **short** answer.' }]));
     const hooks = ['--test-hooks', '--test-script', script];
     [server, keyed] = await Promise.all([
       startServer({ model, args: hooks }),
-      startServer({ model, args: [...hooks, '--api-key', KEY] }),
+      // Also flags every answer as low-confidence (the random model scores ~0.7): the handoff marker.
+      startServer({ model, args: [...hooks, '--api-key', KEY, '--handoff', 'flag', '--confidence-threshold', '0.99'] }),
     ]);
     browser = await puppeteer.launch({
       executablePath: chromium,
@@ -108,7 +109,7 @@ describe('chat page in headless chromium', () => {
     await page.type('#set-top_p', '0.9');
     await page.type('#set-max_tokens', '1000');
     await page.type('#set-seed', '7');
-    await page.type('#set-extra', EXTRA);
+    await page.$eval('#set-extra', (e, v) => { e.value = v; }, EXTRA);  // long: typing it is slow
     await page.click('#settings-save');
     await page.waitForSelector('#settings', { hidden: true });
 
@@ -203,9 +204,11 @@ describe('chat page in headless chromium', () => {
     await page.type('#key-input', KEY);
     await page.click('#key-save');
     await page.waitForFunction(() => document.querySelector('#model-info').textContent.includes('context'));
-    await send(page, 'hello');
+    await send(page, 'SHORT please');
     await page.waitForSelector('.msg.assistant .regenerate');
-    assert.match(await lastAssistant(page, '.body'), /A heading/);
+    assert.equal(await page.$eval('.msg.assistant .body', (e) => e.innerHTML), '<p>A <strong>short</strong> answer.</p>');
+    assert.match(await lastAssistant(page, '.meta .handoff'), /low confidence: handoff/);
+    await page.screenshot({ path: path.join(shots, '6-with-key-handoff-flag.png') });
     assert.equal(log.chats.at(-1).headers.authorization, `Bearer ${KEY}`);
     assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem('lfmd.apiKey'))), KEY);
     assert.deepEqual(log.foreign, [], 'requests to other hosts');
@@ -224,7 +227,11 @@ describe('chat page in headless chromium', () => {
     assert.equal((await rawGet(keyed.url, '/v1/models')).status, 401);
     const off = await startServer({ model, args: ['--no-webui'] });
     try {
-      for (const p of ['/', '/ui/app.js']) assert.equal((await rawGet(off.url, p)).status, 404, p);
+      for (const p of ['/', '/ui/app.js']) {
+        const r = await rawGet(off.url, p);
+        assert.equal(r.status, 404, p);
+        assert.equal(JSON.parse(r.body).error.code, 'unknown_url');
+      }
     } finally {
       await off.stop();
     }
