@@ -167,9 +167,9 @@ function headers() {
   return h;
 }
 let keyWaiters = [];
-function askForKey() {  // resolves once the user entered a key
+function askForKey() {  // resolves once the user entered a key, rejects when the dialog is dismissed
   if (!$('key-dialog').open) { $('key-input').value = ''; $('key-dialog').showModal(); }
-  return new Promise((resolve) => keyWaiters.push(resolve));
+  return new Promise((resolve, reject) => keyWaiters.push({ resolve, reject }));
 }
 async function api(path, init = {}) {
   for (;;) {
@@ -335,7 +335,11 @@ $('key-form').onsubmit = (ev) => {
   store.set('apiKey', $('key-input').value.trim());
   $('key-dialog').close();
   const w = keyWaiters; keyWaiters = [];
-  w.forEach((resolve) => resolve());
+  w.forEach((k) => k.resolve());
+};
+$('key-dialog').oncancel = () => {  // Escape: the requests waiting for a key fail
+  const w = keyWaiters; keyWaiters = [];
+  w.forEach((k) => k.reject(new Error('this server needs an API key')));
 };
 $('messages').onclick = (ev) => {
   if (!ev.target.classList.contains('copy')) return;
