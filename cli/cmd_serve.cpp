@@ -11,6 +11,7 @@
 #include "server/protocols/anthropic_messages.h"
 #include "server/protocols/wire.h"
 #include "server/service.h"
+#include "server/webui/webui.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 
@@ -47,6 +48,7 @@ config::Command serve_cmd() {
       {"request-timeout", OptType::Int, "30", "seconds within which a request's headers and body must arrive (408 beyond)", 1, 3600},
       {"keep-alive-timeout", OptType::Int, "15", "seconds an idle keep-alive connection stays open", 1, 3600},
       {"drain-timeout", OptType::Int, "5", "on SIGTERM/SIGINT: seconds running requests may finish before they are ended", 0, 3600},
+      {"webui", OptType::Bool, "true", "serve the chat page at / (--no-webui: off, / is then a 404)"},
       {"test-hooks", OptType::Bool, "", "accept test-only request fields (lfmd_forced_output, lfmd_step_delay_ms, ...); never in production"},
       {"test-forced-output", OptType::String, "", "with --test-hooks: every request emits exactly this text (a stand-in upstream)"},
       {"test-script", OptType::String, "", "with --test-hooks: JSON file [{\"when\": TEXT, \"output\": TEXT}]: scripted outputs across turns"},
@@ -189,11 +191,12 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   std::vector<std::string> allowed = {"localhost", "127.0.0.1", "::1", host};
   for (auto& h : split_list(o.str("allowed-hosts"))) allowed.push_back(h);
   const std::vector<std::string> cors = split_list(o.str("cors-origins"));
+  const bool webui = o.flag("webui");
   auto reject_auth = [&metrics](const http::Request& req, const api::ApiError& e) {
     metrics.count_request(401);
     return error_for(req, e);
   };
-  server.set_filter([&, key, allowed, cors, reject_auth](const http::Request& req) -> std::optional<http::Response> {
+  server.set_filter([&, key, allowed, cors, reject_auth, webui](const http::Request& req) -> std::optional<http::Response> {
     const std::string h = req.header("host");
     if (!h.empty() && std::find(allowed.begin(), allowed.end(), host_name(h)) == allowed.end()) {
       metrics.count_request(403);
@@ -215,7 +218,8 @@ void install_routes(http::Server& server, const config::Options& o, const http::
       }
       return r;
     }
-    if (!key.empty() && req.path != "/health") {
+    // The chat page is public (it asks for the key); its API calls are not.
+    if (!key.empty() && req.path != "/health" && !(webui && webui::is_asset(req.method, req.path))) {
       // Authorization: Bearer KEY (OpenAI clients) or x-api-key: KEY (Anthropic clients).
       const std::string auth = req.header("authorization"), xkey = req.header("x-api-key");
       const std::string prefix = "Bearer ";
@@ -260,6 +264,15 @@ void install_routes(http::Server& server, const config::Options& o, const http::
     };
   };
   for (const Service::Route& route : Service::routes()) server.route(route.method, route.pattern, forward(route));
+  if (!webui) return;
+  for (const webui::Asset& a : webui::assets()) {
+    std::string pattern;  // a regex: escape the dots of "/ui/app.js"
+    for (char ch : a.path) pattern += ch == '.' ? std::string("\\.") : std::string(1, ch);
+    server.route("GET", pattern, [&metrics, &a](const http::Request&, const http::AliveCheck&) {
+      metrics.count_request(200);
+      return webui::response(a);
+    });
+  }
 }
 
 int run_serve(const config::Options& o) {

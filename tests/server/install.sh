@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned `openai` npm package for the Node tests (tests/server/node_modules), the
-# Node example (examples/node_modules) and the agent-protocol clients (tests/agents) from their package-lock.json files. Idempotent: a tree
+# Node example (examples/node_modules), puppeteer-core for the chat page test (tests/webui) and the
+# agent-protocol clients (tests/agents) from their package-lock.json files. Idempotent: a tree
 # that already has the locked version is left alone. Needs node >= 20 and npm (registry access).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,6 +16,16 @@ for dir in "$root/tests/server" "$root/examples"; do
   echo "install.sh: $dir: npm ci (openai $want)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
+# The chat page test (tests/webui): puppeteer-core, driving Debian's chromium (no browser download).
+webui="$root/tests/webui"
+want=$(node -p "require('$webui/package-lock.json').packages['node_modules/puppeteer-core'].version")
+have=$(node -p "try { require('$webui/node_modules/puppeteer-core/package.json').version } catch { '' }")
+if [[ $have == "$want" ]]; then
+  echo "install.sh: $webui: puppeteer-core $have already installed"
+else
+  echo "install.sh: $webui: npm ci (puppeteer-core $want)"
+  (cd "$webui" && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts)
+fi
 # The agent-protocol clients (tests/agents): openai, @openai/agents, ai + @ai-sdk/openai, zod,
 # @anthropic-ai/sdk, and the coding agents @openai/codex and @anthropic-ai/claude-code, pinned.
 agents="$root/tests/agents"
