@@ -7,8 +7,8 @@
  *   lfmd_model* m = NULL;
  *   if (lfmd_open("model.gguf", "{\"ctx\": 4096}", &m) != LFMD_OK) puts(lfmd_last_error());
  *   char* result = NULL;
- *   lfmd_complete(m, "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", NULL, NULL, &result);
- *   puts(result);
+ *   const char* req = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+ *   if (lfmd_complete(m, req, NULL, NULL, &result) == LFMD_OK) puts(result);
  *   lfmd_free_string(result);
  *   lfmd_close(m);
  *
@@ -42,16 +42,16 @@ extern "C" {
 
 typedef enum lfmd_status {
   LFMD_OK = 0,
-  LFMD_CANCELLED = 1,        /* lfmd_complete: stopped by lfmd_cancel or the callback; the result
-                                holds the partial answer with finish_reason "cancelled" */
-  LFMD_ERR_ARGUMENT = -1,    /* a required pointer argument is NULL */
-  LFMD_ERR_REQUEST = -2,     /* options or request JSON malformed or invalid (a field, a value,
-                                a prompt longer than the context, a template error) */
-  LFMD_ERR_MODEL = -3,       /* the model cannot be found, fetched or loaded */
-  LFMD_ERR_CLOSED = -4,      /* the handle is NULL or was closed */
-  LFMD_ERR_BUSY = -5,        /* the scheduler's queue is full (max_queue); try again */
-  LFMD_ERR_GENERATION = -6,  /* the engine failed while generating */
-  LFMD_ERR_INTERNAL = -7     /* anything else (e.g. out of memory) */
+  LFMD_CANCELLED = 1,       /* lfmd_complete: stopped by lfmd_cancel or the callback; the result
+                               holds the partial answer with finish_reason "cancelled" */
+  LFMD_ERR_ARGUMENT = -1,   /* a required pointer argument is NULL */
+  LFMD_ERR_REQUEST = -2,    /* options or request JSON malformed or invalid (a field, a value,
+                               a prompt longer than the context, a template error) */
+  LFMD_ERR_MODEL = -3,      /* the model cannot be found, fetched or loaded */
+  LFMD_ERR_CLOSED = -4,     /* the handle is NULL or was closed */
+  LFMD_ERR_BUSY = -5,       /* the scheduler's queue is full (max_queue); try again */
+  LFMD_ERR_GENERATION = -6, /* the engine failed while generating */
+  LFMD_ERR_INTERNAL = -7    /* anything else (e.g. out of memory) */
 } lfmd_status;
 
 typedef struct lfmd_model lfmd_model;
@@ -61,8 +61,7 @@ typedef struct lfmd_model lfmd_model;
  * text held back while it could still be a stop string; not NUL-terminated). token_id is the
  * token's id, or -1 for text released only when the answer ended. Return 0 to go on, non-zero
  * to cancel (lfmd_complete then returns LFMD_CANCELLED; no further calls). */
-typedef int (*lfmd_token_callback)(const char* text, size_t len, int32_t token_id,
-                                   void* user_data);
+typedef int (*lfmd_token_callback)(const char* text, size_t len, int32_t token_id, void* user_data);
 
 /* "0.1.0": the library's version (static storage). */
 LFMD_API const char* lfmd_version(void);

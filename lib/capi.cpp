@@ -52,7 +52,9 @@ int with_session(lfmd_model* m, Body&& body) {
       auto it = m ? r.live.find(m) : r.live.end();
       if (it != r.live.end()) s = it->second;
     }
-    if (!s) return set_error(LFMD_ERR_CLOSED, m ? "the model handle is closed or invalid" : "the model handle is NULL (never opened, or closed)");
+    if (!s)
+      return set_error(LFMD_ERR_CLOSED, m ? "the model handle is closed or invalid"
+                                          : "the model handle is NULL (never opened, or closed)");
     t_last_error.clear();
     return body(*s);
   } catch (const Failure& f) {
@@ -70,9 +72,13 @@ int with_session(lfmd_model* m, Body&& body) {
 
 extern "C" {
 
-LFMD_API const char* lfmd_version(void) { return "0.1.0"; }
+LFMD_API const char* lfmd_version(void) {
+  return "0.1.0";
+}
 
-LFMD_API const char* lfmd_last_error(void) { return t_last_error.c_str(); }
+LFMD_API const char* lfmd_last_error(void) {
+  return t_last_error.c_str();
+}
 
 LFMD_API int lfmd_open(const char* model, const char* options_json, lfmd_model** out) {
   if (!out) return set_error(LFMD_ERR_ARGUMENT, "lfmd_open: out is NULL");
@@ -136,7 +142,9 @@ LFMD_API int lfmd_close(lfmd_model* model) {
     std::lock_guard<std::mutex> lock(r.mu);
     auto it = model ? r.live.find(model) : r.live.end();
     if (it == r.live.end())
-      return set_error(LFMD_ERR_CLOSED, model ? "the model handle is closed or invalid" : "the model handle is NULL (never opened, or closed)");
+      return set_error(LFMD_ERR_CLOSED, model
+                                            ? "the model handle is closed or invalid"
+                                            : "the model handle is NULL (never opened, or closed)");
     s = std::move(it->second);
     r.live.erase(it);
   }
@@ -146,6 +154,8 @@ LFMD_API int lfmd_close(lfmd_model* model) {
   return LFMD_OK;
 }
 
-LFMD_API void lfmd_free_string(char* s) { std::free(s); }
+LFMD_API void lfmd_free_string(char* s) {
+  std::free(s);
+}
 
 }  // extern "C"

@@ -62,8 +62,8 @@ HandoffConfig handoff_config(const json& h) {
             " in handoff");
   HandoffConfig c;
   c.mode = HandoffMode::Flag;  // confidence_threshold alone sets cloud_handoff (seed behaviour)
-  if (h.contains("mode") && (!h["mode"].is_string() ||
-                             !parse_handoff_mode(h["mode"].get<std::string>(), &c.mode))) {
+  if (h.contains("mode") &&
+      (!h["mode"].is_string() || !parse_handoff_mode(h["mode"].get<std::string>(), &c.mode))) {
     bad("handoff.mode must be \"off\", \"flag\" or \"proxy\"");
   }
   c.threshold = number(h, "threshold", 0, 1, 0.7);
@@ -108,7 +108,8 @@ OpenOptions parse_open_options(const std::string& options_json) {
   r.engine.cache_bytes = static_cast<size_t>(integer(o, "cache_mb", 0, 1 << 20, 256)) << 20;
   r.engine.log = [](const std::string&) {};  // a library does not write to stderr
   r.pipeline.handoff = handoff_config(o.value("handoff", json::object()));
-  if (o.contains("test_hooks") && !o["test_hooks"].is_boolean()) bad("test_hooks must be a boolean");
+  if (o.contains("test_hooks") && !o["test_hooks"].is_boolean())
+    bad("test_hooks must be a boolean");
   r.pipeline.test_hooks = o.value("test_hooks", false);
   return r;
 }
@@ -124,7 +125,8 @@ std::string resolve_model(const std::string& model, int threads) {
   }
   struct stat st {};
   hub::ModelRef ref;
-  if (model.empty()) throw Failure(LFMD_ERR_MODEL, "no model given (a path, org/name or " LFMD_DEMO_MODEL ")");
+  if (model.empty())
+    throw Failure(LFMD_ERR_MODEL, "no model given (a path, org/name or " LFMD_DEMO_MODEL ")");
   const bool gguf_name = model.size() > 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
   if (gguf_name || ::stat(model.c_str(), &st) == 0 || !hub::parse_model_ref(model, &ref))
     return model;  // a missing file stays a missing file (load_model says so)

@@ -46,7 +46,9 @@ struct Timing {
     last = Clock::now();
     if (tokens++ == 0) first = last;
   }
-  static double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+  static double ms(Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  }
 };
 
 // The result object of include/lfmd.h from the pump's last event.
@@ -75,7 +77,8 @@ json result_json(const OutputEvent& last, bool cancelled, const Timing& t) {
     r["text"] = last.content;
     r["reasoning"] = last.reasoning;
     for (const auto& c : last.tool_calls)
-      calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", typed_arguments(c.arguments)}});
+      calls.push_back(
+          {{"id", c.id}, {"name", c.name}, {"arguments", typed_arguments(c.arguments)}});
     r["tool_calls"] = calls;
     r["finish_reason"] = cancelled ? "cancelled" : finish_name(last.finish);
   }
@@ -87,7 +90,8 @@ json result_json(const OutputEvent& last, bool cancelled, const Timing& t) {
   const json& notes = last.annotations;
   r["confidence"] = notes.is_object() ? notes.value("confidence", json::object()) : json::object();
   r["cloud_handoff"] = notes.is_object() && notes.value("cloud_handoff", false);
-  if (notes.is_object() && notes.contains("handoff_error")) r["handoff_error"] = notes["handoff_error"];
+  if (notes.is_object() && notes.contains("handoff_error"))
+    r["handoff_error"] = notes["handoff_error"];
   r["served_by"] = last.kind == OutputEvent::Kind::CloudAnswer ? "cloud" : "local";
   const auto end = Clock::now();
   const double ttft = t.tokens ? Timing::ms(t.first - t.start) : 0.0;
@@ -123,7 +127,9 @@ Session::Session(const std::string& model, const std::string& options_json) {
   rt_ = make_runtime();
 }
 
-Session::~Session() { shutdown(); }
+Session::~Session() {
+  shutdown();
+}
 
 std::shared_ptr<Session::Runtime> Session::make_runtime() {
   auto rt = std::make_shared<Runtime>();

@@ -10,12 +10,12 @@
 #include <string.h>
 
 static int failures = 0;
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                           \
-    }                                                                       \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 /* The JSON-escaped value of "text" (the result's first key), as a new string. */
@@ -78,7 +78,8 @@ static void test_complete_and_stream(lfmd_model* m) {
   CHECK(lfmd_complete(m, forced, on_token, &s, &r) == LFMD_OK);
   CHECK(strcmp(s.text, "Hello from the stream callback.") == 0);
   /* One call per token; the end-of-turn token is counted in usage but has no text. */
-  CHECK(r && s.calls + 1 >= result_int(r, "completion_tokens") && s.calls <= result_int(r, "completion_tokens"));
+  CHECK(r && s.calls + 1 >= result_int(r, "completion_tokens") &&
+        s.calls <= result_int(r, "completion_tokens"));
   char* t = r ? result_text(r) : strdup("");
   CHECK(strcmp(t, "Hello from the stream callback.") == 0);
   free(t);
@@ -104,8 +105,8 @@ static const char* kLong =
 struct CancelState {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int tokens;          /* callbacks so far */
-  int seen_at_cancel;  /* tokens when lfmd_cancel was called */
+  int tokens;         /* callbacks so far */
+  int seen_at_cancel; /* tokens when lfmd_cancel was called */
   lfmd_model* m;
   int cancel_status;
 };
@@ -145,7 +146,8 @@ static void test_cancel(lfmd_model* m) {
   CHECK(r && strstr(r, "\"finish_reason\":\"cancelled\""));
   /* Stops within one step: at most the step in flight and one already queued after cancel. */
   const long generated = r ? result_int(r, "completion_tokens") : -1;
-  fprintf(stderr, "cancel from another thread: %d tokens seen at cancel, %ld generated, %d callbacks\n",
+  fprintf(stderr,
+          "cancel from another thread: %d tokens seen at cancel, %ld generated, %d callbacks\n",
           c.seen_at_cancel, generated, c.tokens);
   CHECK(generated >= c.seen_at_cancel && generated <= c.seen_at_cancel + 2);
   /* No callback after the cancel (one may have been waiting for the lock while it ran). */
@@ -194,7 +196,8 @@ static void test_four_threads(lfmd_model* m) {
     alone[i].m = m;
     snprintf(alone[i].request, sizeof alone[i].request,
              "{\"messages\":[{\"role\":\"user\",\"content\":\"Question number %d?\"}],"
-             "\"max_tokens\":%d,\"seed\":%d,\"temperature\":0.9}", i, 12 + 4 * i, 100 + i);
+             "\"max_tokens\":%d,\"seed\":%d,\"temperature\":0.9}",
+             i, 12 + 4 * i, 100 + i);
     together[i] = alone[i];
     together[i].start = &start;
     run_job(&alone[i]);
@@ -206,7 +209,8 @@ static void test_four_threads(lfmd_model* m) {
     CHECK(alone[i].status == LFMD_OK && together[i].status == LFMD_OK);
     CHECK(strlen(alone[i].text) > 0);
     if (strcmp(alone[i].text, together[i].text) != 0) {
-      fprintf(stderr, "thread %d: alone \"%s\" vs together \"%s\"\n", i, alone[i].text, together[i].text);
+      fprintf(stderr, "thread %d: alone \"%s\" vs together \"%s\"\n", i, alone[i].text,
+              together[i].text);
       ++failures;
     }
     free(alone[i].text);
@@ -246,8 +250,8 @@ static void test_request_errors(lfmd_model* m) {
   CHECK(strlen(lfmd_last_error()) > 0);
   CHECK(lfmd_complete(m, "{\"messages\": 3}", NULL, NULL, &r) == LFMD_ERR_REQUEST);
   CHECK(strstr(lfmd_last_error(), "messages") != NULL);
-  CHECK(lfmd_complete(m, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", NULL, NULL, &r) ==
-        LFMD_ERR_REQUEST);
+  CHECK(lfmd_complete(m, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", NULL,
+                      NULL, &r) == LFMD_ERR_REQUEST);
   CHECK(lfmd_complete(m, NULL, NULL, NULL, &r) == LFMD_ERR_ARGUMENT);
   CHECK(lfmd_complete(m, kHello, NULL, NULL, NULL) == LFMD_ERR_ARGUMENT);
 }
@@ -256,7 +260,8 @@ int main(void) {
   CHECK(strcmp(lfmd_version(), "0.1.0") == 0);
   test_errors();
   lfmd_model* m = NULL;
-  if (lfmd_open(LFMD_DEMO_MODEL, "{\"test_hooks\": true, \"parallel\": 4, \"threads\": 2}", &m) != LFMD_OK) {
+  if (lfmd_open(LFMD_DEMO_MODEL, "{\"test_hooks\": true, \"parallel\": 4, \"threads\": 2}", &m) !=
+      LFMD_OK) {
     fprintf(stderr, "open failed: %s\n", lfmd_last_error());
     return 1;
   }
@@ -279,10 +284,13 @@ int main(void) {
 
   CHECK(lfmd_close(m) == LFMD_OK);
   char* r = NULL;
-  CHECK(lfmd_complete(m, kHello, NULL, NULL, &r) == LFMD_ERR_CLOSED); /* closed: a key, never dereferenced */
+  CHECK(lfmd_complete(m, kHello, NULL, NULL, &r) ==
+        LFMD_ERR_CLOSED); /* closed: a key, never dereferenced */
   CHECK(strstr(lfmd_last_error(), "closed") != NULL);
   CHECK(lfmd_close(m) == LFMD_ERR_CLOSED);
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else fprintf(stderr, "all lfmd C interface checks passed\n");
+  if (failures)
+    fprintf(stderr, "%d check(s) failed\n", failures);
+  else
+    fprintf(stderr, "all lfmd C interface checks passed\n");
   return failures ? 1 : 0;
 }

@@ -11,8 +11,9 @@ int main(void) {
     return 1;
   }
   char* r = NULL;
-  const int st = lfmd_complete(m, "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":4}",
-                               NULL, NULL, &r);
+  const int st =
+      lfmd_complete(m, "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":4}",
+                    NULL, NULL, &r);
   const int ok = st == LFMD_OK && r && strstr(r, "\"finish_reason\"");
   if (!ok) fprintf(stderr, "complete (%d): %s\n", st, lfmd_last_error());
   lfmd_free_string(r);
