@@ -267,6 +267,7 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
       if (thinking && (parser_.in_reasoning() || !parser_.reasoning().empty()))
         reasoning_tokens_ += 1;
       if (!send(events)) return client_gone(), PumpEnd::ClientGone;
+      if (s_.on_token) s_.on_token(*ev);
       if (!events.empty()) last_write = Clock::now();
       if (parser_.stopped()) s_.cancel();
       continue;

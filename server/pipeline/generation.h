@@ -42,6 +42,9 @@ struct GenerationSetup {
   bool want_trace = false;                 // test hook: per-token signals in the confidence
   nlohmann::ordered_json prompt_ids;       // test hook: the prompt's ids in the confidence
   int64_t prompt_tokens = 0;               // the submitted prompt's length
+  // Called by pump() for each generated token after its output events went to the sink (the C
+  // library's per-token callback: token id + the text those events carried); may be empty.
+  std::function<void(const TokenEvent&)> on_token;
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };

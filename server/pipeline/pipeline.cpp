@@ -104,8 +104,8 @@ void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& pr
   }
 }
 
-std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const Conversation& c,
-                                                                         const StartOptions& so) {
+std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(
+    const Conversation& c, const StartOptions& so, std::function<void(const TokenEvent&)> on_token) {
   auto pol = resolve_policy(opt_.handoff, c);
   if (auto* err = std::get_if<api::ApiError>(&pol)) return *err;
   std::string text;
@@ -140,6 +140,7 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(const C
   setup.handoff = &opt_.handoff;
   setup.proxy_body = std::string(so.raw_body);
   setup.prompt_tokens = n_prompt;
+  setup.on_token = std::move(on_token);
   apply_test_hooks(so.raw_body, text, g, setup);
   const uint64_t id = engine_.submit(std::move(g), setup.stream);
   if (id == 0) return engine_.draining() ? api::shutting_down() : api::rate_limited(1);

@@ -3,6 +3,7 @@
 // whose event pump yields OutputEvents. Every wire protocol is an adapter over this one class.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,8 +52,11 @@ class Pipeline {
   // Errors: the template rejects the messages (400, param "messages"), the prompt alone does not
   // fit (400 context_length_exceeded), a schema the grammar compiler refuses (400), a bad handoff
   // field (400), a full queue (429). Never throws.
-  std::variant<std::shared_ptr<Generation>, api::ApiError> start(const Conversation& c,
-                                                                 const StartOptions& so);
+  // on_token: an observer of each generated token (GenerationSetup::on_token; the C library's
+  // per-token callback), or empty.
+  std::variant<std::shared_ptr<Generation>, api::ApiError> start(
+      const Conversation& c, const StartOptions& so,
+      std::function<void(const TokenEvent&)> on_token = {});
 
   // The validation limits of a request to this model: its vocabulary size, and no max_tokens cap
   // (beyond the room left the output is clamped).
