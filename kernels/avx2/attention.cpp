@@ -1,7 +1,7 @@
 // AVX2 tiled attention (kernels.h attention_tile). Key blocks outer, the tile's query rows inner:
 // a block of kAttnKeyBlock K/V rows is read from memory once and then served from L1 to every
 // row of the tile. Per row, the float operations (mirrored by kernels/neon/attention.cpp) are:
-//   scores = scale * q.k_j with four 8-lane accumulators over 32-element steps (ggml's f32 dot),
+//   scores = scale * q.k_j, eight keys at a time reduced by a hadd tree (block_scores),
 //   block max, alpha = exp8(old max - new max), exp8(score - max) in 8-lane chunks summed in
 //   double, sum = fma(sum, alpha, block sum), acc = acc * alpha then fma(v_j, p_j, acc) in key
 //   order; at the end out = acc * (1 / sum).
@@ -23,20 +23,34 @@ struct RowState {
   double sum = 0.0;      // running sum of exp(score - mx)
 };
 
-// s[i] = scale * q.k_i for the m keys of a block.
+// s[i] = scale * q.k_i for the m keys of a block, eight keys at a time: one 8-lane accumulator
+// per key over the dims (fma), the eight reduced together by a hadd tree (per key
+// ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) of its lanes), then the dims past the last
+// multiple of 8 by scalar fma. Lanes of keys past m repeat key m - 1 and are not used.
 void block_scores(const float* q, const float* k, int64_t ld, int64_t m, int64_t hd, float scale,
                   float* s) {
-  const int64_t hd32 = hd & ~int64_t{31};
-  for (int64_t i = 0; i < m; ++i) {
-    const float* ki = k + i * ld;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t d = 0; d < hd32; d += 32) {
-      for (int r = 0; r < 4; ++r)
-        acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(ki + d + 8 * r), _mm256_loadu_ps(q + d + 8 * r), acc[r]);
+  const int64_t hd8 = hd & ~int64_t{7};
+  const __m256 vs = _mm256_set1_ps(scale);
+  for (int64_t i0 = 0; i0 < m; i0 += 8) {
+    const float* kr[8];
+    for (int r = 0; r < 8; ++r) kr[r] = k + std::min<int64_t>(i0 + r, m - 1) * ld;
+    __m256 acc[8];
+    for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < hd8; d += 8) {
+      const __m256 qd = _mm256_loadu_ps(q + d);
+      for (int r = 0; r < 8; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(kr[r] + d), qd, acc[r]);
     }
-    float x = hsum_pairwise4(acc);
-    for (int64_t d = hd32; d < hd; ++d) x = std::fma(ki[d], q[d], x);
-    s[i] = x * scale;
+    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    __m256 x = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    if (hd8 < hd) {
+      alignas(32) float t[8];
+      _mm256_store_ps(t, x);
+      for (int r = 0; r < 8; ++r)
+        for (int64_t d = hd8; d < hd; ++d) t[r] = std::fma(kr[r][d], q[d], t[r]);
+      x = _mm256_load_ps(t);
+    }
+    _mm256_store_ps(s + i0, _mm256_mul_ps(x, vs));
   }
 }
 
@@ -84,7 +98,7 @@ void row_block(const AttnTile& a, const float* q, int64_t j0, int64_t m, float* 
   alignas(32) float s[kB];
   block_scores(q, a.k + j0 * a.ld_kv, a.ld_kv, m, a.head_dim, a.scale, s);
   float bmx = st.mx;
-  for (int64_t i = 0; i < m; ++i) bmx = std::fmax(bmx, s[i]);
+  for (int64_t i = 0; i < m; ++i) bmx = std::max(bmx, s[i]);  // inline (fmax is a libm call)
   const bool first = j0 == 0;
   const float alpha = first ? 0.0f : _mm256_cvtss_f32(exp8(_mm256_set1_ps(st.mx - bmx)));
   const __m256 vmx = _mm256_set1_ps(bmx);

@@ -26,19 +26,33 @@ inline F8 mul8(F8 a, float32x4_t b) {
   return {vmulq_f32(a.lo, b), vmulq_f32(a.hi, b)};
 }
 
-// s[i] = scale * q.k_i for the m keys of a block.
+// s[i] = scale * q.k_i for the m keys of a block, eight keys at a time as the AVX2 kernel:
+// vpaddq_f32 on each half is _mm256_hadd_ps on each 128-bit lane.
 void block_scores(const float* q, const float* k, int64_t ld, int64_t m, int64_t hd, float scale,
                   float* s) {
-  const int64_t hd32 = hd & ~int64_t{31};
-  for (int64_t i = 0; i < m; ++i) {
-    const float* ki = k + i * ld;
-    F8 acc[4] = {zero8(), zero8(), zero8(), zero8()};
-    for (int64_t d = 0; d < hd32; d += 32) {
-      for (int r = 0; r < 4; ++r) acc[r] = fma8(acc[r], load8(ki + d + 8 * r), load8(q + d + 8 * r));
+  const int64_t hd8 = hd & ~int64_t{7};
+  const float32x4_t vs = vdupq_n_f32(scale);
+  auto hadd = [](F8 a, F8 b) { return F8{vpaddq_f32(a.lo, b.lo), vpaddq_f32(a.hi, b.hi)}; };
+  for (int64_t i0 = 0; i0 < m; i0 += 8) {
+    const float* kr[8];
+    for (int r = 0; r < 8; ++r) kr[r] = k + std::min<int64_t>(i0 + r, m - 1) * ld;
+    F8 acc[8];
+    for (int r = 0; r < 8; ++r) acc[r] = zero8();
+    for (int64_t d = 0; d < hd8; d += 8) {
+      const F8 qd = load8(q + d);
+      for (int r = 0; r < 8; ++r) acc[r] = fma8(acc[r], load8(kr[r] + d), qd);
     }
-    float x = hsum_pairwise4(acc);
-    for (int64_t d = hd32; d < hd; ++d) x = std::fma(ki[d], q[d], x);
-    s[i] = x * scale;
+    const F8 u0 = hadd(hadd(acc[0], acc[1]), hadd(acc[2], acc[3]));
+    const F8 u1 = hadd(hadd(acc[4], acc[5]), hadd(acc[6], acc[7]));
+    F8 x{vaddq_f32(u0.lo, u0.hi), vaddq_f32(u1.lo, u1.hi)};
+    if (hd8 < hd) {
+      float t[8];
+      store8(t, x);
+      for (int r = 0; r < 8; ++r)
+        for (int64_t d = hd8; d < hd; ++d) t[r] = std::fma(kr[r][d], q[d], t[r]);
+      x = load8(t);
+    }
+    store8(s + i0, mul8(x, vs));
   }
 }
 
@@ -84,7 +98,7 @@ void row_block(const AttnTile& a, const float* q, int64_t j0, int64_t m, float* 
   float s[kB];
   block_scores(q, a.k + j0 * a.ld_kv, a.ld_kv, m, a.head_dim, a.scale, s);
   float bmx = st.mx;
-  for (int64_t i = 0; i < m; ++i) bmx = std::fmax(bmx, s[i]);
+  for (int64_t i = 0; i < m; ++i) bmx = std::max(bmx, s[i]);  // inline (fmax is a libm call)
   const bool first = j0 == 0;
   const float alpha = first ? 0.0f : vgetq_lane_f32(exp4(vdupq_n_f32(st.mx - bmx)), 0);
   const float32x4_t vmx = vdupq_n_f32(bmx);
