@@ -40,9 +40,12 @@ void block_scores(const float* q, const float* k, int64_t ld, int64_t m, int64_t
       const __m256 qd = _mm256_loadu_ps(q + d);
       for (int r = 0; r < 8; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(kr[r] + d), qd, acc[r]);
     }
-    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
-    __m256 x = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    const __m256 u0 =
+        _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    const __m256 u1 =
+        _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    __m256 x =
+        _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
     if (hd8 < hd) {
       alignas(32) float t[8];
       _mm256_store_ps(t, x);
@@ -76,14 +79,30 @@ void accumulate_all(const float* v, int64_t ld, int64_t m, int64_t hd, const flo
   // Up to 8 registers (64 dims) per pass, so each dim's chain runs over the block in registers.
   for (int64_t d0 = 0; d0 < hd8; d0 += 64) {
     switch (std::min<int64_t>(8, (hd8 - d0) / 8)) {
-      case 1: accumulate_v<1>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 2: accumulate_v<2>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 3: accumulate_v<3>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 4: accumulate_v<4>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 5: accumulate_v<5>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 6: accumulate_v<6>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 7: accumulate_v<7>(v + d0, ld, m, p, first, va, acc + d0); break;
-      default: accumulate_v<8>(v + d0, ld, m, p, first, va, acc + d0); break;
+      case 1:
+        accumulate_v<1>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 2:
+        accumulate_v<2>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 3:
+        accumulate_v<3>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 4:
+        accumulate_v<4>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 5:
+        accumulate_v<5>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 6:
+        accumulate_v<6>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 7:
+        accumulate_v<7>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      default:
+        accumulate_v<8>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
     }
   }
   for (int64_t d = hd8; d < hd; ++d) {
@@ -124,7 +143,8 @@ void finish_row(const float* acc, const RowState& st, int64_t n, int64_t hd, flo
   const __m256 vi = _mm256_set1_ps(inv);
   int64_t d = 0;
   if (n > 0) {
-    for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(acc + d), vi));
+    for (; d + 8 <= hd; d += 8)
+      _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(acc + d), vi));
     for (; d < hd; ++d) out[d] = acc[d] * inv;
   }
   for (; d < hd; ++d) out[d] = 0.0f;  // no keys: nothing to attend to

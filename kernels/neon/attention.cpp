@@ -76,14 +76,30 @@ void accumulate_all(const float* v, int64_t ld, int64_t m, int64_t hd, const flo
   const int64_t hd8 = hd & ~int64_t{7};
   for (int64_t d0 = 0; d0 < hd8; d0 += 64) {
     switch (std::min<int64_t>(8, (hd8 - d0) / 8)) {
-      case 1: accumulate_v<1>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 2: accumulate_v<2>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 3: accumulate_v<3>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 4: accumulate_v<4>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 5: accumulate_v<5>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 6: accumulate_v<6>(v + d0, ld, m, p, first, va, acc + d0); break;
-      case 7: accumulate_v<7>(v + d0, ld, m, p, first, va, acc + d0); break;
-      default: accumulate_v<8>(v + d0, ld, m, p, first, va, acc + d0); break;
+      case 1:
+        accumulate_v<1>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 2:
+        accumulate_v<2>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 3:
+        accumulate_v<3>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 4:
+        accumulate_v<4>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 5:
+        accumulate_v<5>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 6:
+        accumulate_v<6>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      case 7:
+        accumulate_v<7>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
+      default:
+        accumulate_v<8>(v + d0, ld, m, p, first, va, acc + d0);
+        break;
     }
   }
   for (int64_t d = hd8; d < hd; ++d) {

@@ -24,16 +24,24 @@ struct TileData {
   std::vector<float> q, k, v;
 
   TileData(std::mt19937& rng, int64_t n_tok_, int64_t group_, int64_t hd_, std::vector<int64_t> n)
-      : n_tok(n_tok_), group(group_), hd(hd_), ld_q(group_ * hd_ + 3), ld_kv(hd_ * 3 + 1), n_kv(std::move(n)) {
+      : n_tok(n_tok_),
+        group(group_),
+        hd(hd_),
+        ld_q(group_ * hd_ + 3),
+        ld_kv(hd_ * 3 + 1),
+        n_kv(std::move(n)) {
     max_kv = std::max<int64_t>(1, *std::max_element(n_kv.begin(), n_kv.end()));
     q = random_floats(rng, n_tok * ld_q, -2.0f, 2.0f);
     k = random_floats(rng, max_kv * ld_kv, -2.0f, 2.0f);
     v = random_floats(rng, max_kv * ld_kv);
   }
-  // Runs `table` on tokens [t0, t0 + nt) with buffers offset by `off` floats; returns [n_tok][ld_q].
-  std::vector<float> run(const KernelTable& table, size_t off, int64_t t0 = 0, int64_t nt = -1) const {
+  // Runs `table` on tokens [t0, t0 + nt) with buffers offset by `off` floats; returns
+  // [n_tok][ld_q].
+  std::vector<float> run(const KernelTable& table, size_t off, int64_t t0 = 0,
+                         int64_t nt = -1) const {
     if (nt < 0) nt = n_tok;
-    OffsetFloats qb(q.size(), off), kb(k.size(), off + 1), vb(v.size(), off + 2), ob(q.size(), off + 3);
+    OffsetFloats qb(q.size(), off), kb(k.size(), off + 1), vb(v.size(), off + 2),
+        ob(q.size(), off + 3);
     std::copy(q.begin(), q.end(), qb.data());
     std::copy(k.begin(), k.end(), kb.data());
     std::copy(v.begin(), v.end(), vb.data());
@@ -62,7 +70,8 @@ struct TileData {
     double mx = -1e300, sum = 0.0;
     for (int64_t j = 0; j < n; ++j) {
       double s = 0.0;
-      for (int64_t d = 0; d < hd; ++d) s += static_cast<double>(q[t * ld_q + g * hd + d]) * k[j * ld_kv + d];
+      for (int64_t d = 0; d < hd; ++d)
+        s += static_cast<double>(q[t * ld_q + g * hd + d]) * k[j * ld_kv + d];
       mx = std::max(mx, p[j] = s * scale);
     }
     for (int64_t j = 0; j < n; ++j) sum += (p[j] = std::exp(p[j] - mx));
@@ -70,7 +79,9 @@ struct TileData {
       for (int64_t d = 0; d < hd; ++d) out[d] += p[j] / sum * v[j * ld_kv + d];
     return out;
   }
-  const float* row(const std::vector<float>& out, int64_t t, int64_t g) const { return out.data() + t * ld_q + g * hd; }
+  const float* row(const std::vector<float>& out, int64_t t, int64_t g) const {
+    return out.data() + t * ld_q + g * hd;
+  }
 };
 
 // Key counts of n_tok consecutive tokens ending at `last` keys (a prefill chunk's shape).
@@ -86,7 +97,8 @@ TEST_CASE("attention_tile: spec vs double, tables vs spec") {
   std::mt19937 rng(6);
   for (int64_t hd : {1, 8, 36, 64, 100, 128}) {
     for (int64_t group : {1, 3, 4}) {
-      for (auto [n_tok, last] : {std::pair<int64_t, int64_t>{1, 1}, {1, 32}, {1, 33}, {3, 13}, {5, 70}, {2, 300}}) {
+      for (auto [n_tok, last] :
+           {std::pair<int64_t, int64_t>{1, 1}, {1, 32}, {1, 33}, {3, 13}, {5, 70}, {2, 300}}) {
         CAPTURE(hd);
         CAPTURE(group);
         CAPTURE(n_tok);
@@ -104,7 +116,8 @@ TEST_CASE("attention_tile: spec vs double, tables vs spec") {
           CAPTURE(name);
           const std::vector<float> y = d.run(*table, 1 + hd % 5);
           for (int64_t t = 0; t < n_tok; ++t)
-            for (int64_t g = 0; g < group; ++g) CHECK(rel_l2(d.row(y, t, g), d.row(ys, t, g), hd) < kAttnIsaTol);
+            for (int64_t g = 0; g < group; ++g)
+              CHECK(rel_l2(d.row(y, t, g), d.row(ys, t, g), hd) < kAttnIsaTol);
         }
       }
     }
