@@ -70,6 +70,26 @@ struct PreparedActs {
 //   quant bytes of each row interleaved in 4-byte units: unit u (0..31) of rows 0..7 at 128 + 32u.
 constexpr int64_t kRepackRows = 8;
 
+// Keys per block of the online softmax: every query walks its keys from 0 in blocks of this
+// size whatever tile it runs in, so its reduction order depends only on its own key count.
+constexpr int64_t kAttnKeyBlock = 32;
+
+// A tile of causal attention: n_tok tokens of one sequence x the `group` query heads that share
+// one KV head. Query head g of token t: q + t * ld_q + g * head_dim (head_dim floats); its output
+// goes to out + t * ld_out + g * head_dim. Key / value j: k + j * ld_kv, v + j * ld_kv.
+struct AttnTile {
+  const float* q = nullptr;
+  int64_t ld_q = 0;
+  const int64_t* n_kv = nullptr;  // [n_tok] keys token t attends to (its position + 1); 0 = none
+  int64_t n_tok = 0, group = 0, head_dim = 0;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t ld_kv = 0;
+  float scale = 1.0f;  // multiplies q.k
+  float* out = nullptr;
+  int64_t ld_out = 0;
+};
+
 struct KernelTable {
   Isa isa;
 
@@ -113,10 +133,13 @@ struct KernelTable {
   // (hist[k] points at n values, oldest first) and window_{L-1} = cur.
   void (*conv_step)(const float* const* hist, const float* cur, const float* kernel, int64_t L,
                     int64_t n, float* out);
-  // One query head against n_kv cached keys/values (rows `ld` floats apart):
-  // out[hd] = softmax(scale * q.k_j) @ v_j over j < n_kv. scores is scratch of n_kv floats.
-  void (*attention_head)(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
-                         int64_t head_dim, float scale, float* scores, float* out);
+  // Causal attention for one tile (see AttnTile): every query row of the tile reads each K/V row
+  // of its block once from the shared KV head. Row (t, g) gets
+  //   out = softmax_j(scale * q.k_j) @ v_j over j < n_kv[t],
+  // computed online over key blocks of kAttnKeyBlock from key 0 (running max, running sum,
+  // rescaled accumulator). Its floats depend only on its own q, n_kv[t] and the cache, never on
+  // the other rows of the tile (batch invariance).
+  void (*attention_tile)(const AttnTile& tile);
 };
 
 // The table for `isa`; nullptr if that ISA is not compiled in or not supported by this CPU.

@@ -20,6 +20,8 @@ namespace {
 
 // Tokens per piece of the dense FFN (bounds its [piece][n_ff] gate/up scratch).
 constexpr int64_t kDenseFfnPiece = 128;
+// Tokens per attention tile: a tile's query rows share each K/V block read (group heads x this).
+constexpr int64_t kAttnTileTokens = 16;
 
 using gguf::FormatError;
 using kernels::DType;
@@ -127,6 +129,7 @@ class Lfm2Model final : public Model {
                    const std::function<void(size_t, int64_t, int64_t)>& after = {});
   void conv_block(const Layer& L, int64_t il, const Batch& b);
   void attention_block(const Layer& L, int64_t il, const Batch& b);
+  void plan_attention_tiles(const Batch& b, int64_t n_kv_heads);
   void dense_ffn(const Layer& L, int64_t n_tok);
   void moe_ffn(const Layer& L, int64_t n_tok);
 
@@ -143,7 +146,12 @@ class Lfm2Model final : public Model {
   std::vector<uint8_t> act_scratch_;
   std::vector<MatJob> jobs_;
   std::vector<kernels::PreparedActs> job_acts_;
-  std::vector<std::vector<float>> thread_scores_;
+  // Attention work items (plan_attention_tiles) and each batch token's key count.
+  struct AttnItem {
+    int64_t t0, n_tok, kv_head, cost;
+  };
+  std::vector<AttnItem> attn_items_;
+  std::vector<int64_t> attn_n_kv_;
   void* packed_arena_ = nullptr;  // anonymous mapping holding every repacked weight
   size_t packed_bytes_ = 0;
 };
@@ -218,7 +226,6 @@ Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardCont
     ue_.resize(sz(T, Fe));
     de_.resize(sz(T, D));
   }
-  thread_scores_.resize(ctx_.pool ? ctx_.pool->size() : 1);
   if (ctx_.repack) repack_weights();
 }
 
@@ -289,7 +296,6 @@ size_t Lfm2Model::scratch_bytes() const {
     n += v->capacity() * sizeof(float);
   }
   n += sel_idx_.capacity() * sizeof(int32_t) + act_scratch_.capacity();
-  for (const auto& s : thread_scores_) n += s.capacity() * sizeof(float);
   return n;
 }
 
@@ -454,32 +460,56 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     std::memcpy(cache.v.data() + b.pos[t] * kvd, vbuf_.data() + t * kvd, sizeof(float) * kvd);
   }
   // All keys of the batch are in the caches now; each token attends to positions <= its own.
+  attn_n_kv_.resize(T);
+  for (int64_t t = 0; t < T; ++t) attn_n_kv_[t] = b.pos[t] + 1;
+  plan_attention_tiles(b, Hkv);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  int64_t max_kv = 0;
-  for (int64_t t = 0; t < T; ++t) max_kv = std::max(max_kv, b.pos[t] + 1);
-  for (auto& s : thread_scores_) {
-    if (static_cast<int64_t>(s.size()) < max_kv) s.resize(max_kv);
-  }
-  auto head = [&](int64_t i, int worker) {
-    const int64_t t = i / Hq, h = i % Hq, j = h / group;
-    const SequenceState::Layer& cache = b.seq[t]->layers()[il];
-    K.attention_head(q + t * qd + h * hd, cache.k.data() + j * hd, cache.v.data() + j * hd, kvd,
-                     b.pos[t] + 1, hd, scale, thread_scores_[worker].data(),
-                     y_.data() + t * qd + h * hd);
+  auto run_tile = [&](const AttnItem& it) {
+    const SequenceState::Layer& cache = b.seq[it.t0]->layers()[il];
+    kernels::AttnTile tile;
+    tile.q = q + it.t0 * qd + it.kv_head * group * hd;
+    tile.ld_q = qd;
+    tile.n_kv = attn_n_kv_.data() + it.t0;
+    tile.n_tok = it.n_tok;
+    tile.group = group;
+    tile.head_dim = hd;
+    tile.k = cache.k.data() + it.kv_head * hd;
+    tile.v = cache.v.data() + it.kv_head * hd;
+    tile.ld_kv = kvd;
+    tile.scale = scale;
+    tile.out = y_.data() + it.t0 * qd + it.kv_head * group * hd;
+    tile.ld_out = qd;
+    K.attention_tile(tile);
   };
-  const int64_t n_items = T * Hq;
+  const int64_t n_items = static_cast<int64_t>(attn_items_.size());
   if (ctx_.pool && ctx_.pool->size() > 1 && n_items > 1) {
-    // Items (token, head) are taken one by one from the last: in a prefill chunk later tokens
-    // attend to more keys, so a static split left one core with ~3/4 of the work. Each item is
-    // computed alone, so who takes it does not change the result.
-    std::atomic<int64_t> next{n_items};
-    ctx_.pool->run([&](int w) {
-      for (int64_t i; (i = next.fetch_sub(1, std::memory_order_relaxed) - 1) >= 0;) head(i, w);
+    // Largest tiles first, taken one by one: each row's result does not depend on its tile or on
+    // which thread runs it (kernels.h attention_tile), only the load balance does.
+    std::atomic<int64_t> next{0};
+    ctx_.pool->run([&](int) {
+      for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n_items;) run_tile(attn_items_[i]);
     });
   } else {
-    for (int64_t i = 0; i < n_items; ++i) head(i, 0);
+    for (const AttnItem& it : attn_items_) run_tile(it);
   }
   matmul(L.wo, 0, y_.data(), qd, T, o_.data(), D);
+}
+
+// Work items of attention: runs of consecutive batch tokens of one sequence, cut into tiles of
+// kAttnTileTokens, times the KV heads; sorted by cost (tokens x keys), largest first.
+void Lfm2Model::plan_attention_tiles(const Batch& b, int64_t n_kv_heads) {
+  attn_items_.clear();
+  const int64_t T = static_cast<int64_t>(b.size());
+  for (int64_t t0 = 0; t0 < T;) {
+    int64_t n = 1;
+    while (t0 + n < T && n < kAttnTileTokens && b.seq[t0 + n] == b.seq[t0]) ++n;
+    int64_t keys = 0;
+    for (int64_t t = t0; t < t0 + n; ++t) keys = std::max(keys, attn_n_kv_[t]);
+    for (int64_t h = 0; h < n_kv_heads; ++h) attn_items_.push_back({t0, n, h, n * keys});
+    t0 += n;
+  }
+  std::stable_sort(attn_items_.begin(), attn_items_.end(),
+                   [](const AttnItem& x, const AttnItem& y) { return x.cost > y.cost; });
 }
 
 void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {

@@ -109,6 +109,7 @@ __m256 exp8(__m256 x);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L, int64_t n,
                float* out);
+void attention_tile(const AttnTile& tile);  // kernels/avx2/attention.cpp
 // Per-token layout of the prepared Q8_0 activations (token t starts at base + t * stride):
 //   qs   [nb][32] int8      quantized values, element order
 //   corr [nb][16] int16     vpmaddubsw(8, qs): pair sums of 8*a, to undo the Q4_0 +8 bias

@@ -126,8 +126,7 @@ void rmsnorm(const float* x, const float* w, int64_t n, float eps, float* y);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L,
                int64_t n, float* out);
-void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
-                    int64_t head_dim, float scale, float* scores, float* out);
+void attention_tile(const AttnTile& tile);  // kernels/neon/attention.cpp
 
 constexpr size_t kAlign = 64;
 inline size_t round_up(size_t v, size_t a) {

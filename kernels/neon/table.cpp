@@ -96,7 +96,7 @@ size_t no_repack(DType, int64_t, int64_t) { return 0; }
 const KernelTable kTable{
     Isa::Neon,    acts_bytes,     prepare_acts, matmul,       no_repack, nullptr, nullptr,
     rmsnorm,      ref::rope_neox, ref::softmax, swiglu,       ref::sigmoid,
-    conv_step,    attention_head,
+    conv_step,    attention_tile,
 };
 
 }  // namespace

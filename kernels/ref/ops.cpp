@@ -1,5 +1,6 @@
 // Scalar KernelTable: reference matmul (dequantize a row, float dot) and the small f32 ops.
 // These define the semantics every ISA table is tested against.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -131,15 +132,45 @@ void conv_step(const float* const* hist, const float* cur, const float* kernel, 
   }
 }
 
-void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
-                    int64_t head_dim, float scale, float* scores, float* out) {
-  for (int64_t j = 0; j < n_kv; ++j) scores[j] = dot_f32(q, k + j * ld, head_dim);
-  softmax(scores, n_kv, scale);
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const float p = scores[j];
-    const float* vj = v + j * ld;
-    for (int64_t d = 0; d < head_dim; ++d) out[d] += p * vj[d];
+// One query row of attention_tile, the spec: per key block, scores q.k_j * scale, the new
+// running max, the old sum and accumulator rescaled by exp(old max - new max) (not on the first
+// block), exp(score - max) summed in double and accumulated with the values.
+static void attention_row(const AttnTile& a, const float* q, int64_t n, float* out) {
+  const int64_t hd = a.head_dim;
+  std::vector<float> acc(static_cast<size_t>(hd), 0.0f);
+  float s[kAttnKeyBlock];
+  float mx = -INFINITY;
+  double sum = 0.0;
+  for (int64_t j0 = 0; j0 < n; j0 += kAttnKeyBlock) {
+    const int64_t m = std::min(kAttnKeyBlock, n - j0);
+    float bmx = mx;
+    for (int64_t i = 0; i < m; ++i) {
+      s[i] = dot_f32(q, a.k + (j0 + i) * a.ld_kv, hd) * a.scale;
+      bmx = std::fmax(bmx, s[i]);
+    }
+    if (j0 > 0) {
+      const float alpha = std::exp(mx - bmx);
+      sum *= static_cast<double>(alpha);
+      for (int64_t d = 0; d < hd; ++d) acc[d] *= alpha;
+    }
+    mx = bmx;
+    double bsum = 0.0;
+    for (int64_t i = 0; i < m; ++i) bsum += static_cast<double>(s[i] = std::exp(s[i] - mx));
+    sum += bsum;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* vj = a.v + (j0 + i) * a.ld_kv;
+      for (int64_t d = 0; d < hd; ++d) acc[d] += s[i] * vj[d];
+    }
+  }
+  const float inv = n > 0 ? static_cast<float>(1.0 / sum) : 0.0f;
+  for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] * inv;
+}
+
+void attention_tile(const AttnTile& a) {
+  for (int64_t t = 0; t < a.n_tok; ++t) {
+    for (int64_t g = 0; g < a.group; ++g) {
+      attention_row(a, a.q + t * a.ld_q + g * a.head_dim, a.n_kv[t], a.out + t * a.ld_out + g * a.head_dim);
+    }
   }
 }
 
@@ -167,7 +198,7 @@ const KernelTable kScalar{
     // The scalar table is the spec: it keeps every weight in its file layout (no repacking).
     [](DType, int64_t, int64_t) -> size_t { return 0; }, nullptr, nullptr, ref::rmsnorm,
     ref::rope_neox,  ref::softmax,      ref::swiglu,         ref::sigmoid,  ref::conv_step,
-    ref::attention_head,
+    ref::attention_tile,
 };
 
 }  // namespace

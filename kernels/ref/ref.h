@@ -139,8 +139,7 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void sigmoid(const float* x, int64_t n, float* out);
 void conv_step(const float* const* hist, const float* cur, const float* kernel, int64_t L,
                int64_t n, float* out);
-void attention_head(const float* q, const float* k, const float* v, int64_t ld, int64_t n_kv,
-                    int64_t head_dim, float scale, float* scores, float* out);
+void attention_tile(const AttnTile& tile);
 
 }  // namespace lfmd::kernels::ref
 

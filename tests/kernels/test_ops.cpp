@@ -14,7 +14,6 @@ namespace {
 
 // Other tables vs scalar: element-wise ops may use other exp/FMA orders.
 constexpr double kIsaTol = 1e-6;
-constexpr double kAttnIsaTol = 1e-5;
 
 // A copy of v starting `off` floats past a 64-byte boundary (ISA tables get unaligned pointers).
 struct Unaligned {
@@ -166,39 +165,6 @@ TEST_CASE("conv_step") {
         Unaligned cu(cur, 2), ku(ker, 3), y(std::vector<float>(n), 1);
         k->conv_step(hup.data(), cu.data(), ku.data(), L, n, y.data());
         CHECK(rel_l2(y.data(), ys.data(), n) < kIsaTol);
-      }
-    }
-  }
-}
-
-TEST_CASE("attention_head") {
-  std::mt19937 rng(6);
-  for (int64_t hd : {1, 8, 36, 64, 128}) {
-    for (int64_t n_kv : {1, 2, 13, 300}) {
-      const int64_t ld = hd * 3 + 1;  // K/V rows of a multi-head cache, odd stride
-      std::vector<float> q = random_floats(rng, hd, -2.0f, 2.0f);
-      std::vector<float> k = random_floats(rng, n_kv * ld, -2.0f, 2.0f), v = random_floats(rng, n_kv * ld);
-      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      std::vector<double> p(n_kv), expect(hd, 0.0);
-      double mx = -1e300, sum = 0.0;
-      for (int64_t j = 0; j < n_kv; ++j) {
-        double s = 0.0;
-        for (int64_t d = 0; d < hd; ++d) s += static_cast<double>(q[d]) * k[j * ld + d];
-        p[j] = s * scale;
-        mx = std::max(mx, p[j]);
-      }
-      for (int64_t j = 0; j < n_kv; ++j) sum += (p[j] = std::exp(p[j] - mx));
-      for (int64_t j = 0; j < n_kv; ++j)
-        for (int64_t d = 0; d < hd; ++d) expect[d] += p[j] / sum * v[j * ld + d];
-      std::vector<float> scores(n_kv), ys(hd);
-      scalar_table().attention_head(q.data(), k.data(), v.data(), ld, n_kv, hd, scale, scores.data(), ys.data());
-      CHECK(rel_l2(ys, expect) < 1e-5);
-      for (const KernelTable* t : all_tables()) {
-        const std::string name = isa_name(t->isa);
-        CAPTURE(name);
-        Unaligned qu(q, 1), ku(k, 2), vu(v, 3), y(std::vector<float>(hd, -1.0f), 1), su(scores, 2);
-        t->attention_head(qu.data(), ku.data(), vu.data(), ld, n_kv, hd, scale, su.data(), y.data());
-        CHECK(rel_l2(y.data(), ys.data(), hd) < kAttnIsaTol);
       }
     }
   }
