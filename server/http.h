@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/request_record.h"
+
 namespace lfmd::http {
 
 struct Request {
@@ -22,6 +24,8 @@ struct Request {
   int remote_port = 0;
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::vector<std::string> path_params;              // captures of the route pattern
+  // This request's access-log record (one per request, shared by its filter, route and stream).
+  std::shared_ptr<RequestRecord> record;
   std::string header(const std::string& lower_name) const;
 };
 
@@ -54,7 +58,12 @@ struct ServerOptions {
   int read_timeout_s = 30;
   int write_timeout_s = 30;
   int threads = 16;                // connection worker threads
+  bool record_text = false;        // RequestRecord::keep_text of every request (--log-prompts)
 };
+
+// Called once per request after its response (a stream: all of it) was written, or failed to be.
+// The Request has no body. status: the response's HTTP status.
+using AccessLog = std::function<void(const Request&, int status, RequestRecord&)>;
 
 class Server {
  public:
@@ -65,6 +74,7 @@ class Server {
   void set_filter(Filter f);
   // Response for unknown routes and for bodies over max_body_bytes (status 404 / 413).
   void set_error_handler(std::function<Response(int status, const Request&)> h);
+  void set_access_log(AccessLog log);
   // Binds; returns the port (useful with port 0), or -1 with *error set.
   int bind(std::string* error);
   void run();   // blocks until stop()

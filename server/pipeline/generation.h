@@ -41,6 +41,7 @@ struct GenerationSetup {
   bool want_trace = false;                 // test hook: per-token signals in the confidence
   nlohmann::ordered_json prompt_ids;       // test hook: the prompt's ids in the confidence
   int64_t prompt_tokens = 0;               // the submitted prompt's length
+  std::shared_ptr<RequestRecord> record;   // the access log's (null: not logged)
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };
@@ -82,6 +83,8 @@ class Generation {
   std::optional<OutputEvent> try_cloud_answer(const ConfidenceSummary& cs,
                                               const http::AliveCheck& alive);
   void count_decision(bool low);
+  // Adds this answer to the request's access-log record (finish: how it ended).
+  void record(const char* finish, const OutputEvent* fin);
 
   GenerationSetup s_;
   output::StreamParser parser_;
@@ -91,7 +94,8 @@ class Generation {
   nlohmann::ordered_json handoff_error_ = nullptr;  // why a decided handoff was answered locally
   nlohmann::ordered_json pending_logprobs_ = nlohmann::ordered_json::array();
   std::vector<nlohmann::ordered_json> trace_;
-  std::chrono::steady_clock::time_point start_, last_token_;
+  std::chrono::steady_clock::time_point start_, first_token_, last_token_;
+  int64_t n_tokens_ = 0;  // tokens seen by on_token
   bool got_token_ = false;
   int64_t reasoning_tokens_ = 0;
   ConfidenceSummary probe_summary_;
