@@ -368,7 +368,7 @@ int run_serve(const config::Options& o) {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Service> chat;
   try {
-    model = load_from_options(o);
+    model = load_from_options(o, [](const std::string& line) { logging::info(line); });
     const EngineOptions eo = engine_options(o);
     engine = std::make_unique<Engine>(*model, eo);
     const EngineStats st = engine->stats();

@@ -114,9 +114,10 @@ std::shared_ptr<RequestRecord> current_record(bool fresh) {
   return t_record;
 }
 
+// with_body = false: for the access log (no body copy, no record: the caller has it).
 Request convert(const httplib::Request& r, bool with_body = true) {
   Request out;
-  out.record = current_record(false);
+  if (with_body) out.record = current_record(false);
   out.method = r.method;
   out.path = r.path;
   if (with_body) out.body = r.body;

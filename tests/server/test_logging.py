@@ -203,6 +203,16 @@ class LoggingTest(unittest.TestCase):
             self.assertTrue(any(x["gen_tps"] > 0 for x in lines), lines)
             self.assertTrue(any(x["running"] == 1 for x in lines), lines)
 
+    def test_handoff_decision(self):
+        """--handoff flag with threshold 1: every answer is below it, and the line says so."""
+        ls = LogServer(self.model, self.workdir("handoff"), "json",
+                       ["--handoff", "flag", "--confidence-threshold", "1"])
+        with ls.srv:
+            self.assertEqual(ls.srv.request("POST", "/api/chat", REQUESTS[5][2])[0], 200)
+            line = wait_for(lambda: [json.loads(l) for l in ls.lines() if '"event":"request"' in l], 30,
+                            "the access line")[0]
+            self.assertEqual((line["protocol"], line["handoff"], line["upstream"]), ("ollama.chat", "handoff", None))
+
     def test_bad_options(self):
         not_a_dir = os.path.join(self.workdir("bad"), "a-file")
         open(not_a_dir, "w").close()
