@@ -326,6 +326,23 @@ void open_listeners(Listeners& l, const config::Options& o, Metrics& metrics, st
   for (auto& s : l.servers) l.threads.emplace_back([srv = s.get()] { srv->run(); });
 }
 
+// Loads the model, starts the engine and the Service over them (logs the scheduler line).
+void start_service(const config::Options& o, Metrics& metrics, std::unique_ptr<LoadedModel>& model,
+                   std::unique_ptr<Engine>& engine, std::unique_ptr<Service>& chat) {
+  model = load_from_options(o, [](const std::string& line) { logging::info(line); });
+  const EngineOptions eo = engine_options(o);
+  engine = std::make_unique<Engine>(*model, eo);
+  const EngineStats st = engine->stats();
+  logging::write(logging::Level::Info, "scheduler",
+                 {{"parallel", eo.parallel}, {"ctx", model->n_ctx}, {"prefill_chunk", eo.prefill_chunk},
+                  {"cache_mib", o.integer("cache-mb")},
+                  {"disk_cache", st.disk_enabled ? eo.disk_cache_dir : std::string("off")},
+                  {"disk_cache_mib", st.disk_enabled ? o.integer("cache-disk-mb") : 0},
+                  {"disk_cache_entries", st.disk_enabled ? st.disk.entries : 0}});
+  const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
+  chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
+}
+
 int run_serve(const config::Options& o) {
   const std::string host = o.str("host");
   const std::string key = o.str("api-key");
@@ -368,18 +385,7 @@ int run_serve(const config::Options& o) {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Service> chat;
   try {
-    model = load_from_options(o, [](const std::string& line) { logging::info(line); });
-    const EngineOptions eo = engine_options(o);
-    engine = std::make_unique<Engine>(*model, eo);
-    const EngineStats st = engine->stats();
-    logging::write(logging::Level::Info, "scheduler",
-                   {{"parallel", eo.parallel}, {"ctx", model->n_ctx}, {"prefill_chunk", eo.prefill_chunk},
-                    {"cache_mib", o.integer("cache-mb")},
-                    {"disk_cache", st.disk_enabled ? eo.disk_cache_dir : std::string("off")},
-                    {"disk_cache_mib", st.disk_enabled ? o.integer("cache-disk-mb") : 0},
-                    {"disk_cache_entries", st.disk_enabled ? st.disk.entries : 0}});
-    const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
-    chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
+    start_service(o, metrics, model, engine, chat);
   } catch (...) {
     listeners.stop();
     listeners.join();
