@@ -145,7 +145,9 @@ json generate_messages(const json& body, json& out) {
   reject_images(body, "images");
   const std::string text = prompt ? prompt->get<std::string>() : "";
   json msgs = json::array();
-  if (const json* raw = check::field(body, "raw"); raw && raw->is_boolean() && raw->get<bool>()) {
+  const json* raw = check::field(body, "raw");
+  if (raw && !raw->is_boolean()) check::fail_type("raw", "boolean", *raw);
+  if (raw && raw->get<bool>()) {
     out["lfmd_raw_prompt"] = text;
   } else if (const json* sys = check::field(body, "system")) {
     if (!sys->is_string()) check::fail_type("system", "string", *sys);
@@ -174,7 +176,8 @@ json convert(const json& body, bool generate) {
   }
   // lfmd's own fields pass through: test hooks (with --test-hooks) and the handoff extensions.
   for (const auto& [k, v] : body.items()) {
-    if (k.rfind("lfmd_", 0) == 0 || k == "handoff" || k == "confidence_threshold") out[k] = v;
+    const bool ours = k.rfind("lfmd_", 0) == 0 && k != "lfmd_raw_prompt";  // that one is set above
+    if (ours || k == "handoff" || k == "confidence_threshold") out[k] = v;
   }
   return out;
 }

@@ -165,6 +165,47 @@ describe('ollama client', () => {
     assert.equal(typeof (await r.json()).error, 'string');
   });
 
+  it('answers >= 40 malformed bodies with a status and {"error"}, and keeps serving', async () => {
+    const msgs = [{ role: 'user', content: 'Hi' }];
+    const cases = [
+      ['/api/chat', ''], ['/api/chat', 'not json'], ['/api/chat', '[]'], ['/api/chat', 'null'], ['/api/chat', '5'],
+      ['/api/chat', '['.repeat(50000) + ']'.repeat(50000)],
+      ['/api/chat', { messages: msgs }], ['/api/chat', { model: 5, messages: msgs }], ['/api/chat', { model: '', messages: msgs }],
+      ['/api/chat', { model: 'm', messages: {} }], ['/api/chat', { model: 'm', messages: [5] }],
+      ['/api/chat', { model: 'm', messages: [{ content: 'x' }] }], ['/api/chat', { model: 'm', messages: [{ role: 'wizard', content: 'x' }] }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'user', content: 5 }] }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'assistant', content: '', tool_calls: 'x' }] }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'assistant', content: '', tool_calls: [5] }] }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'assistant', content: '', tool_calls: [{ function: 5 }] }] }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'assistant', content: '', tool_calls: [{ function: { name: 5 } }] }] }],
+      ['/api/chat', { model: 'm', messages: msgs, tools: 'x' }], ['/api/chat', { model: 'm', messages: msgs, tools: [{ type: 'function' }] }],
+      ['/api/chat', { model: 'm', messages: msgs, format: 'yaml' }], ['/api/chat', { model: 'm', messages: msgs, format: 5 }],
+      ['/api/chat', { model: 'm', messages: msgs, format: { type: 'nonsense' } }],
+      ['/api/chat', { model: 'm', messages: msgs, options: 5 }], ['/api/chat', { model: 'm', messages: msgs, options: { temperature: 'hot' } }],
+      ['/api/chat', { model: 'm', messages: msgs, options: { temperature: 9 } }], ['/api/chat', { model: 'm', messages: msgs, options: { top_p: 2 } }],
+      ['/api/chat', { model: 'm', messages: msgs, options: { top_k: -1 } }], ['/api/chat', { model: 'm', messages: msgs, options: { seed: 'x' } }],
+      ['/api/chat', { model: 'm', messages: msgs, options: { num_predict: 1.5 } }], ['/api/chat', { model: 'm', messages: msgs, options: { num_predict: -3 } }],
+      ['/api/chat', { model: 'm', messages: msgs, options: { stop: 5 } }], ['/api/chat', { model: 'm', messages: msgs, think: 5 }],
+      ['/api/chat', { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(20000) }] }],
+      ['/api/generate', { model: 'm', prompt: 5 }], ['/api/generate', { model: 'm', prompt: 'x', system: 5 }],
+      ['/api/generate', { model: 'm', prompt: 'x', suffix: 'y' }], ['/api/generate', { model: 'm', prompt: 'x', template: '{{ .Prompt }}' }],
+      ['/api/generate', { model: 'm', prompt: 'x', context: [1, 2] }], ['/api/generate', { model: 'm', prompt: 'x', images: ['aGk='] }],
+      ['/api/generate', { model: 'm', prompt: 'x', raw: 'yes' }],
+      ['/api/show', ''], ['/api/show', '[]'], ['/api/show', {}], ['/api/show', { model: 5 }],
+    ];
+    assert.ok(cases.length >= 40);
+    for (const [route, body] of cases) {
+      const r = await fetch(`${server.url}${route}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const what = `${route} ${JSON.stringify(body).slice(0, 120)}`;
+      assert.ok(r.status >= 400 && r.status < 500, `${what}: status ${r.status}`);
+      const j = await r.json();
+      assert.equal(typeof j.error, 'string', what);
+      assert.ok(j.error.length > 0, what);
+    }
+    const ok = await client.chat({ model: 'any', messages: msgs });
+    assert.equal(ok.message.content, ANSWER);
+  });
+
   it('serves the same routes on --ollama-port', async () => {
     // The second listener's address is printed on stdout like the main one.
     ollamaUrl = await waitFor(() => server.stdout().match(/^ollama listening on (http:\/\/\S+)$/m)?.[1], 'the ollama listening line');
