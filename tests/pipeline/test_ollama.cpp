@@ -45,8 +45,9 @@ TEST_CASE("options map to sampling fields; runtime options are ignored") {
   // -1 / -2: no limit (the room left in the context).
   CHECK_FALSE(ok({{"model", "m"}, {"messages", json::array()}, {"options", {{"num_predict", -1}}}})
                   .contains("max_tokens"));
-  CHECK(bad({{"model", "m"}, {"messages", json::array()}, {"options", {{"num_predict", 0}}}}).param ==
-        "options.num_predict");
+  CHECK(
+      bad({{"model", "m"}, {"messages", json::array()}, {"options", {{"num_predict", 0}}}}).param ==
+      "options.num_predict");
 }
 
 TEST_CASE("format: json and a schema") {
@@ -64,14 +65,15 @@ TEST_CASE("tool calls: object arguments become JSON text, results answer their c
   const json body = {
       {"model", "m"},
       {"messages",
-       json::array({{{"role", "user"}, {"content", "weather?"}},
-                    {{"role", "assistant"},
-                     {"content", ""},
-                     {"tool_calls",
-                      json::array({{{"function", {{"name", "a"}, {"arguments", {{"x", 1}}}}}},
-                                   {{"function", {{"name", "b"}, {"arguments", json::object()}}}}})}},
-                    {{"role", "tool"}, {"content", "B"}, {"tool_name", "b"}},
-                    {{"role", "tool"}, {"content", "A"}}})}};
+       json::array(
+           {{{"role", "user"}, {"content", "weather?"}},
+            {{"role", "assistant"},
+             {"content", ""},
+             {"tool_calls",
+              json::array({{{"function", {{"name", "a"}, {"arguments", {{"x", 1}}}}}},
+                           {{"function", {{"name", "b"}, {"arguments", json::object()}}}}})}},
+            {{"role", "tool"}, {"content", "B"}, {"tool_name", "b"}},
+            {{"role", "tool"}, {"content", "A"}}})}};
   const json out = ok(body);
   const json& calls = out["messages"][1]["tool_calls"];
   REQUIRE(calls.size() == 2);
@@ -80,7 +82,8 @@ TEST_CASE("tool calls: object arguments become JSON text, results answer their c
   CHECK(out["messages"][2]["tool_call_id"] == calls[1]["id"]);  // by tool_name
   CHECK(out["messages"][3]["tool_call_id"] == calls[0]["id"]);  // the one left
   // And the validator accepts the result.
-  CHECK(std::holds_alternative<api::ChatRequest>(api::parse_chat_request(out.dump(), api::Limits{})));
+  CHECK(
+      std::holds_alternative<api::ChatRequest>(api::parse_chat_request(out.dump(), api::Limits{})));
 }
 
 TEST_CASE("generate: system + prompt, or a raw prompt; unsupported fields are 400s") {
