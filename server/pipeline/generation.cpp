@@ -91,7 +91,7 @@ void Generation::record(const char* finish, const OutputEvent* fin) {
   if (r.generations == 1) {
     r.finish = finish;
     r.handoff = s_.policy.mode == HandoffMode::Off ? "off" : low_ ? "handoff" : "local";
-    if (cloud_) r.upstream = "cloud";
+    if (cloud_ || std::string_view(finish) == "cloud") r.upstream = "cloud";
     else if (handoff_error_.is_object()) r.upstream = handoff_error_.value("reason", "error");
     if (got_token_) r.ttft_ms = std::chrono::duration<double, std::milli>(first_token_ - start_).count();
     const double decode_s = std::chrono::duration<double>(last_token_ - first_token_).count();

@@ -213,6 +213,31 @@ class LoggingTest(unittest.TestCase):
                             "the access line")[0]
             self.assertEqual((line["protocol"], line["handoff"], line["upstream"]), ("ollama.chat", "handoff", None))
 
+    def test_upstream_outcome(self):
+        """--handoff proxy to a second lfmd: answers served by it say upstream=cloud (streamed and
+        not); with the upstream gone, the fallback's reason (connect)."""
+        up = LfmdServer(["--test-hooks", "--test-forced-output", "from the cloud", "--ctx", "512"],
+                        model=self.model, workdir=self.workdir("upstream")).start()
+        try:
+            ls = LogServer(self.model, self.workdir("front"), "json",
+                           ["--handoff", "proxy", "--confidence-threshold", "1",
+                            "--upstream-url", up.base_url + "/v1", "--upstream-timeout-ms", "5000"])
+            with ls.srv:
+                body = {"model": "m", "messages": MSG}
+                self.assertEqual(ls.srv.request("POST", "/v1/chat/completions", body)[0], 200)
+                self.assertEqual(ls.srv.request("POST", "/v1/chat/completions", {**body, "stream": True})[0], 200)
+                up.stop()
+                self.assertEqual(ls.srv.request("POST", "/v1/chat/completions", body)[0], 200)
+                def access():
+                    lines = [j for j in map(json.loads, ls.lines()) if j["event"] == "request"]
+                    return lines if len(lines) >= 3 else None
+                lines = wait_for(access, 30, "3 access lines")
+                got = [(j["handoff"], j["upstream"], j["finish"]) for j in lines]
+                self.assertEqual(got, [("handoff", "cloud", "cloud"), ("handoff", "cloud", "cloud"),
+                                       ("handoff", "connect", "stop")])
+        finally:
+            up.cleanup()
+
     def test_bad_options(self):
         not_a_dir = os.path.join(self.workdir("bad"), "a-file")
         open(not_a_dir, "w").close()
