@@ -201,7 +201,11 @@ Server::Server(ServerOptions opt) : impl_(std::make_unique<Impl>()) {
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     std::shared_ptr<RequestRecord> rec = current_record(false);
     t_record.reset();
-    if (impl_->access_log) impl_->access_log(convert_with(req, rec), res.status, *rec);
+    try {
+      if (impl_->access_log) impl_->access_log(convert_with(req, rec), res.status, *rec);
+    } catch (...) {
+      // A log line that cannot be written never takes the server down.
+    }
   });
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     current_record(true);

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -31,11 +32,15 @@ spdlog::level::level_enum spd_level(Level l) {
   return spdlog::level::info;
 }
 
-// key=value with value as JSON text when it needs quoting (spaces, quotes, '=' or empty).
+// key=value with value as JSON text when it needs quoting (empty, spaces, quotes, '=', '\\',
+// control or non-ASCII bytes: one line per entry, whatever a client sent).
 std::string text_value(const json& v) {
-  if (!v.is_string()) return v.dump();
+  if (!v.is_string()) return v.dump(-1, ' ', false, json::error_handler_t::replace);
   const std::string& s = v.get_ref<const std::string&>();
-  if (!s.empty() && s.find_first_of(" \t\r\n\"=\\") == std::string::npos) return s;
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\';
+  });
+  if (plain) return s;
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

@@ -136,6 +136,11 @@ class LoggingTest(unittest.TestCase):
         with ls.srv:
             statuses, access = self.run_requests(ls, parse_text)
             self.check_access(statuses, access, int)
+            # A path with an encoded newline and quote still gives one quoted line.
+            self.assertEqual(ls.srv.request("GET", "/evil%0Aline%22%20x")[0], 404)
+            last = wait_for(lambda: [l for l in map(parse_text, ls.lines()) if l[2] == "request"][len(REQUESTS):],
+                            30, "the access line of the odd path")
+            self.assertEqual(last[0][3]["route"], '/evil\nline" x')
             for l in ls.lines():
                 self.assertRegex(l, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warning|error) \w+")
                 self.assertNotIn(SECRET, l)
