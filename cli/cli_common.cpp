@@ -50,8 +50,13 @@ std::function<void(uint64_t, uint64_t)> progress_printer(std::string what, bool 
   };
 }
 
-std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
+std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
+                                               const std::function<void(const std::string&)>& say_to) {
   const bool tty = ::isatty(STDERR_FILENO);
+  auto say = [&say_to](const std::string& line) {
+    if (say_to) say_to(line);
+    else std::fprintf(stderr, "lfmd: %s\n", line.c_str());
+  };
   LoadOptions lo;
   lo.path = opts.str("model");
   lo.n_threads = static_cast<int>(opts.integer("threads"));
@@ -62,11 +67,9 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   lo.path = resolve_model_path(lo.path);
   if (lo.path.empty()) {
     ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
-    lo.path = ensure_demo_model(&pool, [](const std::string& m) { std::fprintf(stderr, "lfmd: %s\n", m.c_str()); });
-    std::fprintf(stderr,
-                 "lfmd: no --model given: using the built-in DEMO model %s\n"
-                 "lfmd: its weights are RANDOM - it produces gibberish; pass --model FILE.gguf for a real model\n",
-                 lo.path.c_str());
+    lo.path = ensure_demo_model(&pool, say);
+    say("no --model given: using the built-in DEMO model " + lo.path);
+    say("its weights are RANDOM - it produces gibberish; pass --model FILE.gguf for a real model");
   }
   if (tty) {
     lo.progress = progress_printer("lfmd: loading weights", true);
@@ -78,17 +81,20 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts) {
   MemoryUsage mem = current_memory_usage();
   // Repacked weights live in anonymous memory: they are weights, not working memory.
   const uint64_t packed = m->model->anon_weight_bytes();
-  std::fprintf(
-      stderr,
-      "lfmd: loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads\n"
-      "lfmd: memory: weights %s memory-mapped, %s resident (%s of them repacked), "
-      "working memory %s resident (model scratch %s)\n",
-      m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
-      static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
-      kernels::isa_name(m->kernels->isa), m->pool->size(), mib(m->weight_bytes).c_str(),
+  char line[1024];
+  std::snprintf(line, sizeof line, "loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads",
+                m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
+                static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
+                kernels::isa_name(m->kernels->isa), m->pool->size());
+  say(line);
+  std::snprintf(
+      line, sizeof line,
+      "memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory %s resident (model scratch %s)",
+      mib(m->weight_bytes).c_str(),
       mib(mem.rss_file + packed).c_str(), mib(packed).c_str(),
       mib(mem.rss_anon > packed ? mem.rss_anon - packed : 0).c_str(),
       mib(m->model->scratch_bytes()).c_str());
+  say(line);
   return m;
 }
 

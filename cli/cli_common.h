@@ -16,7 +16,10 @@ std::vector<config::OptionSpec> model_options();
 
 // Loads --model (or the demo model when none is given), showing progress on a terminal and
 // logging the memory split. Throws on failure with a one-line message.
-std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts);
+// Start-up lines (demo model notice, load time, memory) go to `say` (serve: its log), else to
+// stderr as "lfmd: ..." lines. Progress bars (on a terminal) always go to stderr.
+std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
+                                               const std::function<void(const std::string&)>& say = nullptr);
 
 // --model may name a Hub repository, "org/name[:QUANT]", when no such file exists: the GGUF is
 // pulled into the Hub cache (or found there, also offline) and its path returned; anything else is

@@ -6,9 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
+#include "server/log.h"
 #include "server/protocols/anthropic_messages.h"
+#include "server/protocols/ollama.h"
 #include "server/protocols/wire.h"
 #include "server/service.h"
 #include "server/webui/webui.h"
@@ -61,6 +66,14 @@ config::Command serve_cmd() {
       {"upstream-api-key-env", OptType::String, "", "NAME of the environment variable holding the upstream API key"},
       {"upstream-timeout-ms", OptType::Int, "10000", "deadline for the upstream's answer (first chunk when streaming)", 1, 600000},
       {"upstream-ca-file", OptType::String, "", "PEM CA bundle for the upstream's certificate (default: system CAs)"},
+      {"ollama-port", OptType::Int, "-1", "also serve every route on this port (Ollama clients default to 11434; 0 = any free port; -1 = off)", -1, 65535},
+      {"log-level", OptType::String, "info", "debug | info | warn | error | off (debug adds /health and /metrics requests)"},
+      {"log-format", OptType::String, "text", "text | json (one JSON object per line)"},
+      {"log-file", OptType::String, "", "write the log to this file instead of stderr, rotated by size"},
+      {"log-max-kb", OptType::Int, "102400", "rotate --log-file when it would grow past this many KiB", 1, 1 << 30},
+      {"log-files", OptType::Int, "5", "rotated log files kept (FILE.1 ... FILE.N)", 1, 1000},
+      {"log-prompts", OptType::Bool, "", "log each request's prompt and output text (never logged otherwise)"},
+      {"log-stats-ms", OptType::Int, "10000", "interval of the throughput line while requests run (0 = off)", 0, 86400000},
   };
   for (auto& o : more) c.options.push_back(o);
   return c;
@@ -130,8 +143,9 @@ HandoffConfig handoff_from_options(const config::Options& o) {
     h.upstream_key = v;  // never printed
   }
   if (!h.upstream.base_url.empty()) {
-    std::fprintf(stderr, "lfmd: handoff %s, threshold %.3g, upstream %s (key %s)\n", handoff_mode_name(h.mode), h.threshold,
-                 h.upstream.base_url.c_str(), h.upstream_key.empty() ? "none" : ("from $" + o.str("upstream-api-key-env")).c_str());
+    logging::write(logging::Level::Info, "handoff",
+                   {{"mode", handoff_mode_name(h.mode)}, {"threshold", h.threshold}, {"upstream", h.upstream.base_url},
+                    {"key", h.upstream_key.empty() ? "none" : "from $" + o.str("upstream-api-key-env")}});
   }
   return h;
 }
@@ -159,6 +173,7 @@ EngineOptions engine_options(const config::Options& o) {
   eo.prefill_chunk = o.integer("prefill-chunk");
   eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
   eo.snapshot_interval = o.integer("snapshot-every");
+  eo.log = [](const std::string& line) { logging::warn(line); };
   if (o.flag("disk-cache") && eo.cache_bytes > 0) {
     eo.disk_cache_dir = o.str("cache-dir").empty() ? default_cache_dir() + "/prefix-cache" : o.str("cache-dir");
     eo.disk_cache_bytes = static_cast<uint64_t>(o.integer("cache-disk-mb")) << 20;
@@ -176,8 +191,9 @@ PipelineOptions pipeline_options(const config::Options& o) {
   return co;
 }
 
-// An error in the shape of the route's protocol (Anthropic's under /v1/messages).
+// An error in the shape of the route's protocol (Anthropic's under /v1/messages, Ollama's under /api/).
 http::Response error_for(const http::Request& req, const api::ApiError& e) {
+  if (req.path.rfind("/api/", 0) == 0) return ollama::error_response(e);
   const bool anthropic = req.path == "/v1/messages" || req.path.rfind("/v1/messages/", 0) == 0;
   return anthropic ? anthropic_messages::error_response(e) : wire::error_response(e);
 }
@@ -231,10 +247,10 @@ void install_routes(http::Server& server, const config::Options& o, const http::
     }
     return std::nullopt;
   });
-  server.set_error_handler([&](int status, const http::Request& req) {
+  server.set_error_handler([&, max_body = so.max_body_bytes, request_timeout = so.request_timeout_s](int status, const http::Request& req) {
     metrics.count_request(status);
-    if (status == 413) return error_for(req, api::body_too_large(so.max_body_bytes));
-    if (status == 408) return error_for(req, api::request_timeout(so.request_timeout_s));
+    if (status == 413) return error_for(req, api::body_too_large(max_body));
+    if (status == 408) return error_for(req, api::request_timeout(request_timeout));
     if (status == 404) return error_for(req, api::route_not_found(req.method, req.path));
     return wire::error_response(api::invalid_request("HTTP error " + std::to_string(status)));
   });
@@ -258,12 +274,17 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   auto forward = [&, with_cors](const Service::Route& route) {
     return [&service, &metrics, fn = route.handle, with_cors](const http::Request& req, const http::AliveCheck& alive) {
       Service* s = service.load();
+      if (s && req.record) {
+        std::lock_guard<std::mutex> lock(req.record->mu);
+        req.record->model = s->model_id();
+      }
       http::Response r = s ? fn(*s, req, alive) : wire::error_response(api::model_loading(2));
       metrics.count_request(r.status);
       return with_cors(req, std::move(r));
     };
   };
   for (const Service::Route& route : Service::routes()) server.route(route.method, route.pattern, forward(route));
+  server.set_access_log(logging::access);
   if (!webui) return;
   for (const webui::Asset& a : webui::assets()) {
     std::string pattern;  // a regex: escape the dots of "/ui/app.js"
@@ -275,12 +296,92 @@ void install_routes(http::Server& server, const config::Options& o, const http::
   }
 }
 
+logging::LogOptions log_options(const config::Options& o) {
+  logging::LogOptions lo;
+  lo.level = o.str("log-level");
+  lo.format = o.str("log-format");
+  lo.file = o.str("log-file");
+  lo.max_bytes = o.integer("log-max-kb") << 10;
+  lo.files = static_cast<int>(o.integer("log-files"));
+  return lo;
+}
+
+std::string url_of(const std::string& host, int port) {
+  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// The main listener and, with --ollama-port, a second one serving the same routes.
+struct Listeners {
+  std::vector<std::unique_ptr<http::Server>> servers;
+  std::vector<int> ports;
+  std::vector<std::thread> threads;
+  void stop() {
+    for (auto& s : servers) s->stop();
+  }
+  void join() {
+    for (auto& t : threads) t.join();
+    threads.clear();
+  }
+  http::ConnectionStats connection_stats() const {  // summed over the listeners
+    http::ConnectionStats sum;
+    for (const auto& s : servers) {
+      const http::ConnectionStats c = s->connection_stats();
+      sum.open += c.open, sum.threads += c.threads, sum.max_connections += c.max_connections;
+      sum.timed_out += c.timed_out, sum.overloaded += c.overloaded;
+    }
+    return sum;
+  }
+};
+
+void open_listeners(Listeners& l, const config::Options& o, Metrics& metrics, std::atomic<Service*>& service,
+                    std::atomic<bool>& ready) {
+  http::ServerOptions so;
+  so.host = o.str("host");
+  so.port = static_cast<int>(o.integer("port"));
+  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
+  so.threads = static_cast<int>(o.integer("http-threads"));
+  so.max_connections = static_cast<int>(o.integer("max-connections"));
+  so.request_timeout_s = static_cast<int>(o.integer("request-timeout"));
+  so.keep_alive_timeout_s = static_cast<int>(o.integer("keep-alive-timeout"));
+  so.record_text = o.flag("log-prompts");
+  std::vector<int> wanted = {so.port};
+  if (o.integer("ollama-port") >= 0) wanted.push_back(static_cast<int>(o.integer("ollama-port")));
+  for (int port : wanted) {
+    so.port = port;
+    l.servers.push_back(std::make_unique<http::Server>(so));
+    install_routes(*l.servers.back(), o, so, metrics, service, ready);
+    std::string err;
+    const int bound = l.servers.back()->bind(&err);
+    if (bound < 0) throw std::runtime_error(err);
+    l.ports.push_back(bound);
+  }
+  for (auto& s : l.servers) l.threads.emplace_back([srv = s.get()] { srv->run(); });
+}
+
+// Loads the model, starts the engine and the Service over them (logs the scheduler line).
+void start_service(const config::Options& o, Metrics& metrics, std::unique_ptr<LoadedModel>& model,
+                   std::unique_ptr<Engine>& engine, std::unique_ptr<Service>& chat) {
+  model = load_from_options(o, [](const std::string& line) { logging::info(line); });
+  const EngineOptions eo = engine_options(o);
+  engine = std::make_unique<Engine>(*model, eo);
+  const EngineStats st = engine->stats();
+  logging::write(logging::Level::Info, "scheduler",
+                 {{"parallel", eo.parallel}, {"ctx", model->n_ctx}, {"prefill_chunk", eo.prefill_chunk},
+                  {"cache_mib", o.integer("cache-mb")},
+                  {"disk_cache", st.disk_enabled ? eo.disk_cache_dir : std::string("off")},
+                  {"disk_cache_mib", st.disk_enabled ? o.integer("cache-disk-mb") : 0},
+                  {"disk_cache_entries", st.disk_enabled ? st.disk.entries : 0}});
+  const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
+  chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
+}
+
 int run_serve(const config::Options& o) {
   const std::string host = o.str("host");
   const std::string key = o.str("api-key");
   if (!is_loopback(host) && key.empty()) {
     throw std::runtime_error("refusing to listen on non-loopback address " + host + " without --api-key (or LFMD_API_KEY)");
   }
+  logging::init(log_options(o));
   // Signals are taken by one thread (sigwait), so no handler runs inside a library call.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -289,26 +390,18 @@ int run_serve(const config::Options& o) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  http::ServerOptions so;
-  so.host = host;
-  so.port = static_cast<int>(o.integer("port"));
-  so.max_body_bytes = static_cast<size_t>(o.integer("max-body"));
-  so.threads = static_cast<int>(o.integer("http-threads"));
-  so.max_connections = static_cast<int>(o.integer("max-connections"));
-  so.request_timeout_s = static_cast<int>(o.integer("request-timeout"));
-  so.keep_alive_timeout_s = static_cast<int>(o.integer("keep-alive-timeout"));
-  http::Server server(so);
   Metrics metrics;
-  metrics.connections = [&server] { return server.connection_stats(); };
   std::atomic<Service*> service{nullptr};
   std::atomic<bool> ready{false};
-
-  install_routes(server, o, so, metrics, service, ready);
-
-  std::string err;
-  const int port = server.bind(&err);
-  if (port < 0) throw std::runtime_error(err);
-  std::thread http_thread([&] { server.run(); });
+  Listeners listeners;
+  try {
+    open_listeners(listeners, o, metrics, service, ready);
+  } catch (...) {
+    listeners.stop();
+    listeners.join();
+    throw;
+  }
+  metrics.connections = [&listeners] { return listeners.connection_stats(); };
   std::atomic<bool> stop_requested{false};
   std::atomic<Engine*> live_engine{nullptr};
   const int drain_s = static_cast<int>(o.integer("drain-timeout"));
@@ -316,38 +409,27 @@ int run_serve(const config::Options& o) {
     int sig = 0;
     sigwait(&sigs, &sig);
     if (stop_requested.exchange(true)) return;
-    std::fprintf(stderr, "lfmd: signal %d: stopping\n", sig);
+    logging::write(logging::Level::Info, "stopping", {{"signal", sig}});
     // Queued and new requests get 503 now; running ones may finish within the drain timeout,
-    // then end with a final event; then the listener closes.
+    // then end with a final event; then the listeners close.
     if (Engine* e = live_engine.load()) {
       e->drain();
       if (!e->wait_idle(std::chrono::seconds(drain_s)))
-        std::fprintf(stderr, "lfmd: drain timeout (%d s): ending %lld running requests\n", drain_s,
-                     static_cast<long long>(e->stats().running));
+        logging::write(logging::Level::Warn, "drain_timeout",
+                       {{"seconds", drain_s}, {"ending_running", e->stats().running}});
       e->shutdown();
     }
-    server.stop();
+    listeners.stop();
   });
 
   std::unique_ptr<LoadedModel> model;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Service> chat;
   try {
-    model = load_from_options(o);
-    const EngineOptions eo = engine_options(o);
-    engine = std::make_unique<Engine>(*model, eo);
-    const EngineStats st = engine->stats();
-    const std::string disk = st.disk_enabled ? eo.disk_cache_dir + " (" + std::to_string(o.integer("cache-disk-mb")) + " MiB, " +
-                                                   std::to_string(st.disk.entries) + " entries)"
-                                             : std::string("off");
-    std::fprintf(stderr, "lfmd: scheduler: %lld parallel sequences x %lld-token context, prefill chunk %lld, prefix cache %lld MiB, on disk %s\n",
-                 static_cast<long long>(eo.parallel), static_cast<long long>(model->n_ctx),
-                 static_cast<long long>(eo.prefill_chunk), static_cast<long long>(o.integer("cache-mb")), disk.c_str());
-    const std::string model_id = o.str("model-alias").empty() ? model->name : o.str("model-alias");
-    chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
+    start_service(o, metrics, model, engine, chat);
   } catch (...) {
-    server.stop();
-    http_thread.join();
+    listeners.stop();
+    listeners.join();
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
     throw;
@@ -355,10 +437,19 @@ int run_serve(const config::Options& o) {
   live_engine = engine.get();
   service = chat.get();
   ready = true;
-  std::printf("listening on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(), port);
+  auto throughput = std::make_unique<logging::ThroughputLog>([e = engine.get()] { return e->stats(); },
+                                                             static_cast<int>(o.integer("log-stats-ms")));
+  // stdout: the machine-readable ports (tests and scripts read them); the log says it too.
+  std::printf("listening on %s\n", url_of(host, listeners.ports[0]).c_str());
+  if (listeners.ports.size() > 1) std::printf("ollama listening on %s\n", url_of(host, listeners.ports[1]).c_str());
   std::fflush(stdout);
-  http_thread.join();  // returns after server.stop()
+  logging::write(logging::Level::Info, "start",
+                 {{"url", url_of(host, listeners.ports[0])},
+                  {"ollama_url", listeners.ports.size() > 1 ? url_of(host, listeners.ports[1]) : std::string("off")},
+                  {"model", chat->model_id()}});
+  listeners.join();  // returns after stop()
   // Stop admission, end running generations with a final event, then exit 0.
+  throughput.reset();
   engine->shutdown();
   service = nullptr;
   live_engine = nullptr;
@@ -366,7 +457,8 @@ int run_serve(const config::Options& o) {
   engine.reset();
   if (!stop_requested.exchange(true)) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
-  std::fprintf(stderr, "lfmd: stopped\n");
+  logging::write(logging::Level::Info, "stopped");
+  logging::shutdown();
   return 0;
 }
 

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/request_record.h"
+
 namespace lfmd::http {
 
 struct Request {
@@ -22,6 +24,8 @@ struct Request {
   int remote_port = 0;
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::vector<std::string> path_params;              // captures of the route pattern
+  // This request's access-log record (one per request, shared by its filter, route and stream).
+  std::shared_ptr<RequestRecord> record;
   std::string header(const std::string& lower_name) const;
 };
 
@@ -58,6 +62,7 @@ struct ServerOptions {
   int keep_alive_max_requests = 1000;
   int threads = 16;                 // connection threads kept ready
   int max_connections = 2048;       // open connections served at once (one thread each); more: 503
+  bool record_text = false;         // RequestRecord::keep_text of every request (--log-prompts)
 };
 
 struct ConnectionStats {
@@ -68,6 +73,10 @@ struct ConnectionStats {
   long long overloaded = 0; // connections answered 503 at the connection cap
 };
 
+// Called once per request after its response (a stream: all of it) was written, or failed to be.
+// The Request has no body. status: the response's HTTP status.
+using AccessLog = std::function<void(const Request&, int status, RequestRecord&)>;
+
 class Server {
  public:
   explicit Server(ServerOptions opt);
@@ -77,6 +86,7 @@ class Server {
   void set_filter(Filter f);
   // Response for unknown routes and for bodies over max_body_bytes (status 404 / 413).
   void set_error_handler(std::function<Response(int status, const Request&)> h);
+  void set_access_log(AccessLog log);
   // Binds; returns the port (useful with port 0), or -1 with *error set.
   int bind(std::string* error);
   ConnectionStats connection_stats() const;  // any thread

@@ -54,15 +54,39 @@ class SinkWriter final : public StreamWriter {
   bool failed_ = false;
 };
 
-Request convert(const httplib::Request& r) {
+// The record of the request this worker thread is serving: made when the request is first seen
+// (pre-routing, or an error before it), dropped by the access log after the response is written.
+// httplib serves a request, stream body included, on one thread from start to logger.
+thread_local std::shared_ptr<RequestRecord> t_record;
+std::atomic<uint64_t> g_next_record_id{1};
+bool g_record_text = false;
+
+std::shared_ptr<RequestRecord> current_record(bool fresh) {
+  if (fresh || !t_record) {
+    t_record = std::make_shared<RequestRecord>();
+    t_record->id = g_next_record_id.fetch_add(1);
+    t_record->keep_text = g_record_text;
+  }
+  return t_record;
+}
+
+// with_body = false: for the access log (no body copy, no record: the caller has it).
+Request convert(const httplib::Request& r, bool with_body = true) {
   Request out;
+  if (with_body) out.record = current_record(false);
   out.method = r.method;
   out.path = r.path;
-  out.body = r.body;
+  if (with_body) out.body = r.body;
   out.remote_addr = r.remote_addr;
   out.remote_port = r.remote_port;
   for (const auto& [k, v] : r.headers) out.headers.emplace(lower(k), v);
   for (size_t i = 1; i < r.matches.size(); ++i) out.path_params.push_back(r.matches[i].str());
+  return out;
+}
+
+Request convert_with(const httplib::Request& r, std::shared_ptr<RequestRecord> rec) {
+  Request out = convert(r, false);
+  out.record = std::move(rec);
   return out;
 }
 
@@ -297,6 +321,7 @@ struct Server::Impl {
   GuardedServer srv;
   Filter filter;
   std::function<Response(int, const Request&)> on_error;
+  AccessLog access_log;
 };
 
 Server::Server(ServerOptions opt) : impl_(nullptr) {
@@ -305,6 +330,7 @@ Server::Server(ServerOptions opt) : impl_(nullptr) {
   if (open_files > 0) opt.max_connections = static_cast<int>(std::min<long>(opt.max_connections, open_files - 64));
   opt.max_connections = std::max({opt.max_connections, opt.threads, 2});
   impl_ = std::make_unique<Impl>(opt);
+  g_record_text = opt.record_text;
   auto& s = impl_->srv;
   s.new_task_queue = [impl = impl_.get()] { return new GrowingTaskQueue(impl->opt, impl->counters); };
   s.set_payload_max_length(opt.max_body_bytes);
@@ -325,7 +351,17 @@ Server::Server(ServerOptions opt) : impl_(nullptr) {
     }
     apply(internal_error(what), res);
   });
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    std::shared_ptr<RequestRecord> rec = current_record(false);
+    t_record.reset();
+    try {
+      if (impl_->access_log) impl_->access_log(convert_with(req, rec), res.status, *rec);
+    } catch (...) {
+      // A log line that cannot be written never takes the server down.
+    }
+  });
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    current_record(true);
     if (!impl_->filter) return httplib::Server::HandlerResponse::Unhandled;
     std::optional<Response> r = impl_->filter(convert(req));
     if (!r) return httplib::Server::HandlerResponse::Unhandled;
@@ -369,6 +405,7 @@ void Server::route(const std::string& method, const std::string& pattern, Handle
   else if (method == "OPTIONS") impl_->srv.Options(re, wrapped);
 }
 
+void Server::set_access_log(AccessLog log) { impl_->access_log = std::move(log); }
 void Server::set_filter(Filter f) { impl_->filter = std::move(f); }
 void Server::set_error_handler(std::function<Response(int, const Request&)> h) { impl_->on_error = std::move(h); }
 

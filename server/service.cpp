@@ -4,6 +4,7 @@
 #include "server/protocols/anthropic_messages.h"
 #include "server/protocols/openai_chat.h"
 #include "server/protocols/openai_completions.h"
+#include "server/protocols/ollama.h"
 #include "server/protocols/openai_responses.h"
 #include "server/protocols/wire.h"
 
@@ -55,6 +56,29 @@ const std::vector<Service::Route>& Service::routes() {
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return s.get_model(r, a);
        }},
+      // Ollama's API (server/protocols/ollama.cpp).
+      {"POST", "/api/chat",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return ollama::chat(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"POST", "/api/generate",
+       [](Service& s, const http::Request& r, const http::AliveCheck& a) {
+         return ollama::generate(s.pipeline(), s.model_id(), r, a);
+       }},
+      {"GET", "/api/tags",
+       [](Service& s, const http::Request&, const http::AliveCheck&) {
+         return ollama::tags(s.pipeline(), s.model_id());
+       }},
+      {"POST", "/api/show",
+       [](Service& s, const http::Request& r, const http::AliveCheck&) {
+         return ollama::show(s.pipeline(), s.model_id(), r);
+       }},
+      {"GET", "/api/ps",
+       [](Service& s, const http::Request&, const http::AliveCheck&) {
+         return ollama::ps(s.pipeline(), s.model_id());
+       }},
+      {"GET", "/api/version",
+       [](Service&, const http::Request&, const http::AliveCheck&) { return ollama::version(); }},
       {"GET", "/metrics",
        [](Service& s, const http::Request& r, const http::AliveCheck& a) {
          return s.metrics_text(r, a);

@@ -73,7 +73,46 @@ Generation::Generation(GenerationSetup setup)
 
 Generation::~Generation() = default;
 
+static const char* finish_name(OutputFinish f) {
+  switch (f) {
+    case OutputFinish::EndOfTurn: return "stop";
+    case OutputFinish::StopSequence: return "stop_sequence";
+    case OutputFinish::Length: return "length";
+    case OutputFinish::ToolCalls: return "tool_calls";
+  }
+  return "stop";
+}
+
+void Generation::record(const char* finish, const OutputEvent* fin) {
+  if (!s_.record) return;
+  RequestRecord& r = *s_.record;
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.generations += 1;
+  if (r.generations == 1) {
+    r.finish = finish;
+    r.handoff = s_.policy.mode == HandoffMode::Off ? "off" : low_ ? "handoff" : "local";
+    if (cloud_ || std::string_view(finish) == "cloud") r.upstream = "cloud";
+    else if (handoff_error_.is_object()) r.upstream = handoff_error_.value("reason", "error");
+    if (got_token_) r.ttft_ms = std::chrono::duration<double, std::milli>(first_token_ - start_).count();
+    const double decode_s = std::chrono::duration<double>(last_token_ - first_token_).count();
+    if (n_tokens_ > 1 && decode_s > 0) r.decode_tps = (n_tokens_ - 1) / decode_s;
+    r.prompt_tokens = fin ? fin->usage.prompt_tokens : s_.prompt_tokens;
+  }
+  if (fin) {
+    r.cached_tokens += r.generations == 1 ? fin->usage.cached_tokens : 0;
+    r.completion_tokens += fin->usage.completion_tokens;
+    if (r.keep_text) {
+      if (!fin->reasoning.empty()) r.output_text += "<think>" + fin->reasoning + "</think>";
+      r.output_text += fin->content;
+      for (const auto& c : fin->tool_calls) r.output_text += "[" + c.name + "(" + c.arguments + ")]";
+    }
+  } else {
+    r.completion_tokens += n_tokens_;
+  }
+}
+
 void Generation::client_gone() {
+  record("client_gone", nullptr);
   s_.cancel();
   s_.metrics->disconnects += 1;
 }
@@ -155,8 +194,11 @@ Generation::Source Generation::choose_source(const http::AliveCheck& alive) {
 void Generation::on_token(const TokenEvent& ev) {
   if (ev.token >= 0) {
     const auto now = Clock::now();
-    if (!got_token_)
+    n_tokens_ += 1;
+    if (!got_token_) {
+      first_token_ = now;
       s_.metrics->ttft.observe(std::chrono::duration<double>(now - start_).count());
+    }
     else
       s_.metrics->itl.observe(std::chrono::duration<double>(now - last_token_).count());
     got_token_ = true;
@@ -273,6 +315,7 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
       continue;
     }
     if (ev->kind == TokenEvent::Kind::Error) {
+      record("error", nullptr);
       OutputEvent err = event_of(OutputEvent::Kind::Error, ev->error);
       err.shutting_down = ev->shutting_down;
       sink(std::move(err));
@@ -282,10 +325,12 @@ PumpEnd Generation::pump(const EventSink& sink, const http::AliveCheck& alive) {
     OutputEvent fin = finish_event(*ev);
     if (auto cloud =
             try_cloud_answer(ev->confidence_summary.value_or(ConfidenceSummary{}), alive)) {
+      record("cloud", &fin);
       return sink(*cloud) ? PumpEnd::Finished : (client_gone(), PumpEnd::ClientGone);
     }
     if (!handoff_error_.is_null()) fin.annotations["handoff_error"] = handoff_error_;
     if (!s_.streaming) s_.metrics->count("lfmd_responses_served_total", "by=\"local\"");
+    record(finish_name(fin.finish), &fin);
     return sink(fin) ? PumpEnd::Finished : (client_gone(), PumpEnd::ClientGone);
   }
 }
@@ -294,6 +339,7 @@ PumpEnd Generation::pump_cloud(const EventSink& sink, const http::AliveCheck& al
   UpstreamStream& up = cloud_->up;
   const json notes = annotations(probe_summary_, probe_summary_.n);
   auto gone = [&] {
+    record("client_gone", nullptr);
     up.call->cancel();
     s_.metrics->disconnects += 1;
     return PumpEnd::ClientGone;
@@ -326,6 +372,7 @@ PumpEnd Generation::pump_cloud(const EventSink& sink, const http::AliveCheck& al
       // Committed to the cloud answer: the break is reported in-band, as any stream error.
       count_fallback(*s_.metrics,
                      HandoffError{"stream_broken", "the upstream stream broke: " + ev->error, 0});
+      record("error", nullptr);
       sink(event_of(OutputEvent::Kind::Error, "upstream stream interrupted"));
       return PumpEnd::Failed;
     }
@@ -343,6 +390,7 @@ PumpEnd Generation::pump_cloud(const EventSink& sink, const http::AliveCheck& al
     }
   }
   up.call->cancel();
+  record("cloud", nullptr);
   return PumpEnd::Finished;
 }
 

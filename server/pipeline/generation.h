@@ -45,6 +45,7 @@ struct GenerationSetup {
   // Called by pump() for each generated token after its output events went to the sink (the C
   // library's per-token callback: token id + the text those events carried); may be empty.
   std::function<void(const TokenEvent&)> on_token;
+  std::shared_ptr<RequestRecord> record;   // the access log's (null: not logged)
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };
@@ -86,6 +87,8 @@ class Generation {
   std::optional<OutputEvent> try_cloud_answer(const ConfidenceSummary& cs,
                                               const http::AliveCheck& alive);
   void count_decision(bool low);
+  // Adds this answer to the request's access-log record (finish: how it ended).
+  void record(const char* finish, const OutputEvent* fin);
 
   GenerationSetup s_;
   output::StreamParser parser_;
@@ -95,7 +98,8 @@ class Generation {
   nlohmann::ordered_json handoff_error_ = nullptr;  // why a decided handoff was answered locally
   nlohmann::ordered_json pending_logprobs_ = nlohmann::ordered_json::array();
   std::vector<nlohmann::ordered_json> trace_;
-  std::chrono::steady_clock::time_point start_, last_token_;
+  std::chrono::steady_clock::time_point start_, first_token_, last_token_;
+  int64_t n_tokens_ = 0;  // tokens seen by on_token
   bool got_token_ = false;
   int64_t reasoning_tokens_ = 0;
   ConfidenceSummary probe_summary_;

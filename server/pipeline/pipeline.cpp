@@ -141,6 +141,11 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(
   setup.proxy_body = std::string(so.raw_body);
   setup.prompt_tokens = n_prompt;
   setup.on_token = std::move(on_token);
+  setup.record = so.record;
+  if (so.record) {
+    std::lock_guard<std::mutex> lock(so.record->mu);
+    if (so.record->keep_text && so.record->prompt_text.empty()) so.record->prompt_text = text;
+  }
   apply_test_hooks(so.raw_body, text, g, setup);
   const uint64_t id = engine_.submit(std::move(g), setup.stream);
   if (id == 0) return engine_.draining() ? api::shutting_down() : api::rate_limited(1);

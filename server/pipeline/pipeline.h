@@ -41,6 +41,8 @@ struct StartOptions {
   // The client's raw body: its test-hook fields (with --test-hooks), and for Chat Completions the
   // request a proxy handoff forwards upstream (handoff.h upstream_body).
   std::string_view raw_body;
+  // The HTTP request's access-log record: the generation adds its tokens, timings and outcome.
+  std::shared_ptr<RequestRecord> record;
 };
 
 class Pipeline {

@@ -248,7 +248,7 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
   api::MessagesRequest& mr = std::get<api::MessagesRequest>(parsed);
   // The cloud upstream speaks Chat Completions, not this body: a low-confidence answer is flagged.
   if (pipeline.options().handoff.mode == HandoffMode::Proxy) mr.extra["handoff"] = "flag";
-  auto started = pipeline.start(mr, StartOptions{mr.stream, req.body});
+  auto started = pipeline.start(mr, StartOptions{mr.stream, req.body, req.record});
   if (auto* err = std::get_if<api::ApiError>(&started)) return error_response(*err);
   auto gen = std::get<std::shared_ptr<Generation>>(std::move(started));
   const std::string id = "msg_" + wire::random_hex(24);

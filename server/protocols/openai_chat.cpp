@@ -251,13 +251,13 @@ http::Response stream(const Generations& gens, const Envelope& env, const http::
 // Choice 0 first; with n > 1 the others are submitted once its prompt is computed, so they
 // restart from it in the prefix cache (one prefill for all). Seeds: seed + i.
 std::variant<Generations, api::ApiError> start_choices(Pipeline& p, const api::ChatRequest& cr,
-                                                       const std::string& body,
+                                                       const http::Request& req,
                                                        const http::AliveCheck& alive) {
   Generations gens;
   for (int32_t i = 0; i < cr.n; ++i) {
     Conversation c = cr;
     if (c.seed) c.seed = *c.seed + static_cast<uint64_t>(i);
-    auto started = p.start(c, StartOptions{cr.stream, body});
+    auto started = p.start(c, StartOptions{cr.stream, req.body, req.record});
     if (auto* err = std::get_if<api::ApiError>(&started)) {
       for (auto& g : gens) g->cancel();
       return *err;
@@ -326,7 +326,7 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
           api::invalid_request("handoff \"proxy\" needs n=1", "n", "unsupported_value"));
     }
   }
-  auto started = start_choices(pipeline, cr, req.body, alive);
+  auto started = start_choices(pipeline, cr, req, alive);
   if (auto* err = std::get_if<api::ApiError>(&started)) return wire::error_response(*err);
   const Generations& gens = std::get<Generations>(started);
   const Envelope env{"chatcmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)),

@@ -205,12 +205,13 @@ using Generations = std::vector<std::shared_ptr<Generation>>;
 
 // Submits every prompt at once (they share the engine's batches); the error of the first that
 // cannot start, after cancelling the others.
-std::variant<Generations, api::ApiError> start_all(Pipeline& p, const Request& r, bool stream) {
+std::variant<Generations, api::ApiError> start_all(Pipeline& p, const Request& r, bool stream,
+                                                   const std::shared_ptr<RequestRecord>& record) {
   Generations gens;
   for (const std::string& prompt : r.prompts) {
     Conversation c = r.conv;
     c.raw_prompt = prompt;
-    auto started = p.start(c, StartOptions{stream, ""});
+    auto started = p.start(c, StartOptions{stream, "", record});
     if (auto* err = std::get_if<api::ApiError>(&started)) {
       for (auto& g : gens) g->cancel();
       return *err;
@@ -324,7 +325,7 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
   auto parsed = parse(req.body);
   if (auto* err = std::get_if<api::ApiError>(&parsed)) return wire::error_response(*err);
   const Request& r = std::get<Request>(parsed);
-  auto started = start_all(pipeline, r, r.stream);
+  auto started = start_all(pipeline, r, r.stream, req.record);
   if (auto* err = std::get_if<api::ApiError>(&started)) return wire::error_response(*err);
   const Generations& gens = std::get<Generations>(started);
   const Envelope env{"cmpl-" + wire::random_hex(24), static_cast<int64_t>(std::time(nullptr)),

@@ -311,7 +311,7 @@ http::Response handle(Pipeline& pipeline, const std::string& model_id, const htt
   if (pipeline.options().handoff.mode == HandoffMode::Proxy && !rr.extra.contains("handoff")) {
     rr.extra["handoff"] = "flag";
   }
-  auto started = pipeline.start(rr, StartOptions{rr.stream, req.body});
+  auto started = pipeline.start(rr, StartOptions{rr.stream, req.body, req.record});
   if (auto* err = std::get_if<api::ApiError>(&started)) {
     if (err->param == "messages") err->param = "input";  // the pipeline names Chat's field
     return wire::error_response(*err);

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Installs the pinned `openai` npm package for the Node tests (tests/server/node_modules), the
+# Installs the pinned `openai` and `ollama` npm packages for the Node tests (tests/server/node_modules), the
 # Node example (examples/node_modules), puppeteer-core for the chat page test (tests/webui) and the
 # agent-protocol clients (tests/agents) from their package-lock.json files. Idempotent: a tree
 # that already has the locked version is left alone. Needs node >= 20 and npm (registry access).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 command -v npm >/dev/null || { echo "install.sh: npm not found (install Node.js 20+)" >&2; exit 1; }
+# tests/server also has the ollama client. A tree is current when every locked package of its
+# package.json has the locked version.
 for dir in "$root/tests/server" "$root/examples"; do
-  want=$(node -p "require('$dir/package-lock.json').packages['node_modules/openai'].version")
-  have=$(node -p "try { require('$dir/node_modules/openai/package.json').version } catch { '' }")
-  if [[ $have == "$want" ]]; then
-    echo "install.sh: $dir: openai $have already installed"
+  stale=$(node -e "
+    const lock = require('$dir/package-lock.json');
+    const deps = Object.keys(require('$dir/package.json').dependencies || {});
+    const bad = deps.filter((d) => {
+      try { return require('$dir/node_modules/' + d + '/package.json').version !== lock.packages['node_modules/' + d].version; }
+      catch { return true; }
+    });
+    console.log(bad.join(' '));")
+  if [[ -z $stale ]]; then
+    echo "install.sh: $dir: already installed"
     continue
   fi
-  echo "install.sh: $dir: npm ci (openai $want)"
+  echo "install.sh: $dir: npm ci ($stale)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
 # The chat page test (tests/webui): puppeteer-core, driving Debian's chromium (no browser download).

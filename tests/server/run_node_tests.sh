@@ -11,4 +11,10 @@ if [ ! -f node_modules/openai/package.json ]; then
   echo "SKIP: $(pwd)/node_modules/openai is missing: run bash tests/server/install.sh (npm ci in tests/agents)"
   exit 77
 fi
+case "$*" in *ollama*)
+  if [ ! -f node_modules/ollama/package.json ]; then
+    echo "SKIP: $(pwd)/node_modules/ollama is missing: run bash tests/server/install.sh"
+    exit 77
+  fi
+esac
 exec node --test --test-reporter=spec "$@"

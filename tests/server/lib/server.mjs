@@ -56,8 +56,8 @@ export async function startServer({ args = [], model, demo = false, threads = 2,
   const stderr = () => { try { return readFileSync(stderrPath, 'utf8'); } catch { return ''; } };
 
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => { live.delete(proc); resolve({ code, signal }); }));
+  let buf = '';  // all of stdout (the listening lines)
   const url = await new Promise((resolve, reject) => {
-    let buf = '';
     const timer = setTimeout(() => reject(new Error(`no 'listening on' line within ${timeoutMs} ms; stderr:\n${stderr()}`)), timeoutMs);
     proc.stdout.setEncoding('utf8');
     proc.stdout.on('data', (d) => {
@@ -73,6 +73,7 @@ export async function startServer({ args = [], model, demo = false, threads = 2,
     baseURL: `${url}/v1`,
     proc,
     stderr,
+    stdout: () => buf,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     async stop() {
       if (server.alive()) {
