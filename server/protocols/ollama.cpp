@@ -309,7 +309,7 @@ http::Response complete(const std::shared_ptr<Generation>& gen, const Shape& s,
       },
       alive);
   if (end == PumpEnd::ClientGone) return error_response(api::request_timeout());
-  if (last.kind == OutputEvent::Kind::Error) return error_response(api::server_error(last.text));
+  if (last.kind == OutputEvent::Kind::Error) return error_response(failure_of(last));
   if (last.kind == OutputEvent::Kind::CloudAnswer)
     return json_response(cloud_answer(s, last.body, t));
   json calls = json::array();
