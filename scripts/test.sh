@@ -8,7 +8,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_ORACLE=ON >/dev/null
 cmake --build build -j "$jobs"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLFMD_SANITIZE=ON >/dev/null
+# The sanitizer tree: clang with ASan/UBSan and libFuzzer coverage (tests/fuzz: each harness runs
+# LFMD_FUZZ_SECONDS in ctest; the unit suites run under the sanitizers).
+CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLFMD_SANITIZE=ON \
+      -DLFMD_FUZZ=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 status=0
 (cd build && ctest --output-on-failure -j "$jobs") || status=1

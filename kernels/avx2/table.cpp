@@ -1,5 +1,7 @@
 // AVX2 KernelTable: matmul dispatch, tile walking, and the small ops (attention vectorized,
 // the rest shared with the scalar reference for now).
+#include <cpuid.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -116,8 +118,10 @@ namespace lfmd::kernels {
 const KernelTable* avx2_table() {
   static const bool ok = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    // F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports has no "f16c".
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
   }();
   return ok ? avx2::table() : nullptr;
 }

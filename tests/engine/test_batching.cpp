@@ -33,7 +33,9 @@ TEST_CASE("engine: sequences batched together match each run alone, bit for bit"
   // Q4_0 weights are repacked at load on x86 (their own matmul kernel); Q8_0 are not.
   const std::pair<const char*, kernels::DType> cases[] = {
       {"tiny", kernels::DType::Q8_0}, {"tiny-moe", kernels::DType::Q8_0}, {"tiny-moe", kernels::DType::Q4_0}};
-  for (const auto& [preset, type] : cases) {
+  for (const auto& c : cases) {
+    const char* const preset = c.first;  // not a structured binding: CAPTURE's lambda takes it
+    const kernels::DType type = c.second;
     CAPTURE(preset);
     CAPTURE(kernels::type_info(type).name);
     LoadOptions lo;

@@ -28,7 +28,9 @@ TEST_CASE("engine: logits do not depend on the thread count or the matmul work u
     // tens of units per matrix, so shares are split and the back of a share gets taken.
     const std::pair<int, size_t> configs[] = {
         {1, 512u << 10}, {2, 2048}, {3, 2048}, {2, 512u << 10}, {3, 40000}};
-    for (auto [threads, unit] : configs) {
+    for (const auto& config : configs) {
+      const int threads = config.first;  // not structured bindings: CAPTURE's lambda takes them
+      const size_t unit = config.second;
       CAPTURE(threads);
       CAPTURE(unit);
       LoadOptions lo;

@@ -97,8 +97,9 @@ TEST_CASE("attention_tile: spec vs double, tables vs spec") {
   std::mt19937 rng(6);
   for (int64_t hd : {1, 8, 36, 64, 100, 128}) {
     for (int64_t group : {1, 3, 4}) {
-      for (auto [n_tok, last] :
+      for (auto shape :
            {std::pair<int64_t, int64_t>{1, 1}, {1, 32}, {1, 33}, {3, 13}, {5, 70}, {2, 300}}) {
+        const int64_t n_tok = shape.first, last = shape.second;  // CAPTURE's lambda takes them
         CAPTURE(hd);
         CAPTURE(group);
         CAPTURE(n_tok);

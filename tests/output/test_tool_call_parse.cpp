@@ -62,7 +62,9 @@ TEST_CASE("number literals") {
       {"9007199254740993", "9007199254740993"},
       {"-12345678901234567890123", "-12345678901234567890123"},
   };
-  for (auto [lit, want] : cases) {
+  for (const auto& c : cases) {
+    const auto& lit = c.first;  // not structured bindings: INFO's lambda takes them
+    const auto& want = c.second;
     INFO(lit);
     CHECK(args_of(std::string("f(x=") + lit + ")") == std::string(R"({"x":)") + want + "}");
   }
