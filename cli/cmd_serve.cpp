@@ -375,6 +375,19 @@ void start_service(const config::Options& o, Metrics& metrics, std::unique_ptr<L
   chat = std::make_unique<Service>(*engine, *model, model_id, pipeline_options(o), metrics);
 }
 
+// Queued and new requests get 503 now; running ones may finish within drain_s seconds, then end
+// with a final event; then the listeners close. engine: null while the model still loads.
+void stop_gracefully(Engine* engine, Listeners& listeners, int drain_s) {
+  if (engine) {
+    engine->drain();
+    if (!engine->wait_idle(std::chrono::seconds(drain_s)))
+      logging::write(logging::Level::Warn, "drain_timeout",
+                     {{"seconds", drain_s}, {"ending_running", engine->stats().running}});
+    engine->shutdown();
+  }
+  listeners.stop();
+}
+
 int run_serve(const config::Options& o) {
   const std::string host = o.str("host");
   const std::string key = o.str("api-key");
@@ -410,16 +423,7 @@ int run_serve(const config::Options& o) {
     sigwait(&sigs, &sig);
     if (stop_requested.exchange(true)) return;
     logging::write(logging::Level::Info, "stopping", {{"signal", sig}});
-    // Queued and new requests get 503 now; running ones may finish within the drain timeout,
-    // then end with a final event; then the listeners close.
-    if (Engine* e = live_engine.load()) {
-      e->drain();
-      if (!e->wait_idle(std::chrono::seconds(drain_s)))
-        logging::write(logging::Level::Warn, "drain_timeout",
-                       {{"seconds", drain_s}, {"ending_running", e->stats().running}});
-      e->shutdown();
-    }
-    listeners.stop();
+    stop_gracefully(live_engine.load(), listeners, drain_s);
   });
 
   std::unique_ptr<LoadedModel> model;

@@ -254,7 +254,7 @@ class GuardedServer final : public httplib::Server {
       if (!wait_for_request(fd)) return;
       DeadlineStream strm(fd, DeadlineStream::Clock::now() + std::chrono::seconds(opt_.request_timeout_s),
                           opt_.read_timeout_s * 1000, opt_.write_timeout_s * 1000);
-      const bool close_after = --left == 0 || !is_running();
+      const bool close_after = --left == 0 || stopping();
       bool closed = false;
       const bool ok = process_request(strm, close_after, closed, nullptr);
       tls_deadline_hit = false;
@@ -270,11 +270,15 @@ class GuardedServer final : public httplib::Server {
     }
   }
 
+  // stop() closes the listening socket at once; is_running() stays true until every connection
+  // thread has returned, so idle keep-alive connections watch the socket instead.
+  bool stopping() const { return svr_sock_ == INVALID_SOCKET; }
+
   // Waits (in slices, to notice a stop) for the first byte of the next request; false when the
   // keep-alive timeout passes, the peer closes, or the server stops.
   bool wait_for_request(int fd) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(opt_.keep_alive_timeout_s);
-    while (is_running()) {
+    while (!stopping()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
       if (left <= 0) return false;
       const int r = sock::wait_readable(fd, static_cast<int>(std::min<long long>(left, 250)));
