@@ -179,8 +179,8 @@ class DeadlineStream final : public httplib::Stream {
     if (n > 0) wrote_ = true;
     return n;
   }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { endpoint(::getpeername, ip, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { endpoint(::getsockname, ip, port); }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { sock::endpoint(fd_, true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { sock::endpoint(fd_, false, ip, port); }
   socket_t socket() const override { return fd_; }
 
   bool deadline_hit() const { return deadline_hit_; }
@@ -191,25 +191,6 @@ class DeadlineStream final : public httplib::Stream {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
     return static_cast<int>(std::clamp<long long>(left, 0, read_timeout_ms_));
   }
-  template <typename Fn>
-  void endpoint(Fn fn, std::string& ip, int& port) const {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    port = 0;
-    if (fn(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (ss.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-      port = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-      port = ntohs(a->sin6_port);
-    }
-    ip = buf;
-  }
-
   const int fd_;
   const Clock::time_point deadline_;
   const int read_timeout_ms_, write_timeout_ms_;

@@ -13,6 +13,28 @@
 
 namespace lfmd::http::sock {
 
+bool endpoint(int fd, bool remote, std::string& ip, int& port) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  port = 0;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  if ((remote ? ::getpeername(fd, sa, &len) : ::getsockname(fd, sa, &len)) != 0) return false;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    port = ntohs(a->sin6_port);
+  } else {
+    return false;
+  }
+  ip = buf;
+  return true;
+}
+
 int find_peer(const std::string& addr, int port) {
   DIR* d = ::opendir("/proc/self/fd");
   if (!d) return -1;
@@ -23,23 +45,9 @@ int find_peer(const std::string& addr, int port) {
     if (*end != '\0' || fd < 0) continue;
     struct stat st {};
     if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
-    char buf[INET6_ADDRSTRLEN] = {};
+    std::string ip;
     int p = 0;
-    if (ss.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-      p = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-      p = ntohs(a->sin6_port);
-    } else {
-      continue;
-    }
-    if (p == port && addr == buf) {
+    if (endpoint(static_cast<int>(fd), true, ip, p) && p == port && ip == addr) {
       found = static_cast<int>(fd);
       break;
     }

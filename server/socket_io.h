@@ -7,6 +7,8 @@
 
 namespace lfmd::http::sock {
 
+// The peer's (remote) or this side's (local) address of a socket: false if not IPv4/IPv6.
+bool endpoint(int fd, bool remote, std::string& ip, int& port);
 // The connection's socket, found by its peer address (slow: scans /proc/self/fd); -1 if none.
 int find_peer(const std::string& addr, int port);
 // false once the peer has closed (EOF) or reset the connection; true for fd < 0 (unknown).
