@@ -122,6 +122,7 @@ std::unique_ptr<LoadedModel> load_model(const LoadOptions& opt) {
   ctx.pool = lm->pool.get();
   ctx.max_batch = lm->max_batch;
   ctx.repack = opt.repack;
+  ctx.kv_type = opt.kv_type;
   ctx.matmul_unit_bytes = opt.matmul_unit_bytes;
   ctx.repack_progress = opt.repack_progress;
   // Page the weights in first: a model that repacks them reads them all at construction, then

@@ -15,6 +15,12 @@
 
 namespace lfmd {
 
+// The KV cache type of `lfmd` commands and liblfmd when none is given (LoadOptions itself keeps
+// F32, the exact cache, for programs and tests that do not choose). F16: on the oracle models
+// lfmd's f16 cache lands 8.8e-5 (median rel L2) from llama.cpp's F32 cache, llama.cpp's own F16
+// cache 1.2e-4 (tests/integration/test_oracle.py kv-*).
+constexpr kernels::KvType kDefaultKvType = kernels::KvType::F16;
+
 struct LoadOptions {
   std::string path;
   int n_threads = 0;        // 0 = all hardware threads
@@ -22,6 +28,9 @@ struct LoadOptions {
   int64_t max_batch = 512;  // tokens per forward pass (prefill chunk)
   std::string isa;          // "" = LFMD_ISA env or best available
   bool repack = true;       // load-time weight repacking (ForwardContext::repack)
+  // KV cache element type of new sequences (ForwardContext::kv_type); the CLI and liblfmd pass
+  // their own default.
+  kernels::KvType kv_type = kernels::KvType::F32;
   size_t matmul_unit_bytes = 512u << 10;  // ForwardContext::matmul_unit_bytes
   // Called while the weights are paged in: (bytes done, bytes total). Null = no prefault.
   std::function<void(uint64_t, uint64_t)> progress;

@@ -10,6 +10,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
     case Isa::Neon: return "neon";
   }
   return "unknown";
@@ -21,6 +22,12 @@ const KernelTable* kernel_table(Isa isa) {
     case Isa::Avx2:
 #if defined(LFMD_HAVE_AVX2)
       return avx2_table();
+#else
+      return nullptr;
+#endif
+    case Isa::Avx512:
+#if defined(LFMD_HAVE_AVX512)
+      return avx512_table();
 #else
       return nullptr;
 #endif
@@ -37,7 +44,7 @@ const KernelTable* kernel_table(Isa isa) {
 const KernelTable* select_kernels(const char* requested, const char** error) {
   if (error) *error = nullptr;
   if (requested == nullptr || requested[0] == '\0') {
-    for (Isa isa : {Isa::Avx2, Isa::Neon}) {
+    for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Neon}) {
       if (const KernelTable* t = kernel_table(isa)) return t;
     }
     return &scalar_table();
@@ -50,6 +57,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
   static const Named kNames[] = {
       {"scalar", Isa::Scalar, "LFMD_ISA=scalar requested but this CPU/build lacks it"},
       {"avx2", Isa::Avx2, "LFMD_ISA=avx2 requested but this CPU/build lacks it"},
+      {"avx512", Isa::Avx512, "LFMD_ISA=avx512 requested but this CPU/build lacks it"},
       {"neon", Isa::Neon, "LFMD_ISA=neon requested but this CPU/build lacks it"},
   };
   for (const Named& n : kNames) {
@@ -58,7 +66,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
     if (!t && error) *error = n.missing;
     return t;
   }
-  if (error) *error = "LFMD_ISA must be one of scalar, avx2, neon";
+  if (error) *error = "LFMD_ISA must be one of scalar, avx2, avx512, neon";
   return nullptr;
 }
 

@@ -1,5 +1,6 @@
 // lfmd kernels: raw-pointer numeric routines, no knowledge of models, threads or files.
-// Every routine has a scalar reference (kernels/ref/); ISA versions (kernels/avx2/, kernels/neon/)
+// Every routine has a scalar reference (kernels/ref/); ISA versions (kernels/avx2/, kernels/avx512/,
+// kernels/neon/)
 // must match it within the tolerances stated in tests/kernels/test_matmul.cpp and test_ops.cpp.
 #pragma once
 
@@ -44,7 +45,7 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // an importance matrix). Every DType is supported; returns false for an unknown one.
 bool quantize_row(DType t, const float* src, void* dst, int64_t n);
 
-enum class Isa { Scalar, Avx2, Neon };
+enum class Isa { Scalar, Avx2, Avx512, Neon };
 const char* isa_name(Isa isa);
 
 // Activations prepared once per matmul call (e.g. quantized to int8 blocks) so that several
@@ -70,25 +71,54 @@ struct PreparedActs {
 //   quant bytes of each row interleaved in 4-byte units: unit u (0..31) of rows 0..7 at 128 + 32u.
 constexpr int64_t kRepackRows = 8;
 
+
+// ---- KV cache storage ----
+// Element type of cached K/V rows; the values are the disk cache's kv_type numbers.
+enum class KvType : uint32_t { F32 = 0, F16 = 1, Q8_0 = 2 };
+const char* kv_type_name(KvType t);  // "f32" | "f16" | "q8_0"
+// Parses a kv_type_name; false for anything else.
+bool parse_kv_type(const char* name, KvType* out);
+// Bytes of one stored row of n elements (q8_0: n % 32 == 0, 34 bytes per 32).
+size_t kv_row_bytes(KvType t, int64_t n);
+// Stores n floats as one row: f32 copied, f16 rounded to nearest even (ggml's fp32->fp16),
+// q8_0 by ggml's reference quantize_row_q8_0.
+void kv_store_row(KvType t, const float* src, void* dst, int64_t n);
+// dst[i][0..n) = the n elements at src + i * row_bytes, i < m, as f32 (exact for every type).
+void kv_load_rows(KvType t, const void* src, size_t row_bytes, int64_t m, int64_t n, float* dst);
+
 // Keys per block of the online softmax: every query walks its keys from 0 in blocks of this
 // size whatever tile it runs in, so its reduction order depends only on its own key count.
 constexpr int64_t kAttnKeyBlock = 32;
+// Tokens per storage block of a sequence's K (or V) cache: block b holds positions
+// [b * kKvBlockTokens, (b + 1) * kKvBlockTokens), so a key block never spans two storage blocks.
+constexpr int64_t kKvBlockTokens = 256;
+static_assert(kKvBlockTokens % kAttnKeyBlock == 0, "key blocks must not span storage blocks");
 
 // A tile of causal attention: n_tok tokens of one sequence x the `group` query heads that share
 // one KV head. Query head g of token t: q + t * ld_q + g * head_dim (head_dim floats); its output
-// goes to out + t * ld_out + g * head_dim. Key / value j: k + j * ld_kv, v + j * ld_kv.
+// goes to out + t * ld_out + g * head_dim. Key j: head_dim elements of type kv_type at
+// k_blocks[j / kKvBlockTokens] + (j % kKvBlockTokens) * row_bytes + head_offset (V likewise).
 struct AttnTile {
   const float* q = nullptr;
   int64_t ld_q = 0;
   const int64_t* n_kv = nullptr;  // [n_tok] keys token t attends to (its position + 1); 0 = none
   int64_t n_tok = 0, group = 0, head_dim = 0;
-  const float* k = nullptr;
-  const float* v = nullptr;
-  int64_t ld_kv = 0;
+  KvType kv_type = KvType::F32;
+  const uint8_t* const* k_blocks = nullptr;  // storage blocks of kKvBlockTokens rows
+  const uint8_t* const* v_blocks = nullptr;
+  size_t row_bytes = 0;    // bytes of one stored row (every KV head of a token)
+  size_t head_offset = 0;  // bytes from a row's start to this KV head (q8_0: whole blocks)
   float scale = 1.0f;  // multiplies q.k
   float* out = nullptr;
   int64_t ld_out = 0;
 };
+
+// Rows [j0, j0 + m) of the tile's KV head in `blocks` (j0 a multiple of kAttnKeyBlock,
+// m <= kAttnKeyBlock) as f32 rows *ld floats apart: F32 points into the cache, other types are
+// converted into scratch ([kAttnKeyBlock][head_dim] floats). Every table reads K/V through it,
+// so the attention math is the f32 math whatever the cache type.
+const float* attn_kv_rows(const AttnTile& a, const uint8_t* const* blocks, int64_t j0, int64_t m,
+                          float* scratch, int64_t* ld);
 
 struct KernelTable {
   Isa isa;
@@ -145,7 +175,7 @@ struct KernelTable {
 // The table for `isa`; nullptr if that ISA is not compiled in or not supported by this CPU.
 const KernelTable* kernel_table(Isa isa);
 const KernelTable& scalar_table();
-// Chosen once: LFMD_ISA=scalar|avx2|neon if set (error if unavailable), else the best supported.
+// Chosen once: LFMD_ISA=scalar|avx2|avx512|neon if set (error if unavailable), else the best supported.
 // Returns nullptr and fills *error when LFMD_ISA names an unavailable ISA.
 const KernelTable* select_kernels(const char* requested, const char** error);
 

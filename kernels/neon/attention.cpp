@@ -110,9 +110,31 @@ void accumulate_all(const float* v, int64_t ld, int64_t m, int64_t hd, const flo
 }
 
 // One query row over keys [j0, j0 + m) of its block walk.
-void row_block(const AttnTile& a, const float* q, int64_t j0, int64_t m, float* acc, RowState& st) {
+// The block's K or V rows as f32 (attn_kv_rows), f16 converted with vcvt_f32_f16: exact, the same
+// floats as fp16_to_fp32, at a fraction of the scalar conversion's cost.
+const float* kv_rows(const AttnTile& a, const uint8_t* const* blocks, int64_t j0, int64_t m,
+                     float* scratch, int64_t* ld) {
+  if (a.kv_type != KvType::F16) return attn_kv_rows(a, blocks, j0, m, scratch, ld);
+  const uint8_t* row0 =
+      blocks[j0 / kKvBlockTokens] + (j0 % kKvBlockTokens) * a.row_bytes + a.head_offset;
+  const int64_t hd = a.head_dim;
+  for (int64_t i = 0; i < m; ++i) {
+    const auto* s = reinterpret_cast<const uint16_t*>(row0 + i * a.row_bytes);
+    float* d = scratch + i * hd;
+    int64_t k = 0;
+    for (; k + 4 <= hd; k += 4)
+      vst1q_f32(d + k, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(s + k))));
+    for (; k < hd; ++k) d[k] = fp16_to_fp32(s[k]);
+  }
+  *ld = hd;
+  return scratch;
+}
+
+// kb / vb: the block's K / V rows as f32, ld floats apart (attn_kv_rows).
+void row_block(const AttnTile& a, const float* q, const float* kb, int64_t ldk, const float* vb,
+               int64_t ldv, int64_t j0, int64_t m, float* acc, RowState& st) {
   float s[kB];
-  block_scores(q, a.k + j0 * a.ld_kv, a.ld_kv, m, a.head_dim, a.scale, s);
+  block_scores(q, kb, ldk, m, a.head_dim, a.scale, s);
   float bmx = st.mx;
   for (int64_t i = 0; i < m; ++i) bmx = std::max(bmx, s[i]);  // inline (fmax is a libm call)
   const bool first = j0 == 0;
@@ -133,7 +155,7 @@ void row_block(const AttnTile& a, const float* q, int64_t j0, int64_t m, float* 
   }
   st.sum = first ? bsum : std::fma(st.sum, static_cast<double>(alpha), bsum);
   st.mx = bmx;
-  accumulate_all(a.v + j0 * a.ld_kv, a.ld_kv, m, a.head_dim, s, first, alpha, acc);
+  accumulate_all(vb, ldv, m, a.head_dim, s, first, alpha, acc);
 }
 
 void finish_row(const float* acc, const RowState& st, int64_t n, int64_t hd, float* out) {
@@ -157,13 +179,22 @@ void attention_tile(const AttnTile& a) {
   st.assign(static_cast<size_t>(rows), RowState{});
   int64_t max_n = 0;
   for (int64_t t = 0; t < a.n_tok; ++t) max_n = std::max(max_n, a.n_kv[t]);
+  thread_local std::vector<float> kbuf, vbuf;  // one key block converted to f32, [kB][hd]
+  kbuf.resize(static_cast<size_t>(kB * hd));
+  vbuf.resize(static_cast<size_t>(kB * hd));
   for (int64_t j0 = 0; j0 < max_n; j0 += kB) {
+    // Converted once per tile and block, then read by every row of the tile.
+    const int64_t mb = std::min(kB, max_n - j0);
+    int64_t ldk = 0, ldv = 0;
+    const float* kb = kv_rows(a, a.k_blocks, j0, mb, kbuf.data(), &ldk);
+    const float* vb = kv_rows(a, a.v_blocks, j0, mb, vbuf.data(), &ldv);
     for (int64_t t = 0; t < a.n_tok; ++t) {
       if (j0 >= a.n_kv[t]) continue;
       const int64_t m = std::min(kB, a.n_kv[t] - j0);
       for (int64_t g = 0; g < a.group; ++g) {
         const int64_t r = t * a.group + g;
-        row_block(a, a.q + t * a.ld_q + g * hd, j0, m, acc.data() + r * hd, st[r]);
+        row_block(a, a.q + t * a.ld_q + g * hd, kb, ldk, vb, ldv, j0, m, acc.data() + r * hd,
+                  st[r]);
       }
     }
   }

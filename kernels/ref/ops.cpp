@@ -132,20 +132,27 @@ void conv_step(const float* const* hist, const float* cur, const float* kernel, 
   }
 }
 
-// One query row of attention_tile, the spec: per key block, scores q.k_j * scale, the new
-// running max, the old sum and accumulator rescaled by exp(old max - new max) (not on the first
-// block), exp(score - max) summed in double and accumulated with the values.
+// One query row of attention_tile, the spec: per key block (its K/V rows as f32, see
+// attn_kv_rows), scores q.k_j * scale, the new running max, the old sum and accumulator rescaled
+// by exp(old max - new max) (not on the first block), exp(score - max) summed in double and
+// accumulated with the values.
 static void attention_row(const AttnTile& a, const float* q, int64_t n, float* out) {
   const int64_t hd = a.head_dim;
   std::vector<float> acc(static_cast<size_t>(hd), 0.0f);
+  thread_local std::vector<float> kbuf, vbuf;  // [kAttnKeyBlock][hd] converted rows
+  kbuf.resize(static_cast<size_t>(kAttnKeyBlock * hd));
+  vbuf.resize(static_cast<size_t>(kAttnKeyBlock * hd));
   float s[kAttnKeyBlock];
   float mx = -INFINITY;
   double sum = 0.0;
   for (int64_t j0 = 0; j0 < n; j0 += kAttnKeyBlock) {
     const int64_t m = std::min(kAttnKeyBlock, n - j0);
+    int64_t ldk = 0, ldv = 0;
+    const float* kb = attn_kv_rows(a, a.k_blocks, j0, m, kbuf.data(), &ldk);
+    const float* vb = attn_kv_rows(a, a.v_blocks, j0, m, vbuf.data(), &ldv);
     float bmx = mx;
     for (int64_t i = 0; i < m; ++i) {
-      s[i] = dot_f32(q, a.k + (j0 + i) * a.ld_kv, hd) * a.scale;
+      s[i] = dot_f32(q, kb + i * ldk, hd) * a.scale;
       bmx = std::fmax(bmx, s[i]);
     }
     if (j0 > 0) {
@@ -158,7 +165,7 @@ static void attention_row(const AttnTile& a, const float* q, int64_t n, float* o
     for (int64_t i = 0; i < m; ++i) bsum += static_cast<double>(s[i] = std::exp(s[i] - mx));
     sum += bsum;
     for (int64_t i = 0; i < m; ++i) {
-      const float* vj = a.v + (j0 + i) * a.ld_kv;
+      const float* vj = vb + i * ldv;
       for (int64_t d = 0; d < hd; ++d) acc[d] += s[i] * vj[d];
     }
   }

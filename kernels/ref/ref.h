@@ -148,6 +148,10 @@ namespace lfmd::kernels {
 // Defined in kernels/avx2/; nullptr when the CPU lacks AVX2/FMA/F16C.
 const KernelTable* avx2_table();
 #endif
+#if defined(LFMD_HAVE_AVX512)
+// Defined in kernels/avx512/; nullptr when the CPU lacks AVX2 or AVX-512 F/BW/VL/VNNI.
+const KernelTable* avx512_table();
+#endif
 #if defined(LFMD_HAVE_NEON)
 // Defined in kernels/neon/; nullptr when the CPU lacks the dot-product or fp16 extensions.
 const KernelTable* neon_table();

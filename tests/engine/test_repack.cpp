@@ -68,3 +68,38 @@ TEST_CASE("engine: repacked weights give the logits of the mapped weights") {
   }
   ::rmdir(dir.c_str());
 }
+
+// The AVX-512 table repeats the AVX2 kernels' float operations: a Q4_0 model (a type both tables
+// repack) gives bit-identical logits, prefill and decode (Q4_K: tests/kernels/test_repack.cpp).
+TEST_CASE("engine: avx512 logits equal avx2 logits bit for bit") {
+  if (kernels::kernel_table(kernels::Isa::Avx512) == nullptr) {
+    MESSAGE("no AVX-512 F/BW/VL/VNNI: skipped");
+    return;
+  }
+  const std::string dir = "/tmp/lfmd-avx512-test-" + std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0755);
+  for (kernels::DType type : {kernels::DType::Q4_0}) {
+    CAPTURE(kernels::type_info(type).name);
+    const std::string path = dir + "/tiny-moe.gguf";
+    write_test_model(*find_test_model_preset("tiny-moe"), type, 5, path, nullptr);
+    std::vector<float> last[2], step[2];
+    for (int i = 0; i < 2; ++i) {
+      LoadOptions lo;
+      lo.path = path;
+      lo.n_threads = 2;
+      lo.n_ctx = 128;
+      lo.max_batch = 16;
+      lo.isa = i == 0 ? "avx2" : "avx512";
+      auto m = load_model(lo);
+      std::vector<int32_t> toks{1};
+      for (int32_t t = 0; t < 36; ++t) toks.push_back(300 + 47 * t);
+      Session s(*m);
+      last[i] = s.prefill(toks);
+      step[i] = s.step(toks[5]);
+    }
+    CHECK(last[0] == last[1]);
+    CHECK(step[0] == step[1]);
+    ::unlink(path.c_str());
+  }
+  ::rmdir(dir.c_str());
+}

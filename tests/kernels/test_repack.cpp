@@ -2,7 +2,8 @@
 // reference matmul on packed rows equals ref::matmul_qact bit for bit, and every table's
 // matmul_repacked agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges
 // starting at any group, 1..9 tokens, misaligned weights / activations / outputs, and extreme
-// codes.
+// codes; each token alone gets the floats it got in the batch, and the AVX-512 table equals the
+// AVX2 one bit for bit.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -117,10 +118,53 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
     plain.q = nullptr;
     k->matmul_repacked(t, kp.data(), rows, r0, r1, plain, y2.data(), ldy);
     CHECK(std::memcmp(y.data(), y2.data(), ny * sizeof(float)) == 0);
+    // Batch invariance: each token alone gives the floats it got in the batch.
+    for (int64_t tk = 0; tk < n_tok; ++tk) {
+      PreparedActs one = acts;
+      one.x = x.data() + tk * ldx;
+      one.n_tok = 1;
+      OffsetBuffer s1(k->acts_bytes(t, n_in, 1), 2);
+      k->prepare_acts(t, one, s1.data());
+      std::vector<float> y1(static_cast<size_t>(rows), 7.0f);
+      k->matmul_repacked(t, kp.data(), rows, r0, r1, one, y1.data(), rows);
+      CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
+    }
+    // The AVX-512 kernels repeat the AVX2 kernels' float operations: bit-identical results
+    // (the AVX2 kernel handles repacked Q8_0 too, though its table keeps Q8_0 unpacked).
+    if (k->isa == Isa::Avx512) {
+      const KernelTable* a2 = kernel_table(Isa::Avx2);
+      REQUIRE(a2 != nullptr);
+      std::vector<float> y3(ny, 7.0f);
+      a2->matmul_repacked(t, kp.data(), rows, r0, r1, acts, y3.data(), ldy);
+      CHECK(std::memcmp(y.data(), y3.data(), ny * sizeof(float)) == 0);
+    }
+  }
+  // Neither x86 table repacks Q8_0 (its file-layout kernel sums in ggml's order), but both keep a
+  // repacked Q8_0 kernel: the AVX-512 one equals the AVX2 one bit for bit.
+  const KernelTable *a2 = kernel_table(Isa::Avx2), *a5 = kernel_table(Isa::Avx512);
+  if (t == DType::Q8_0 && a2 && a5) {
+    PreparedActs acts;
+    acts.x = x.data();
+    acts.ldx = ldx;
+    acts.n_in = n_in;
+    acts.n_tok = n_tok;
+    OffsetBuffer scratch(a5->acts_bytes(t, n_in, n_tok), x_off);
+    a5->prepare_acts(t, acts, scratch.data());
+    std::vector<float> y2(ny, 7.0f), y5(ny, 7.0f);
+    a2->matmul_repacked(t, packed.data(), rows, r0, r1, acts, y2.data(), ldy);
+    a5->matmul_repacked(t, packed.data(), rows, r0, r1, acts, y5.data(), ldy);
+    CHECK(std::memcmp(y2.data(), y5.data(), ny * sizeof(float)) == 0);
   }
 }
 
 }  // namespace
+
+TEST_CASE("repack: AVX-512 table present on this CPU?") {
+  if (kernel_table(Isa::Avx512) == nullptr)
+    MESSAGE("no AVX-512 F/BW/VL/VNNI (or not an x86 build): the avx512 table is not tested");
+  else
+    MESSAGE("avx512 table tested against scalar and AVX2");
+}
 
 TEST_CASE("repack: only Q4_0 / Q8_0 / Q4_K, same size as the original") {
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q5_K, DType::Q6_K})
@@ -165,6 +209,13 @@ TEST_CASE("repack: Q4_K matmul on packed rows, random shapes") {
   }
 }
 
+TEST_CASE("repack: ranges over several L2 row chunks (multi-token path)") {
+  // Q8_0 n_in 4096: 3 groups per 128 KiB chunk (the AVX-512 kernel takes pairs: 2); Q4_0: 7 (6).
+  std::mt19937 rng(9);
+  for (DType t : {DType::Q4_0, DType::Q8_0})
+    for (int64_t n_tok : {1, 6}) check(rng, t, 4096, 333, 8, 333, n_tok, 1, 2, 0);
+}
+
 TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
   std::mt19937 rng(5);
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K})
@@ -172,52 +223,54 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
 }
 
-// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. Q4_0 / Q8_0 / Q4_K GEMV
+// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2 and AVX-512 tables, Q4_0 / Q8_0 / Q4_K GEMV
 // (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
 // 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   std::mt19937 rng(1);
   const int64_t n_in = 2048, rows = 5632;
-  const KernelTable* k = kernel_table(Isa::Avx2);
-  if (!k) return;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
-    const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
-    const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
-    std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
-    std::vector<uint8_t> all(wbytes * copies), packed(wbytes * copies);
-    for (int c = 0; c < copies; ++c) {
-      std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
-      k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
-    }
-    std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in)), y(static_cast<size_t>(rows));
-    PreparedActs acts;
-    acts.x = x.data();
-    acts.ldx = n_in;
-    acts.n_in = n_in;
-    acts.n_tok = 1;
-    std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, 1));
-    k->prepare_acts(t, acts, scratch.data());
-    for (int repacked = 0; repacked < 2; ++repacked) {
-      for (int nth : {1, 2}) {
-        double best = 1e30;
-        for (int rep = 0; rep < 4 * copies; ++rep) {
-          const size_t o = (rep % copies) * wbytes;
-          auto part = [&](int64_t r0, int64_t r1) {
-            if (repacked) k->matmul_repacked(t, packed.data() + o, rows, r0, r1, acts, y.data(), rows);
-            else k->matmul(t, all.data() + o, rb, r0, r1, acts, y.data(), rows);
-          };
-          const auto t0 = std::chrono::steady_clock::now();
-          if (nth == 1) {
-            part(0, rows);
-          } else {
-            std::thread th([&] { part(rows / 2, rows); });
-            part(0, rows / 2);
-            th.join();
+  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    const KernelTable* k = kernel_table(isa);
+    if (!k) continue;
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
+      const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
+      const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
+      std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
+      std::vector<uint8_t> all(wbytes * copies), packed(wbytes * copies);
+      for (int c = 0; c < copies; ++c) {
+        std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
+        k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
+      }
+      std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in)), y(static_cast<size_t>(rows));
+      PreparedActs acts;
+      acts.x = x.data();
+      acts.ldx = n_in;
+      acts.n_in = n_in;
+      acts.n_tok = 1;
+      std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, 1));
+      k->prepare_acts(t, acts, scratch.data());
+      for (int repacked = 0; repacked < 2; ++repacked) {
+        for (int nth : {1, 2}) {
+          double best = 1e30;
+          for (int rep = 0; rep < 4 * copies; ++rep) {
+            const size_t o = (rep % copies) * wbytes;
+            auto part = [&](int64_t r0, int64_t r1) {
+              if (repacked) k->matmul_repacked(t, packed.data() + o, rows, r0, r1, acts, y.data(), rows);
+              else k->matmul(t, all.data() + o, rb, r0, r1, acts, y.data(), rows);
+            };
+            const auto t0 = std::chrono::steady_clock::now();
+            if (nth == 1) {
+              part(0, rows);
+            } else {
+              std::thread th([&] { part(rows / 2, rows); });
+              part(0, rows / 2);
+              th.join();
+            }
+            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           }
-          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          std::printf("%-6s %-4s %-8s threads=%d %7.3f ms %6.2f GB/s\n", isa_name(isa), type_info(t).name,
+                      repacked ? "repacked" : "file", nth, best * 1e3, static_cast<double>(wbytes) / best * 1e-9);
         }
-        std::printf("%-4s %-8s threads=%d %7.3f ms %6.2f GB/s\n", type_info(t).name, repacked ? "repacked" : "file",
-                    nth, best * 1e3, static_cast<double>(wbytes) / best * 1e-9);
       }
     }
   }

@@ -149,6 +149,7 @@ TEST_CASE("bf16 conversions") {
 TEST_CASE("isa names and selection") {
   CHECK(std::string(isa_name(Isa::Scalar)) == "scalar");
   CHECK(std::string(isa_name(Isa::Avx2)) == "avx2");
+  CHECK(std::string(isa_name(Isa::Avx512)) == "avx512");
   CHECK(std::string(isa_name(Isa::Neon)) == "neon");
   CHECK(kernel_table(Isa::Scalar) == &scalar_table());
   CHECK(scalar_table().isa == Isa::Scalar);
@@ -158,7 +159,7 @@ TEST_CASE("isa names and selection") {
   CHECK(err == nullptr);
   CHECK(select_kernels("", &err) == best);
   CHECK(select_kernels("scalar", &err) == &scalar_table());
-  for (Isa isa : {Isa::Avx2, Isa::Neon}) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
     const KernelTable* t = kernel_table(isa);
     err = nullptr;
     const KernelTable* s = select_kernels(isa_name(isa), &err);
@@ -177,11 +178,16 @@ TEST_CASE("isa names and selection") {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
   CHECK((kernel_table(Isa::Avx2) != nullptr) == avx2);
-  if (avx2) CHECK(best->isa == Isa::Avx2);
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  MESSAGE("x86-64 CPU with AVX-512 F/BW/VL/VNNI: " << avx512);
+  CHECK((kernel_table(Isa::Avx512) != nullptr) == avx512);
+  if (avx2) CHECK(best->isa == (avx512 ? Isa::Avx512 : Isa::Avx2));
 #endif
 #if defined(__aarch64__)
   // NEON kernels need the dot-product and fp16 extensions (e.g. qemu -cpu cortex-a72 lacks both).
   CHECK(kernel_table(Isa::Avx2) == nullptr);
+  CHECK(kernel_table(Isa::Avx512) == nullptr);
   const unsigned long hw = getauxval(AT_HWCAP);
   const bool neon = (hw & HWCAP_ASIMDDP) && (hw & HWCAP_ASIMDHP);
   MESSAGE("aarch64 CPU with dotprod+fp16: " << neon);
@@ -189,6 +195,6 @@ TEST_CASE("isa names and selection") {
   CHECK(best->isa == (neon ? Isa::Neon : Isa::Scalar));
 #endif
   err = nullptr;
-  CHECK(select_kernels("avx512", &err) == nullptr);
+  CHECK(select_kernels("avx1024", &err) == nullptr);
   CHECK(err != nullptr);
 }

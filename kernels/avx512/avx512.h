@@ -1,0 +1,14 @@
+// AVX-512 VNNI table (kernels/avx512/): the AVX2 table with its integer matmuls replaced.
+// Plain declarations only, so that code compiled without AVX-512 flags may include it.
+#pragma once
+
+#include "kernels/ref/ref.h"
+
+namespace lfmd::kernels::avx512 {
+
+// KernelTable::matmul_repacked for Q4_0 / Q8_0 / Q4_K (Q8_0 kept like AVX2's, unused) with vpdpbusd on zmm (two 8-row groups per
+// vector); unprepared activations and tail rows go to the AVX2 kernels. Bit-identical to them.
+void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
+                     const PreparedActs& acts, float* y, int64_t ldy);
+
+}  // namespace lfmd::kernels::avx512
