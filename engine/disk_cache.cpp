@@ -192,7 +192,9 @@ void DiskCache::flush() {
 
 DiskCacheStats DiskCache::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  DiskCacheStats s = stats_;
+  s.pending_bytes = static_cast<int64_t>(pending_bytes_);
+  return s;
 }
 
 // Loads first (a request waits for them), then writes; at stop, queued writes still finish.
@@ -286,7 +288,7 @@ void DiskCache::do_write(Write w) {
   const SequenceState& st = *w.state;
   uint64_t n_snaps = 0;
   for (const auto& [p, rows] : st.snapshots()) n_snaps += (p > 0 && p < st.n_past()) ? 1 : 0;
-  const uint64_t bytes = entry_file_bytes(hp_, static_cast<uint64_t>(st.n_past()), n_snaps);
+  const uint64_t bytes = entry_file_bytes(hp_, static_cast<uint64_t>(st.n_past()), n_snaps, st.kv_type());
   const uint64_t h = checksum64(w.tokens.data(), 4 * w.tokens.size(), opt_.key.model_id[0]);
   const std::string file = hex16(opt_.key.model_id[0]) + "-" + hex16(h) + kSuffix;
   if (bytes > opt_.budget_bytes) {

@@ -35,6 +35,7 @@ struct DiskCacheStats {
   int64_t load_requests = 0;   // reads asked for by the engine
   int64_t loads = 0;           // entries read back
   int64_t dropped_writes = 0;  // states not written because the write queue was full
+  int64_t pending_bytes = 0;   // states queued for writing (memory, within the KV budget)
   int64_t discarded[static_cast<int>(DiscardReason::kCount)] = {};
 };
 

@@ -84,9 +84,29 @@ uint64_t n_conv_of(const Hparams& hp) {
   return n;
 }
 
-uint64_t payload_bytes_of(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps) {
+// K + V bytes of one token over all attention layers, rows stored as kv_type.
+uint64_t kv_token_bytes_of(const Hparams& hp, uint32_t kv_type) {
+  uint64_t b = 0;
+  for (int64_t l = 0; l < hp.n_layer; ++l)
+    if (hp.is_attention(l))
+      b += 2 * kernels::kv_row_bytes(static_cast<kernels::KvType>(kv_type), hp.n_head_kv[l] * hp.head_dim);
+  return b;
+}
+
+uint64_t payload_bytes_of(const Hparams& hp, uint32_t kv_type, uint64_t n_tokens, uint64_t n_snaps) {
   const uint64_t conv = static_cast<uint64_t>((hp.conv_l_cache - 1) * hp.n_embd);
-  return 4 * (2 * n_tokens * kv_floats_of(hp) + (1 + n_snaps) * n_conv_of(hp) * conv);
+  return n_tokens * kv_token_bytes_of(hp, kv_type) + 4 * (1 + n_snaps) * n_conv_of(hp) * conv;
+}
+
+// Calls f(pointer, bytes) for the stored rows [0, n) of one K or V cache, block by block.
+template <class Blocks, class F>
+bool for_rows(const Blocks& blocks, size_t row_bytes, int64_t n, F f) {
+  bool ok = true;
+  for (int64_t b = 0; b * kernels::kKvBlockTokens < n; ++b) {
+    const int64_t rows = std::min(kernels::kKvBlockTokens, n - b * kernels::kKvBlockTokens);
+    ok = ok && f(blocks.block(static_cast<size_t>(b)), static_cast<size_t>(rows) * row_bytes);
+  }
+  return ok;
 }
 
 ReadStatus fail(DiscardReason r, std::string detail) {
@@ -137,7 +157,7 @@ ReadStatus open_head(const std::string& path, const DiskCacheKey& key, const Hpa
     return fail(DiscardReason::Model, "written for another model file");
   if (h.n_layer != static_cast<uint64_t>(hp.n_layer) || h.kv_floats != kv_floats_of(hp) ||
       h.conv_floats != static_cast<uint64_t>((hp.conv_l_cache - 1) * hp.n_embd) ||
-      h.payload_bytes != payload_bytes_of(hp, h.n_tokens, h.n_snaps)) {
+      h.payload_bytes != payload_bytes_of(hp, key.kv_type, h.n_tokens, h.n_snaps)) {
     return fail(DiscardReason::Format, "state shape does not match the model");
   }
   for (size_t i = 0; i < out->snaps.size(); ++i) {
@@ -259,9 +279,9 @@ const char* discard_reason_name(DiscardReason r) {
   return "unknown";
 }
 
-uint64_t entry_file_bytes(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps) {
-  return sizeof(FileHeader) + 4 * n_tokens + 8 * n_snaps + payload_bytes_of(hp, n_tokens, n_snaps) +
-         8;
+uint64_t entry_file_bytes(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps, kernels::KvType kv_type) {
+  return sizeof(FileHeader) + 4 * n_tokens + 8 * n_snaps +
+         payload_bytes_of(hp, static_cast<uint32_t>(kv_type), n_tokens, n_snaps) + 8;
 }
 
 uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
@@ -269,6 +289,8 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
   const int64_t n = state.n_past();
   if (n <= 0 || static_cast<int64_t>(tokens.size()) != n)
     throw std::runtime_error("write_entry: tokens do not match the state");
+  if (key.kv_type != static_cast<uint32_t>(state.kv_type()))
+    throw std::logic_error("write_entry: the key's KV type is not the state's");
   std::vector<int64_t> snaps;
   for (const auto& [p, rows] : state.snapshots()) {
     if (p > 0 && p < n) snaps.push_back(p);
@@ -288,7 +310,9 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
     h.kv_floats += static_cast<uint64_t>(l.kv_dim);
     n_conv += l.kv_dim == 0 ? 1 : 0;
   }
-  h.payload_bytes = 4 * (2 * h.n_tokens * h.kv_floats + (1 + h.n_snaps) * n_conv * h.conv_floats);
+  uint64_t kv_token_bytes = 0;
+  for (const auto& l : state.layers()) kv_token_bytes += 2 * l.row_bytes;
+  h.payload_bytes = h.n_tokens * kv_token_bytes + 4 * (1 + h.n_snaps) * n_conv * h.conv_floats;
   Checksum ls(3);
   ls.update(tokens.data(), 4 * tokens.size());
   ls.update(snaps.data(), 8 * snaps.size());
@@ -306,8 +330,12 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
     Checksum ps(2);
     for (const auto& l : state.layers()) {
       if (l.kv_dim == 0) continue;
-      write_all(f.fd, l.k.data(), 4 * static_cast<size_t>(n * l.kv_dim), &ps, tmp);
-      write_all(f.fd, l.v.data(), 4 * static_cast<size_t>(n * l.kv_dim), &ps, tmp);
+      for (const KvBlocks* kv : {&l.k, &l.v}) {
+        for_rows(*kv, l.row_bytes, n, [&](const uint8_t* p, size_t bytes) {
+          write_all(f.fd, p, bytes, &ps, tmp);
+          return true;
+        });
+      }
     }
     for (const auto& l : state.layers()) {
       if (l.kv_dim == 0) write_all(f.fd, l.conv.data(), 4 * l.conv.size(), &ps, tmp);
@@ -349,15 +377,16 @@ ReadStatus read_entry(const std::string& path, const DiskCacheKey& key, const Hp
   if (n > n_ctx)
     return fail(DiscardReason::Format,
                 std::to_string(n) + " tokens do not fit the context of " + std::to_string(n_ctx));
-  auto st = std::make_unique<SequenceState>(hp, n_ctx);
+  auto st = std::make_unique<SequenceState>(hp, n_ctx, static_cast<kernels::KvType>(h.kv_type));
   st->set_snapshot_interval(snap_every);
   st->reserve(n);
   Checksum ps(2);
   bool ok = true;
   for (auto& l : st->layers()) {
     if (l.kv_dim == 0) continue;
-    ok = ok && read_all(f.fd, l.k.data(), 4 * static_cast<size_t>(n * l.kv_dim), &ps);
-    ok = ok && read_all(f.fd, l.v.data(), 4 * static_cast<size_t>(n * l.kv_dim), &ps);
+    for (const KvBlocks* kv : {&l.k, &l.v}) {
+      ok = ok && for_rows(*kv, l.row_bytes, n, [&](uint8_t* p, size_t bytes) { return read_all(f.fd, p, bytes, &ps); });
+    }
   }
   for (auto& l : st->layers()) {
     if (l.kv_dim == 0) ok = ok && read_all(f.fd, l.conv.data(), 4 * l.conv.size(), &ps);

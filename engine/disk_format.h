@@ -15,7 +15,7 @@ namespace lfmd {
 // Bumped whenever the file layout or the meaning of a stored value changes.
 constexpr uint32_t kDiskCacheVersion = 1;
 // KV element types (the KV cache is float32 today; f16 / q8_0 will get their own ids).
-constexpr uint32_t kKvTypeF32 = 0;
+constexpr uint32_t kKvTypeF32 = 0;  // kernels::KvType: F32 0, F16 1, Q8_0 2
 
 // Streaming 64-bit checksum (4 lanes of multiply-rotate over 8-byte words, then a mixing
 // finaliser). Not cryptographic: it catches torn writes, truncation and flipped bits. Every
@@ -69,8 +69,9 @@ const char* discard_reason_name(DiscardReason r);
 // File layout, little-endian (host order; x86-64 and AArch64 both are):
 //   FileHeader (128 bytes) | int32 tokens[n_tokens] | int64 snapshot points[n_snaps], ascending
 //   | payload | uint64 checksum of the payload
-// payload (float32): every attention layer in order, K rows [n_tokens][kv_dim] then V rows;
-// every conv layer's rows at n_tokens [L-1][D]; every snapshot point's rows [n_conv][L-1][D].
+// payload: every attention layer in order, K rows [n_tokens][kv_dim] then V rows, stored as
+// kv_type (kernels::kv_row_bytes per row); then float32: every conv layer's rows at n_tokens
+// [L-1][D]; every snapshot point's rows [n_conv][L-1][D].
 // header_sum covers the header bytes before it; list_sum the tokens and snapshot points. The index
 // is built from this small head of each file without reading the payload.
 struct FileHeader {
@@ -91,7 +92,8 @@ struct FileHeader {
 static_assert(sizeof(FileHeader) == 128, "FileHeader is 128 bytes");
 
 // Bytes of an entry file for a state of `n_tokens` with `n_snaps` snapshots on model `hp`.
-uint64_t entry_file_bytes(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps);
+uint64_t entry_file_bytes(const Hparams& hp, uint64_t n_tokens, uint64_t n_snaps,
+                          kernels::KvType kv_type = kernels::KvType::F32);
 
 // The index's view of an entry: its tokens and restart points, from the head of the file.
 struct EntryHead {

@@ -6,52 +6,23 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/engine_seq.h"
 #include "engine/session.h"
 
 namespace lfmd {
-
-struct Engine::Job {
-  uint64_t id = 0;
-  GenerateRequest req;
-  std::shared_ptr<RequestStream> stream;
-  std::atomic<bool> cancelled{false};
-  bool disk_checked = false;                  // the disk index was asked once
-  uint64_t disk_id = 0;                       // entry being read for this request
-  std::vector<int32_t> disk_tokens;           // an entry read from disk for this request
-  std::unique_ptr<SequenceState> disk_state;
-};
-
-// A running request: its sequence state and the tokens that state holds.
-struct Engine::Seq {
-  std::shared_ptr<Job> job;
-  std::unique_ptr<SequenceState> state;
-  std::vector<int32_t> fed;   // tokens whose effect is in `state` (prompt prefix, then generated)
-  int64_t n_prompt = 0;
-  int64_t n_cached = 0;       // prompt tokens restored from a cached prefix
-  const char* cache_source = "";  // "memory" | "disk"
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<IncrementalDetokenizer> detok;
-  std::unique_ptr<ConfidenceTracker> confidence;  // when the request wants confidence signals
-  int64_t n_gen = 0;          // tokens sampled so far
-  int32_t pending = -1;       // sampled token to feed at the next step (decode phase)
-  int64_t logits_row = -1;    // row of this step's logits, -1 if none
-  bool done = false;
-
-  bool prefilling() const { return static_cast<int64_t>(fed.size()) < n_prompt; }
-};
 
 struct Engine::Queue {
   moodycamel::BlockingConcurrentQueue<std::shared_ptr<Job>> q;  // nullptr = wake-up
 };
 
 Engine::Engine(LoadedModel& model, EngineOptions opt)
-    : m_(model), opt_(opt), queue_(std::make_unique<Queue>()), cache_(std::make_unique<PrefixCache>(opt.cache_bytes)) {
+    : m_(model), opt_(opt), queue_(std::make_unique<Queue>()) {
   if (opt_.parallel < 1 || opt_.parallel > m_.max_batch) {
     throw std::invalid_argument("parallel sequences must be between 1 and the batch size (" + std::to_string(m_.max_batch) + ")");
   }
   if (opt_.prefill_chunk < 1) throw std::invalid_argument("prefill chunk must be at least 1 token");
   logits_.resize(static_cast<size_t>(opt_.parallel * m_.hp.n_vocab));
-  stats_.cache_budget_bytes = local_.cache_budget_bytes = static_cast<int64_t>(opt_.cache_bytes);
+  init_budget();
   if (opt_.cache_bytes > 0 && !opt_.disk_cache_dir.empty() && opt_.disk_cache_bytes > 0) open_disk_cache();
   publish_stats();
   thread_ = std::thread([this] { loop(); });
@@ -65,10 +36,12 @@ void Engine::open_disk_cache() {
     d.dir = opt_.disk_cache_dir;
     d.budget_bytes = opt_.disk_cache_bytes;
     d.key.model_id = model_identity(m_.file->path(), m_.file->data_offset());
-    d.key.kv_type = opt_.kv_type;
+    d.key.kv_type = static_cast<uint32_t>(m_.model->kv_type());  // the sequences' KV type
     d.n_ctx = m_.n_ctx;
     d.snap_every = opt_.snapshot_interval;
-    d.max_pending_bytes = std::max<uint64_t>(opt_.cache_bytes, 256ull << 20);
+    // States queued for writing are memory too: at most a quarter of the KV budget (more are
+    // dropped), and the prefix cache shrinks to leave room for them (Engine::give_back_cache).
+    d.max_pending_bytes = budget_ / 4;
     d.test_load_delay_ms = opt_.test_disk_load_delay_ms;
     disk_ = std::make_unique<DiskCache>(m_.hp, d, log, [this] { queue_->q.enqueue(nullptr); });
     cache_->set_evict_sink([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) {
@@ -188,7 +161,7 @@ void fill_logprobs(const float* logits, int64_t n_vocab, const std::vector<uint8
 void Engine::loop() {
   for (;;) {
     // Idle: block until a submission (or the shutdown wake-up) arrives.
-    if (running_.empty() && waiting_.empty() && !stopping_.load()) {
+    if (running_.empty() && paused_.empty() && waiting_.empty() && !stopping_.load()) {
       std::shared_ptr<Job> job;
       queue_->q.wait_dequeue(job);
       if (job) waiting_.push_back(std::move(job));
@@ -217,17 +190,12 @@ void Engine::loop() {
     for (auto& s : running_) {
       if (s->job->cancelled && !s->done) finish(*s, FinishReason::Cancelled);
     }
-    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
-    while (static_cast<int64_t>(running_.size()) < opt_.parallel && !waiting_.empty()) {
-      std::shared_ptr<Job> next = std::move(waiting_.front());
-      waiting_.pop_front();
-      if (start_disk_load(next)) {  // comes back through take_disk_loads()
-        loading_.push_back(std::move(next));
-        continue;
-      }
-      n_waiting_.fetch_sub(1);
-      admit(std::move(next));
+    for (auto& s : paused_) {
+      if (s->job->cancelled && !s->done) finish(*s, FinishReason::Cancelled);
     }
+    std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+    std::erase_if(paused_, [](const std::unique_ptr<Seq>& s) { return s->done; });
+    admit_or_resume();
     if (!running_.empty()) step();
     std::erase_if(running_, [](const std::unique_ptr<Seq>& s) { return s->done; });
     publish_stats();
@@ -241,7 +209,11 @@ void Engine::loop() {
   for (auto& s : running_) {
     if (!s->done) finish(*s, FinishReason::Cancelled);
   }
+  for (auto& s : paused_) {
+    if (!s->done) finish(*s, FinishReason::Cancelled);
+  }
   running_.clear();
+  paused_.clear();
   for (auto& j : waiting_) cancel_waiting(*j);
   waiting_.clear();
   for (auto& j : loading_) cancel_waiting(*j);
@@ -348,10 +320,11 @@ void Engine::admit(std::shared_ptr<Job> job) {
   s->job = std::move(job);
   const GenerateRequest& r = s->job->req;
   s->n_prompt = static_cast<int64_t>(r.prompt.size());
-  if (s->n_prompt == 0 || s->n_prompt > m_.n_ctx) {
-    fail(*s, s->n_prompt == 0 ? "empty prompt" : input_too_long_message(m_.n_ctx, s->n_prompt));
+  if (s->n_prompt == 0 || s->n_prompt > context_limit_) {
+    fail(*s, s->n_prompt == 0 ? "empty prompt" : input_too_long_message(context_limit_, s->n_prompt));
     return;
   }
+  s->order = ++next_order_;
   s->state = m_.model->new_sequence(m_.n_ctx);
   s->state->set_snapshot_interval(opt_.cache_bytes > 0 ? opt_.snapshot_interval : 0);
   if (opt_.cache_bytes > 0) {
@@ -392,13 +365,16 @@ void Engine::admit(std::shared_ptr<Job> job) {
 }
 
 void Engine::step() {
+  make_room_for_decode();  // may pause the newest sequences
   Batch batch;
   int64_t n_rows = 0;
   int32_t delay_ms = 0;  // test hook, the largest of the requests in this pass
+  size_t growth = 0;     // bytes the states grow by in this pass
   // Decode tokens first: every running stream advances by one token each step.
   for (auto& s : running_) {
     s->logits_row = -1;
     if (s->done || s->prefilling()) continue;
+    growth += s->state->bytes_at(s->state->n_past() + 1) - s->state->bytes();
     batch.add(s->pending, s->state->n_past(), s->state.get(), true);
     s->fed.push_back(s->pending);
     s->logits_row = n_rows++;
@@ -411,17 +387,25 @@ void Engine::step() {
     if (s->done || !s->prefilling()) continue;
     const int64_t room = budget - static_cast<int64_t>(batch.size());
     if (room <= 0) break;
+    const std::vector<int32_t>& target = s->target();
+    const int64_t n_target = static_cast<int64_t>(target.size());
     const int64_t start = static_cast<int64_t>(s->fed.size());
-    const int64_t end = std::min(s->n_prompt, start + room);
+    const int64_t end = start + affordable(*s, std::min(n_target, start + room) - start, growth);
     delay_ms = std::max(delay_ms, s->job->req.test_step_delay_ms);
     for (int64_t i = start; i < end; ++i) {
-      const bool last = i == s->n_prompt - 1;
-      batch.add(s->job->req.prompt[i], s->state->n_past() + (i - start), s->state.get(), last);
-      s->fed.push_back(s->job->req.prompt[i]);
+      // The prompt's last token starts the generation; after a pause the next token is known.
+      const bool last = i == n_target - 1 && s->pending < 0;
+      batch.add(target[i], s->state->n_past() + (i - start), s->state.get(), last);
+      s->fed.push_back(target[i]);
       if (last) s->logits_row = n_rows++;
     }
+    if (!s->prefilling() && !s->refeed.empty()) s->refeed.clear();  // resumed: decoding again
   }
-  if (batch.size() == 0) return;
+  if (batch.size() == 0) {  // nothing fits: pause the newest so that the oldest can go on
+    if (running_.size() > 1) preempt_newest();
+    return;
+  }
+  give_back_cache(growth);
   try {
     m_.model->forward(batch, logits_.data());
   } catch (const std::exception& e) {
@@ -482,8 +466,8 @@ void Engine::handle_logits(Seq& s, float* logits) {
   }
   s.job->stream->push(std::move(ev));
   local_.generated_tokens_total += 1;
-  if (s.n_gen >= r.max_tokens || s.state->n_past() >= s.state->n_ctx()) {
-    finish(s, FinishReason::Length);  // max_tokens reached, or the context is full
+  if (s.n_gen >= r.max_tokens || s.state->n_past() >= context_limit_) {
+    finish(s, FinishReason::Length);  // max_tokens reached, or the context (or budget) is full
     return;
   }
   s.pending = tok;
@@ -536,7 +520,8 @@ void Engine::fail(Seq& s, const std::string& message) {
 }
 
 void Engine::publish_stats() {
-  local_.running = static_cast<int64_t>(std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; }));
+  local_.paused = static_cast<int64_t>(paused_.size());
+  local_.running = local_.paused + static_cast<int64_t>(std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; }));
   int64_t seq_bytes = 0;
   for (const auto& s : running_) {
     if (s->state) seq_bytes += static_cast<int64_t>(s->state->bytes());
@@ -544,8 +529,10 @@ void Engine::publish_stats() {
   local_.sequence_bytes = seq_bytes;
   local_.cache_bytes = static_cast<int64_t>(cache_->bytes());
   local_.cache_entries = static_cast<int64_t>(cache_->entries());
-  local_.disk_enabled = disk_ != nullptr;
   if (disk_) local_.disk = disk_->stats();
+  local_.kv_used_bytes = local_.sequence_bytes + local_.cache_bytes + (disk_ ? local_.disk.pending_bytes : 0);
+  local_.kv_peak_bytes = std::max(local_.kv_peak_bytes, local_.kv_used_bytes);
+  local_.disk_enabled = disk_ != nullptr;
   std::lock_guard<std::mutex> lock(stats_mu_);
   stats_ = local_;
   stats_cv_.notify_all();

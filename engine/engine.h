@@ -96,6 +96,16 @@ struct EngineStats {
   int64_t cache_hit_tokens_memory = 0, cache_hit_tokens_disk = 0;
   bool disk_enabled = false;
   DiskCacheStats disk;
+  // KV memory budget (EngineOptions::kv_budget_bytes): running sequences + prefix cache.
+  int64_t kv_budget_bytes = 0;
+  int64_t kv_used_bytes = 0;       // sequence_bytes + cache_bytes
+  int64_t kv_peak_bytes = 0;       // the most kv_used_bytes seen after a step
+  int64_t context_limit = 0;       // tokens one request may hold (Engine::context_limit)
+  int64_t paused = 0;              // preempted sequences waiting for memory to resume
+  int64_t memory_waiting = 0;      // queued requests held back because their prompt does not fit yet
+  int64_t memory_waits_total = 0;  // requests that had to wait for memory before starting
+  int64_t preemptions_total = 0;   // sequences paused to keep the running ones within the budget
+  int64_t recomputed_tokens_total = 0;  // tokens computed again when paused sequences resumed
 };
 
 struct EngineOptions {
@@ -108,11 +118,19 @@ struct EngineOptions {
   // those left at shutdown are written here and found again by later requests ("" = off).
   std::string disk_cache_dir;
   uint64_t disk_cache_bytes = 8ull << 30;
-  uint32_t kv_type = kKvTypeF32;   // part of the disk key
+  // Bytes that every running sequence's state plus the prefix cache must stay under (the cache
+  // gives memory back first, then the newest sequences are paused and resumed later; requests
+  // wait while their prompt does not fit). 0 = default_kv_budget() of the available memory.
+  uint64_t kv_budget_bytes = 0;
   int32_t test_disk_load_delay_ms = 0;  // DiskCache::Options::test_load_delay_ms
   // Warnings (discarded entries, disk errors); null = stderr.
   std::function<void(const std::string&)> log;
 };
+
+// The default KV budget: half of the memory available now (MemAvailable, or what the cgroup
+// still allows when that is less) after the mapped weights that must stay resident, at least
+// 64 MiB. `how` (optional) gets a one-line account for the start-up report.
+uint64_t default_kv_budget(const LoadedModel& m, std::string* how);
 
 // The scheduler. Every step it runs ONE forward pass holding the next token of every decoding
 // sequence plus a chunk of pending prompt tokens, samples each sequence's next token, and
@@ -134,6 +152,11 @@ class Engine {
   EngineStats stats() const;
   const LoadedModel& model() const { return m_; }
   const EngineOptions& options() const { return opt_; }
+  // The KV budget in force (resolved from EngineOptions::kv_budget_bytes).
+  uint64_t kv_budget() const { return budget_; }
+  // Tokens one request may hold: the context, or fewer when a single sequence of the full
+  // context would not fit the KV budget. Callers refuse prompts that reach it.
+  int64_t context_limit() const { return context_limit_; }
   // Stops admission; running and queued requests end with Done("cancelled").
   void shutdown();
   // A graceful stop's first half: no new admissions (submit returns 0, draining() is true) and
@@ -153,6 +176,17 @@ class Engine {
   void reject_waiting(Job& job);  // drain(): ends a queued job with a shutting_down Error
   void step();
   void handle_logits(Seq& s, float* logits);
+  // ---- the KV memory budget (engine/engine_memory.cpp) ----
+  void init_budget();
+  size_t state_bytes() const;                  // every running sequence's state
+  size_t fresh_bytes(int64_t n_tokens) const;  // a new sequence's state at n tokens
+  bool fits_now(int64_t n_tokens) const;       // a new sequence of n tokens fits beside the running ones
+  void admit_or_resume();
+  void preempt_newest();
+  void resume(std::unique_ptr<Seq> s);
+  void make_room_for_decode();
+  int64_t affordable(const Seq& s, int64_t want, size_t& growth) const;
+  void give_back_cache(size_t growth);
   void finish(Seq& s, FinishReason reason);
   void fail(Seq& s, const std::string& message);
   void publish_stats();
@@ -177,6 +211,11 @@ class Engine {
   // Engine-thread state.
   std::deque<std::shared_ptr<Job>> waiting_;
   std::vector<std::unique_ptr<Seq>> running_;
+  std::deque<std::unique_ptr<Seq>> paused_;     // preempted, oldest first; resume before new jobs
+  uint64_t budget_ = 0;                          // KV budget in bytes (resolved)
+  int64_t context_limit_ = 0;
+  uint64_t next_order_ = 0;                      // admission order (the newest is preempted first)
+  std::unique_ptr<SequenceState> probe_;         // an empty state: sizes of new sequences
   std::unique_ptr<PrefixCache> cache_;
   std::unique_ptr<DiskCache> disk_;              // null = no disk tier
   std::deque<std::shared_ptr<Job>> loading_;     // waiting for a disk entry (still queued)

@@ -1,23 +1,50 @@
 #include "engine/model.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 
 namespace lfmd {
 
 using gguf::FormatError;
+using kernels::kKvBlockTokens;
 
-SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx) : n_ctx_(n_ctx) {
+KvBlocks::~KvBlocks() {
+  for (uint8_t* p : ptr_) std::free(p);
+}
+
+void KvBlocks::add(size_t bytes) {
+  const size_t alloc = (bytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of the alignment
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, alloc));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  ptr_.push_back(p);
+}
+
+SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx, kernels::KvType kv_type)
+    : n_ctx_(n_ctx), kv_type_(kv_type) {
+  if (kv_type == kernels::KvType::Q8_0 && hp.head_dim % 32 != 0) {
+    throw std::invalid_argument("KV type q8_0 needs a head dimension that is a multiple of 32 (this model's is " +
+                                std::to_string(hp.head_dim) + "); use f16 or f32");
+  }
   layers_.resize(hp.n_layer);
   conv_rows_ = (hp.conv_l_cache - 1) * hp.n_embd;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     if (hp.is_attention(l)) {
       layers_[l].kv_dim = hp.n_head_kv[l] * hp.head_dim;
+      layers_[l].row_bytes = kernels::kv_row_bytes(kv_type, layers_[l].kv_dim);
+      kv_token_bytes_ += 2 * layers_[l].row_bytes;
     } else {
       layers_[l].conv.assign(conv_rows_, 0.0f);
       layers_[l].conv_slot = n_conv_layers_++;
     }
   }
+}
+
+int64_t SequenceState::block_tokens(int64_t b) const {
+  return std::min(kKvBlockTokens, n_ctx_ - b * kKvBlockTokens);
 }
 
 void SequenceState::reset() {
@@ -32,22 +59,36 @@ void SequenceState::reserve(int64_t n_tokens) {
     throw std::length_error("sequence needs " + std::to_string(n_tokens) +
                             " positions but its context is " + std::to_string(n_ctx_) + " tokens");
   }
-  if (n_tokens <= capacity_) return;
-  // Grow geometrically (x1.5, at least 256 positions) so long generations reallocate rarely.
-  int64_t cap = std::max<int64_t>({n_tokens, capacity_ + capacity_ / 2, 256});
-  cap = std::min(cap, n_ctx_);
-  for (auto& l : layers_) {
-    if (l.kv_dim == 0) continue;
-    l.k.resize(static_cast<size_t>(cap * l.kv_dim));
-    l.v.resize(static_cast<size_t>(cap * l.kv_dim));
+  // New blocks only: rows already stored never move.
+  const int64_t need = (n_tokens + kKvBlockTokens - 1) / kKvBlockTokens;
+  for (; n_blocks_ < need; ++n_blocks_) {
+    for (auto& l : layers_) {
+      if (l.kv_dim == 0) continue;
+      const size_t bytes = static_cast<size_t>(block_tokens(n_blocks_)) * l.row_bytes;
+      l.k.add(bytes);
+      l.v.add(bytes);
+    }
   }
-  capacity_ = cap;
 }
 
 size_t SequenceState::bytes() const {
   size_t b = 0;
-  for (const auto& l : layers_) b += (l.k.capacity() + l.v.capacity() + l.conv.capacity()) * sizeof(float);
+  for (int64_t i = 0; i < n_blocks_; ++i) b += static_cast<size_t>(block_tokens(i)) * kv_token_bytes_;
+  for (const auto& l : layers_) b += l.conv.capacity() * sizeof(float);
   for (const auto& [n, s] : snaps_) b += s.capacity() * sizeof(float);
+  return b;
+}
+
+size_t SequenceState::bytes_at(int64_t n) const {
+  size_t b = bytes();
+  if (n <= n_past_) return b;
+  const int64_t need = (std::min(n, n_ctx_) + kKvBlockTokens - 1) / kKvBlockTokens;
+  for (int64_t i = n_blocks_; i < need; ++i) b += static_cast<size_t>(block_tokens(i)) * kv_token_bytes_;
+  if (n_conv_layers_ > 0) {
+    int64_t points = snap_every_ > 0 ? n / snap_every_ - n_past_ / snap_every_ : 0;
+    for (int64_t e : extra_points_) points += (e > n_past_ && e <= n && (snap_every_ == 0 || e % snap_every_ != 0)) ? 1 : 0;
+    b += static_cast<size_t>(points * n_conv_layers_ * conv_rows_) * sizeof(float);
+  }
   return b;
 }
 
@@ -81,7 +122,8 @@ int64_t SequenceState::resume_point(int64_t limit) const {
 }
 
 void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
-  if (!src.can_resume_at(n) || layers_.size() != src.layers_.size() || conv_rows_ != src.conv_rows_) {
+  if (!src.can_resume_at(n) || layers_.size() != src.layers_.size() || conv_rows_ != src.conv_rows_ ||
+      kv_type_ != src.kv_type_) {
     throw std::logic_error("copy_prefix_from: state cannot resume at " + std::to_string(n) + " tokens");
   }
   reset();
@@ -92,9 +134,11 @@ void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
     Layer& d = layers_[l];
     const Layer& s = src.layers_[l];
     if (d.kv_dim > 0) {
-      const size_t count = static_cast<size_t>(n * d.kv_dim);
-      std::copy(s.k.begin(), s.k.begin() + count, d.k.begin());
-      std::copy(s.v.begin(), s.v.begin() + count, d.v.begin());
+      for (int64_t b = 0; b * kKvBlockTokens < n; ++b) {
+        const size_t bytes = static_cast<size_t>(std::min(kKvBlockTokens, n - b * kKvBlockTokens)) * d.row_bytes;
+        std::memcpy(d.k.block(b), s.k.block(b), bytes);
+        std::memcpy(d.v.block(b), s.v.block(b), bytes);
+      }
     } else if (n == 0) {
       std::fill(d.conv.begin(), d.conv.end(), 0.0f);
     } else if (snap) {

@@ -39,27 +39,58 @@ struct Hparams {
   bool is_moe(int64_t layer) const { return n_expert > 0 && layer >= n_dense_lead; }
 };
 
+// Storage blocks of one attention layer's K (or V) cache: block b holds positions
+// [b * kKvBlockTokens, ...) as rows of row_bytes, 64-byte aligned. Blocks are never moved.
+class KvBlocks {
+ public:
+  KvBlocks() = default;
+  KvBlocks(KvBlocks&& o) noexcept : ptr_(std::move(o.ptr_)) { o.ptr_.clear(); }
+  KvBlocks& operator=(KvBlocks&&) = delete;
+  KvBlocks(const KvBlocks&) = delete;
+  ~KvBlocks();
+  void add(size_t bytes);  // appends one block of `bytes` (zeroed)
+  size_t count() const { return ptr_.size(); }
+  uint8_t* block(size_t b) const { return ptr_[b]; }
+  const uint8_t* const* data() const { return ptr_.data(); }
+
+ private:
+  std::vector<uint8_t*> ptr_;
+};
+
 // Per-sequence state: the KV cache of attention layers and the conv rows of short-conv layers.
-// Grows on demand up to n_ctx tokens. Optional conv-state snapshots every `interval` tokens let
-// a copy of this state resume exactly at any multiple of the interval (the prefix cache).
+// K and V rows are stored as `kv_type` in blocks of kKvBlockTokens tokens, allocated as the
+// sequence grows up to n_ctx tokens (the last block only up to n_ctx) and kept until the state
+// is destroyed (reset keeps them for reuse). Optional conv-state snapshots every `interval`
+// tokens let a copy of this state resume exactly at any multiple of the interval (prefix cache).
 class SequenceState {
  public:
   struct Layer {
     int64_t kv_dim = 0;        // Hkv * head_dim (0 for conv layers)
-    std::vector<float> k, v;   // [capacity][kv_dim]
+    size_t row_bytes = 0;      // bytes of one stored K (or V) row: kv_row_bytes(type, kv_dim)
+    KvBlocks k, v;             // storage blocks of rows [pos][kv_dim]
     std::vector<float> conv;   // [L-1][D], oldest row first (conv layers)
     int64_t conv_slot = -1;    // index among conv layers (-1 for attention layers)
+    uint8_t* k_row(int64_t pos) const { return k.block(pos / kernels::kKvBlockTokens) + (pos % kernels::kKvBlockTokens) * row_bytes; }
+    uint8_t* v_row(int64_t pos) const { return v.block(pos / kernels::kKvBlockTokens) + (pos % kernels::kKvBlockTokens) * row_bytes; }
   };
 
-  SequenceState(const Hparams& hp, int64_t n_ctx);
+  // Throws std::invalid_argument when kv_type cannot hold the model's heads (q8_0 needs
+  // head_dim % 32 == 0).
+  SequenceState(const Hparams& hp, int64_t n_ctx, kernels::KvType kv_type = kernels::KvType::F32);
   int64_t n_ctx() const { return n_ctx_; }
+  kernels::KvType kv_type() const { return kv_type_; }
   int64_t n_past() const { return n_past_; }
-  // Forget everything (positions restart at 0).
+  // Forget everything (positions restart at 0); the KV blocks stay allocated for reuse.
   void reset();
   // Ensure room for positions [0, n_tokens). Throws std::length_error past n_ctx.
   void reserve(int64_t n_tokens);
   void set_n_past(int64_t n) { n_past_ = n; }
+  // Allocated KV blocks + conv rows + snapshots, exactly.
   size_t bytes() const;
+  // Bytes this state will occupy once it holds n tokens (n >= n_past): bytes() plus the KV
+  // storage and conv-state snapshots that tokens (n_past, n] add. The engine's memory budget
+  // plans each step with it, so it must never be less than bytes() after reserve(n) + forward.
+  size_t bytes_at(int64_t n) const;
   std::vector<Layer>& layers() { return layers_; }
 
   // ---- conv-state snapshots ----
@@ -75,7 +106,8 @@ class SequenceState {
   bool can_resume_at(int64_t n) const;
   // The largest n <= limit at which a copy can start.
   int64_t resume_point(int64_t limit) const;
-  // Becomes a copy of `src` at n tokens (src.can_resume_at(n)): KV rows [0, n), the conv rows
+  // Becomes a copy of `src` (same kv_type) at n tokens (src.can_resume_at(n)): KV rows [0, n)
+  // (whole storage blocks by one memcpy each), the conv rows
   // at n and the snapshots up to n. Bit-exact: continuing from here equals continuing src.
   void copy_prefix_from(const SequenceState& src, int64_t n);
 
@@ -89,8 +121,12 @@ class SequenceState {
 
  private:
   int64_t n_ctx_;
+  // Tokens storage block b holds: kKvBlockTokens, the last one up to n_ctx.
+  int64_t block_tokens(int64_t b) const;
   int64_t n_past_ = 0;
-  int64_t capacity_ = 0;
+  kernels::KvType kv_type_ = kernels::KvType::F32;
+  int64_t n_blocks_ = 0;        // storage blocks allocated per K (and V) of each attention layer
+  size_t kv_token_bytes_ = 0;  // K + V bytes of one token over all attention layers
   int64_t conv_rows_ = 0;     // floats of one conv layer's state: (L-1) * D
   int64_t n_conv_layers_ = 0;
   int64_t snap_every_ = 0;
@@ -129,6 +165,8 @@ struct ForwardContext {
   // 2 threads (medians of 9): 64 KiB 22-24 tok/s, 256 KiB 23-29, 512 KiB-1 MiB 26-32. Tests
   // make it small so that tiny models exercise the sharing of units between threads.
   size_t matmul_unit_bytes = 512u << 10;
+  // Element type of the sequences' K/V caches (new_sequence); q8_0 needs head_dim % 32 == 0.
+  kernels::KvType kv_type = kernels::KvType::F32;
   // Called while repacking: (bytes repacked, bytes to repack); may be empty.
   std::function<void(uint64_t, uint64_t)> repack_progress;
 };
@@ -137,9 +175,11 @@ class Model {
  public:
   virtual ~Model() = default;
   const Hparams& hparams() const { return hp_; }
+  // A new sequence whose KV cache has this model's kv_type (ForwardContext::kv_type).
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx) const {
-    return std::make_unique<SequenceState>(hp_, n_ctx);
+    return std::make_unique<SequenceState>(hp_, n_ctx, kv_type_);
   }
+  kernels::KvType kv_type() const { return kv_type_; }
   // Runs the batch (size() <= max_batch), appending to each sequence's state, and writes one row
   // of n_vocab logits per token with want_logits, in batch order, to `logits`.
   virtual void forward(const Batch& batch, float* logits) = 0;
@@ -151,6 +191,7 @@ class Model {
 
  protected:
   Hparams hp_;
+  kernels::KvType kv_type_ = kernels::KvType::F32;
 };
 
 // Reads Hparams for a supported architecture; throws gguf::FormatError naming the problem.

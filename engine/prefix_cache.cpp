@@ -53,7 +53,11 @@ void PrefixCache::insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceSt
   }
   entries_.push_front(Entry{std::move(tokens), std::move(state), b});
   bytes_ += b;
-  while (bytes_ > budget_) {
+  shrink_to(budget_);
+}
+
+void PrefixCache::shrink_to(size_t max_bytes) {
+  while (bytes_ > max_bytes && !entries_.empty()) {
     bytes_ -= entries_.back().bytes;
     if (sink_) sink_(std::move(entries_.back().tokens), std::move(entries_.back().state));
     entries_.pop_back();

@@ -33,6 +33,9 @@ class PrefixCache {
   // A state larger than the whole budget is not kept.
   void insert(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state);
   void clear();
+  // Evicts least recently used entries (to the sink) until at most max_bytes are held: the
+  // engine takes memory back for running sequences.
+  void shrink_to(size_t max_bytes);
   // Entries evicted for the budget go to `sink` (the disk cache) instead of being freed; entries
   // covered by a longer one are freed (the longer one restarts at their points).
   using Sink = std::function<void(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state)>;

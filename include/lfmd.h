@@ -74,7 +74,10 @@ LFMD_API const char* lfmd_last_error(void);
  * Hub cache, as `lfmd pull`), or LFMD_DEMO_MODEL. options_json may be NULL or a JSON object:
  *   threads (0 = all cores), ctx (tokens, 0 = the model's), batch, parallel (sequences at once,
  *   default 4), max_queue (default 16), prefill_chunk, cache_mb (prefix-cache budget in MiB,
- *   default 256), isa, handoff {mode: "off"|"flag"|"proxy" (default "flag"), threshold (0.7),
+ *   default 256, within the KV budget), kv_budget_mb (running sequences plus the prefix cache,
+ *   MiB; 0 = default: half of the memory available after the weights), isa, kv_type ("f32" |
+ *   "f16" | "q8_0": KV cache element type, default "f16"), handoff {mode: "off"|"flag"|"proxy"
+ *   (default "flag"), threshold (0.7),
  *   window, probe_tokens, upstream_url, upstream_model, upstream_api_key_env,
  *   upstream_timeout_ms}, test_hooks (accept the request's lfmd_* test fields; tests only).
  * Unknown keys are an error. On success *out is the handle, else NULL. */

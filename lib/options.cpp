@@ -94,18 +94,21 @@ OpenOptions parse_open_options(const std::string& options_json) {
   if (o.is_discarded()) bad("not valid JSON");
   if (!o.is_object()) bad("must be a JSON object");
   only_keys(o,
-            {"threads", "ctx", "batch", "parallel", "max_queue", "prefill_chunk", "cache_mb", "isa",
-             "handoff", "test_hooks"},
+            {"threads", "ctx", "batch", "parallel", "max_queue", "prefill_chunk", "cache_mb", "kv_budget_mb", "isa",
+             "kv_type", "handoff", "test_hooks"},
             "");
   OpenOptions r;
   r.load.n_threads = static_cast<int>(integer(o, "threads", 0, 1024, 0));
   r.load.n_ctx = integer(o, "ctx", 0, 1 << 24, 0);
   r.load.max_batch = integer(o, "batch", 1, 65536, 512);
   r.load.isa = string(o, "isa", "");
+  const std::string kv = string(o, "kv_type", kernels::kv_type_name(kDefaultKvType));
+  if (!kernels::parse_kv_type(kv.c_str(), &r.load.kv_type)) bad("kv_type must be \"f32\", \"f16\" or \"q8_0\"");
   r.engine.parallel = integer(o, "parallel", 1, 256, 4);
   r.engine.max_queue = integer(o, "max_queue", 1, 100000, 16);
   r.engine.prefill_chunk = integer(o, "prefill_chunk", 1, 65536, 64);
   r.engine.cache_bytes = static_cast<size_t>(integer(o, "cache_mb", 0, 1 << 20, 256)) << 20;
+  r.engine.kv_budget_bytes = static_cast<uint64_t>(integer(o, "kv_budget_mb", 0, 1 << 30, 0)) << 20;
   r.engine.log = [](const std::string&) {};  // a library does not write to stderr
   r.pipeline.handoff = handoff_config(o.value("handoff", json::object()));
   if (o.contains("test_hooks") && !o["test_hooks"].is_boolean())

@@ -158,6 +158,11 @@ class Lfm2Model final : public Model {
 
 Lfm2Model::Lfm2Model(const gguf::Reader& f, const Hparams& hp, const ForwardContext& ctx) : ctx_(ctx) {
   hp_ = hp;
+  kv_type_ = ctx.kv_type;
+  if (kv_type_ == kernels::KvType::Q8_0 && hp.head_dim % 32 != 0) {
+    throw std::runtime_error("KV type q8_0 needs a head dimension that is a multiple of 32 (this model's is " +
+                             std::to_string(hp.head_dim) + "); use --kv-type f16 or f32");
+  }
   const int64_t D = hp.n_embd, V = hp.n_vocab, hd = hp.head_dim, Lc = hp.conv_l_cache;
   tok_embd_ = load_weight(f, "token_embd.weight", {D, V});
   output_ = f.tensor("output.weight") ? load_weight(f, "output.weight", {D, V}) : tok_embd_;
@@ -456,8 +461,9 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     K.rope_neox(qt, Hq, hd, b.pos[t], hp_.rope_freq_base);
     K.rope_neox(kt, Hkv, hd, b.pos[t], hp_.rope_freq_base);
     SequenceState::Layer& cache = b.seq[t]->layers()[il];
-    std::memcpy(cache.k.data() + b.pos[t] * kvd, kt, sizeof(float) * kvd);
-    std::memcpy(cache.v.data() + b.pos[t] * kvd, vbuf_.data() + t * kvd, sizeof(float) * kvd);
+    const kernels::KvType kv_type = b.seq[t]->kv_type();
+    kernels::kv_store_row(kv_type, kt, cache.k_row(b.pos[t]), kvd);
+    kernels::kv_store_row(kv_type, vbuf_.data() + t * kvd, cache.v_row(b.pos[t]), kvd);
   }
   // All keys of the batch are in the caches now; each token attends to positions <= its own.
   attn_n_kv_.resize(T);
@@ -473,9 +479,11 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     tile.n_tok = it.n_tok;
     tile.group = group;
     tile.head_dim = hd;
-    tile.k = cache.k.data() + it.kv_head * hd;
-    tile.v = cache.v.data() + it.kv_head * hd;
-    tile.ld_kv = kvd;
+    tile.kv_type = b.seq[it.t0]->kv_type();
+    tile.k_blocks = cache.k.data();
+    tile.v_blocks = cache.v.data();
+    tile.row_bytes = cache.row_bytes;
+    tile.head_offset = kernels::kv_row_bytes(tile.kv_type, it.kv_head * hd);
     tile.scale = scale;
     tile.out = y_.data() + it.t0 * qd + it.kv_head * group * hd;
     tile.ld_out = qd;

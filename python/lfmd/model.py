@@ -94,8 +94,8 @@ class Model:
     def __init__(self, path_or_repo: str = _native.DEMO_MODEL, **options: Any):
         """Opens a GGUF path, a Hugging Face "org/name[:QUANT]" reference, or DEMO_MODEL.
 
-        options: threads, ctx, batch, parallel, max_queue, prefill_chunk, cache_mb, isa,
-        handoff (dict: mode, threshold, window, upstream_url, ...), test_hooks.
+        options: threads, ctx, batch, parallel, max_queue, prefill_chunk, cache_mb, kv_budget_mb, isa,
+        kv_type ("f32" | "f16" | "q8_0"), handoff (dict: mode, threshold, window, upstream_url, ...), test_hooks.
         """
         self._lib = _native.lib()
         handle = ctypes.c_void_p()

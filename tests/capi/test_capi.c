@@ -230,6 +230,8 @@ static void test_errors(void) {
   CHECK(strstr(lfmd_last_error(), "JSON") != NULL);
   CHECK(lfmd_open(LFMD_DEMO_MODEL, "{\"thraeds\": 2}", &m) == LFMD_ERR_REQUEST);
   CHECK(strstr(lfmd_last_error(), "thraeds") != NULL);
+  CHECK(lfmd_open(LFMD_DEMO_MODEL, "{\"kv_type\": \"q4\"}", &m) == LFMD_ERR_REQUEST);
+  CHECK(strstr(lfmd_last_error(), "kv_type") != NULL);
   CHECK(lfmd_open(NULL, NULL, &m) == LFMD_ERR_ARGUMENT);
   CHECK(lfmd_open(LFMD_DEMO_MODEL, NULL, NULL) == LFMD_ERR_ARGUMENT);
   char* r = (char*)0x1;

@@ -61,9 +61,10 @@ std::vector<int32_t> prompt_of(uint32_t seed, int n) {
 
 // A state that ran `tokens` with snapshots every 16 tokens; logits of the last token in `last`.
 std::unique_ptr<SequenceState> run(const std::vector<int32_t>& tokens,
-                                   std::vector<float>* last = nullptr) {
+                                   std::vector<float>* last = nullptr,
+                                   kernels::KvType kv = kernels::KvType::F32) {
   LoadedModel& m = tiny();
-  auto st = m.model->new_sequence(m.n_ctx);
+  auto st = std::make_unique<SequenceState>(m.hp, m.n_ctx, kv);
   st->set_snapshot_interval(16);
   std::vector<float> logits(static_cast<size_t>(m.hp.n_vocab));
   for (size_t i = 0; i < tokens.size(); i += 64) {
@@ -80,7 +81,7 @@ std::unique_ptr<SequenceState> run(const std::vector<int32_t>& tokens,
 // Logits of `next` appended to a copy of `st` resumed at n tokens.
 std::vector<float> continue_at(const SequenceState& st, int64_t n, int32_t next) {
   LoadedModel& m = tiny();
-  auto c = m.model->new_sequence(m.n_ctx);
+  auto c = std::make_unique<SequenceState>(m.hp, m.n_ctx, st.kv_type());
   c->copy_prefix_from(st, n);
   Batch b;
   b.add(next, n, c.get(), true);
@@ -133,29 +134,37 @@ TEST_CASE("disk cache: the checksum is chunking-independent and sees a flipped b
 }
 
 TEST_CASE("disk cache: an entry round-trips bit for bit and resumes exactly") {
+ // Every KV type the model's heads allow: rows are written as stored.
+ for (kernels::KvType kv : {kernels::KvType::F32, kernels::KvType::F16, kernels::KvType::Q8_0}) {
+  if (kv == kernels::KvType::Q8_0 && tiny().hp.head_dim % 32 != 0) continue;
+  const std::string type = kernels::kv_type_name(kv);
+  CAPTURE(type);
   TempDir dir;
   const auto tokens = prompt_of(1, 70);
   std::vector<float> last;
-  auto st = run(tokens, &last);
+  auto st = run(tokens, &last, kv);
   const std::string p = dir.path + "/e.lfpc";
-  const uint64_t bytes = write_entry(p, key_of(5), tokens, *st);
+  DiskCacheKey key = key_of(5);
+  key.kv_type = static_cast<uint32_t>(kv);
+  const uint64_t bytes = write_entry(p, key, tokens, *st);
   CHECK(bytes == fs::file_size(p));
-  CHECK(bytes == entry_file_bytes(tiny().hp, 70, 4));        // snapshots at 16, 32, 48, 64
+  CHECK(bytes == entry_file_bytes(tiny().hp, 70, 4, kv));        // snapshots at 16, 32, 48, 64
   CHECK(dir.files() == std::vector<std::string>{"e.lfpc"});  // no temporary left
 
   std::unique_ptr<SequenceState> back;
   std::vector<int32_t> back_tokens;
-  REQUIRE(load(p, key_of(5), &back, &back_tokens).ok);
+  REQUIRE(load(p, key, &back, &back_tokens).ok);
+  CHECK(back->kv_type() == kv);
   REQUIRE(back);
   CHECK(back_tokens == tokens);
   CHECK(back->n_past() == 70);
   for (size_t l = 0; l < st->layers().size(); ++l) {
     const auto& a = st->layers()[l];
     const auto& b = back->layers()[l];
-    const size_t n = static_cast<size_t>(70 * a.kv_dim);
-    if (n > 0) {  // conv layers have no K/V rows (null data)
-      CHECK(std::memcmp(a.k.data(), b.k.data(), 4 * n) == 0);
-      CHECK(std::memcmp(a.v.data(), b.v.data(), 4 * n) == 0);
+    const size_t n = 70 * a.row_bytes;  // 70 rows: all in storage block 0
+    if (n > 0) {  // conv layers have no K/V rows
+      CHECK(std::memcmp(a.k.block(0), b.k.block(0), n) == 0);
+      CHECK(std::memcmp(a.v.block(0), b.v.block(0), n) == 0);
     }
     CHECK(a.conv == b.conv);
   }
@@ -166,6 +175,12 @@ TEST_CASE("disk cache: an entry round-trips bit for bit and resumes exactly") {
     CAPTURE(n);
     CHECK(continue_at(*back, n, 777) == continue_at(*st, n, 777));
   }
+ }
+  // A state written under another KV type's key is refused (the payload would lie).
+  TempDir dir;
+  DiskCacheKey wrong = key_of(5);
+  wrong.kv_type = 1;
+  CHECK_THROWS_AS(write_entry(dir.path + "/f16.lfpc", wrong, prompt_of(1, 70), *run(prompt_of(1, 70))), std::logic_error);
 }
 
 TEST_CASE("disk cache: corrupt, truncated and foreign entries are refused with their reason") {
@@ -334,7 +349,7 @@ TEST_CASE("disk cache: a restart discards corrupt and truncated entries and igno
     DiskCacheKey kv = o.key;  // an entry of another KV type in the same directory
     kv.kv_type = 1;
     const auto e = prompt_of(23, 50);
-    write_entry(dir.path + "/kv1.lfpc", kv, e, *run(e));
+    write_entry(dir.path + "/kv1.lfpc", kv, e, *run(e, nullptr, kernels::KvType::F16));
   }
   std::vector<std::string> files = dir.files();
   REQUIRE(files.size() == 4);
