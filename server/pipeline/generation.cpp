@@ -69,7 +69,7 @@ struct Generation::Cloud {
 };
 
 Generation::Generation(GenerationSetup setup)
-    : s_(std::move(setup)), parser_(s_.parse), start_(Clock::now()) {}
+    : s_(std::move(setup)), parser_(s_.parse), start_(s_.received) {}
 
 Generation::~Generation() = default;
 

@@ -46,6 +46,9 @@ struct GenerationSetup {
   // library's per-token callback: token id + the text those events carried); may be empty.
   std::function<void(const TokenEvent&)> on_token;
   std::shared_ptr<RequestRecord> record;   // the access log's (null: not logged)
+  // When the pipeline received the request: TTFT counts from here (a token may be queued
+  // before the Generation exists).
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
 };
 
 enum class PumpEnd { Finished, ClientGone, Failed };

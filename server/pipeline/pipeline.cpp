@@ -106,6 +106,7 @@ void Pipeline::apply_test_hooks(std::string_view raw_body, const std::string& pr
 
 std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(
     const Conversation& c, const StartOptions& so, std::function<void(const TokenEvent&)> on_token) {
+  const auto received = std::chrono::steady_clock::now();
   auto pol = resolve_policy(opt_.handoff, c);
   if (auto* err = std::get_if<api::ApiError>(&pol)) return *err;
   std::string text;
@@ -118,9 +119,12 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(
   }
   if (prompt.empty()) return api::invalid_request("the prompt is empty", "prompt");
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  const int64_t n_ctx = model_.n_ctx;
-  if (n_prompt >= n_ctx)
+  // The context, or less when one sequence of the full context would not fit --kv-budget.
+  const int64_t n_ctx = engine_.context_limit();
+  if (n_prompt >= n_ctx) {
+    if (n_ctx < model_.n_ctx) return api::kv_budget_exceeded(n_ctx, n_prompt, engine_.kv_budget());
     return api::context_length_exceeded(n_ctx, n_prompt, c.max_tokens.value_or(1));
+  }
   const int64_t room = n_ctx - n_prompt;
   GenerateRequest g =
       generate_request(c, std::move(prompt), std::min(c.max_tokens.value_or(room), room));
@@ -129,6 +133,7 @@ std::variant<std::shared_ptr<Generation>, api::ApiError> Pipeline::start(
   g.constraint = std::get<std::shared_ptr<TokenConstraint>>(std::move(constraint));
 
   GenerationSetup setup;
+  setup.received = received;
   setup.stream = std::make_shared<RequestStream>();
   setup.metrics = &metrics_;
   setup.tokenizer = model_.tokenizer.get();
