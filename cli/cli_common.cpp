@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 #include "engine/testmodel/generator.h"
 
@@ -21,11 +22,20 @@ std::vector<OptionSpec> model_options() {
       {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0,
        1 << 24, 'c'},
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
-      {"isa", OptType::String, "", "kernel set: scalar | avx2 | neon (default: best for this CPU)"},
+      {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | neon (default: best for this CPU)"},
       {"repack", OptType::Bool, "true",
-       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2 (--no-repack: use the "
-       "mapping)"},
+       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512 (--no-repack: use "
+       "the mapping)"},
+      {"kv-type", OptType::String, kernels::kv_type_name(kDefaultKvType),
+       "KV cache element type: f32 | f16 | q8_0 (q8_0 needs a head dimension multiple of 32)"},
   };
+}
+
+kernels::KvType kv_type_option(const config::Options& opts) {
+  kernels::KvType t = kDefaultKvType;
+  if (!kernels::parse_kv_type(opts.str("kv-type").c_str(), &t))
+    throw std::runtime_error("--kv-type must be f32, f16 or q8_0 (got '" + opts.str("kv-type") + "')");
+  return t;
 }
 
 std::string mib(uint64_t bytes) {
@@ -64,6 +74,7 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
   lo.max_batch = opts.integer("batch");
   lo.isa = opts.str("isa");
   lo.repack = opts.flag("repack");
+  lo.kv_type = kv_type_option(opts);
   lo.path = resolve_model_path(lo.path);
   if (lo.path.empty()) {
     ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
@@ -82,10 +93,10 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
   // Repacked weights live in anonymous memory: they are weights, not working memory.
   const uint64_t packed = m->model->anon_weight_bytes();
   char line[1024];
-  std::snprintf(line, sizeof line, "loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads",
+  std::snprintf(line, sizeof line, "loaded %s (%s, %lld layers, vocab %lld, ctx %lld) in %.2f s; kernels %s, %d threads, KV cache %s",
                 m->name.c_str(), m->hp.arch.c_str(), static_cast<long long>(m->hp.n_layer),
                 static_cast<long long>(m->hp.n_vocab), static_cast<long long>(m->n_ctx), secs,
-                kernels::isa_name(m->kernels->isa), m->pool->size());
+                kernels::isa_name(m->kernels->isa), m->pool->size(), kernels::kv_type_name(m->model->kv_type()));
   say(line);
   std::snprintf(
       line, sizeof line,

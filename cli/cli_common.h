@@ -11,8 +11,11 @@
 
 namespace lfmd::cli {
 
-// --model, --threads, --ctx, --batch, --isa: appended to every command that loads a model.
+// --model, --threads, --ctx, --batch, --isa, --repack, --kv-type: appended to every command that
+// loads a model.
 std::vector<config::OptionSpec> model_options();
+// --kv-type parsed; throws std::runtime_error naming the accepted values.
+kernels::KvType kv_type_option(const config::Options& opts);
 
 // Loads --model (or the demo model when none is given), showing progress on a terminal and
 // logging the memory split. Throws on failure with a one-line message.

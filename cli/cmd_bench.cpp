@@ -60,14 +60,16 @@ int run_bench(const config::Options& o) {
   lo.max_batch = o.integer("batch");
   lo.isa = o.str("isa");
   lo.repack = o.flag("repack");
+  lo.kv_type = cli::kv_type_option(o);
   lo.progress = cli::progress_printer("lfmd bench: paging in weights", false);
   lo.repack_progress = cli::progress_printer("lfmd bench: repacking weights", false);
   auto t_load = Clock::now();
   auto m = load_model(lo);
   const double load_s = seconds_since(t_load);
   const int64_t V = m->hp.n_vocab;
-  std::fprintf(stderr, "lfmd bench: loaded %s (%s) in %.1f s; kernels %s, %d threads; prompt %lld, gen %lld, %lld repeats\n",
+  std::fprintf(stderr, "lfmd bench: loaded %s (%s) in %.1f s; kernels %s, %d threads, KV cache %s; prompt %lld, gen %lld, %lld repeats\n",
                m->name.c_str(), m->hp.arch.c_str(), load_s, kernels::isa_name(m->kernels->isa), m->pool->size(),
+               kernels::kv_type_name(m->model->kv_type()),
                static_cast<long long>(P), static_cast<long long>(N), static_cast<long long>(R));
 
   std::vector<int32_t> prompt(P);
@@ -117,6 +119,7 @@ int run_bench(const config::Options& o) {
   j["file"] = lo.path;
   j["arch"] = m->hp.arch;
   j["isa"] = kernels::isa_name(m->kernels->isa);
+  j["kv_type"] = kernels::kv_type_name(m->model->kv_type());
   j["threads"] = m->pool->size();
   j["prompt_tokens"] = P;
   j["gen_tokens"] = N;

@@ -41,7 +41,8 @@ config::Command serve_cmd() {
       {"max-queue", OptType::Int, "16", "requests waiting for a free sequence slot before 429", 1, 100000},
       {"parallel", OptType::Int, "4", "sequences generated at once (each with the full --ctx)", 1, 256},
       {"prefill-chunk", OptType::Int, "64", "prompt tokens per step while other streams decode (bounds their stall)", 1, 65536},
-      {"cache-mb", OptType::Int, "2048", "prefix cache budget in MiB (0 = off)", 0, 1 << 20},
+      {"kv-budget", OptType::Int, "0", "MiB for all sequences' KV state plus the prefix cache (0 = half of the memory available after the weights)", 0, 1 << 30},
+      {"cache-mb", OptType::Int, "2048", "prefix cache budget in MiB, within --kv-budget (0 = off)", 0, 1 << 20},
       {"disk-cache", OptType::Bool, "true", "keep prefix-cache entries on disk across restarts (--no-disk-cache: off)"},
       {"cache-dir", OptType::String, "", "directory of on-disk prefix-cache entries (default: the lfmd cache dir + /prefix-cache)"},
       {"cache-disk-mb", OptType::Int, "8192", "on-disk prefix cache budget in MiB, least recently used deleted first", 1, 1 << 30},
@@ -172,6 +173,7 @@ EngineOptions engine_options(const config::Options& o) {
   eo.parallel = o.integer("parallel");
   eo.prefill_chunk = o.integer("prefill-chunk");
   eo.cache_bytes = static_cast<size_t>(o.integer("cache-mb")) << 20;
+  eo.kv_budget_bytes = static_cast<uint64_t>(o.integer("kv-budget")) << 20;
   eo.snapshot_interval = o.integer("snapshot-every");
   eo.log = [](const std::string& line) { logging::warn(line); };
   if (o.flag("disk-cache") && eo.cache_bytes > 0) {
@@ -358,16 +360,37 @@ void open_listeners(Listeners& l, const config::Options& o, Metrics& metrics, st
   for (auto& s : l.servers) l.threads.emplace_back([srv = s.get()] { srv->run(); });
 }
 
+// The start-up report of the KV budget: its size and where it came from, and what it holds.
+void log_kv_budget(const Engine& engine, const LoadedModel& model, const std::string& how) {
+  const double mib = 1.0 / (1 << 20);
+  auto probe = model.model->new_sequence(model.n_ctx);
+  const int64_t per_1k = static_cast<int64_t>(probe->bytes_at(1024) - probe->bytes());
+  logging::write(logging::Level::Info, "kv_budget",
+                 {{"mib", static_cast<int64_t>(engine.kv_budget() * mib)},
+                  {"from", how},
+                  {"kib_per_1k_tokens", per_1k / 1024},
+                  {"tokens", per_1k > 0 ? static_cast<int64_t>(engine.kv_budget() / static_cast<uint64_t>(per_1k) * 1024) : 0},
+                  {"request_limit_tokens", engine.context_limit()},
+                  {"prefix_cache_mib", static_cast<int64_t>(engine.stats().cache_budget_bytes * mib)}});
+  if (engine.context_limit() < model.n_ctx) {
+    logging::warn("the KV budget holds " + std::to_string(engine.context_limit()) + " tokens of one request, less than the context of " +
+                  std::to_string(model.n_ctx) + ": longer requests get 400 (raise --kv-budget or lower --ctx)");
+  }
+}
+
 // Loads the model, starts the engine and the Service over them (logs the scheduler line).
 void start_service(const config::Options& o, Metrics& metrics, std::unique_ptr<LoadedModel>& model,
                    std::unique_ptr<Engine>& engine, std::unique_ptr<Service>& chat) {
   model = load_from_options(o, [](const std::string& line) { logging::info(line); });
-  const EngineOptions eo = engine_options(o);
+  EngineOptions eo = engine_options(o);
+  std::string budget_how = "--kv-budget";
+  if (eo.kv_budget_bytes == 0) eo.kv_budget_bytes = default_kv_budget(*model, &budget_how);
   engine = std::make_unique<Engine>(*model, eo);
   const EngineStats st = engine->stats();
+  log_kv_budget(*engine, *model, budget_how);
   logging::write(logging::Level::Info, "scheduler",
                  {{"parallel", eo.parallel}, {"ctx", model->n_ctx}, {"prefill_chunk", eo.prefill_chunk},
-                  {"cache_mib", o.integer("cache-mb")},
+                  {"cache_mib", st.cache_budget_bytes >> 20},
                   {"disk_cache", st.disk_enabled ? eo.disk_cache_dir : std::string("off")},
                   {"disk_cache_mib", st.disk_enabled ? o.integer("cache-disk-mb") : 0},
                   {"disk_cache_entries", st.disk_enabled ? st.disk.entries : 0}});

@@ -209,6 +209,10 @@ void ThroughputLog::run() {
              {"running", s.running},
              {"queued", s.queued},
              {"kv_mib", round1(s.sequence_bytes * mib)},
+             {"kv_used_mib", round1(s.kv_used_bytes * mib)},
+             {"kv_budget_mib", round1(s.kv_budget_bytes * mib)},
+             {"paused", s.paused},
+             {"preemptions", s.preemptions_total},
              {"cache_mib", round1(s.cache_bytes * mib)},
              {"cache_budget_mib", round1(s.cache_budget_bytes * mib)},
              {"cache_entries", s.cache_entries}});

@@ -53,6 +53,22 @@ void Metrics::count_request(int status) {
   by_status_[status] += 1;
 }
 
+// The KV memory budget (--kv-budget): what it holds, and what the scheduler did to stay in it.
+static void render_kv_budget(const EngineStats& e, std::string& out) {
+  auto metric = [&](const char* name, const char* type, const char* help, int64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+  };
+  metric("lfmd_kv_budget_bytes", "gauge", "KV memory budget: running sequences plus the prefix cache (--kv-budget)", e.kv_budget_bytes);
+  metric("lfmd_kv_used_bytes", "gauge", "memory of running sequences plus the prefix cache", e.kv_used_bytes);
+  metric("lfmd_kv_peak_bytes", "gauge", "the most lfmd_kv_used_bytes seen since start", e.kv_peak_bytes);
+  metric("lfmd_context_limit_tokens", "gauge", "tokens one request may hold (the context, or less when the KV budget is smaller)", e.context_limit);
+  metric("lfmd_requests_paused", "gauge", "running requests paused to keep within the KV budget, waiting to resume", e.paused);
+  metric("lfmd_queue_memory_waiting", "gauge", "queued requests held back until their prompt fits the KV budget", e.memory_waiting);
+  metric("lfmd_memory_waits_total", "counter", "requests that waited for KV memory before starting", e.memory_waits_total);
+  metric("lfmd_preemptions_total", "counter", "sequences paused to keep the running ones within the KV budget", e.preemptions_total);
+  metric("lfmd_recomputed_tokens_total", "counter", "tokens computed again when paused sequences resumed", e.recomputed_tokens_total);
+}
+
 // Prefix-cache hits by source and the disk tier (engine/disk_cache.h).
 static void render_cache(const EngineStats& e, std::string& out) {
   auto family = [&](const char* name, const char* type, const char* help) {
@@ -82,6 +98,8 @@ static void render_cache(const EngineStats& e, std::string& out) {
   line("lfmd_prefix_cache_disk_loads_total", "", d.loads);
   family("lfmd_prefix_cache_disk_evictions_total", "counter", "disk entries deleted for the budget or replaced by a longer one");
   line("lfmd_prefix_cache_disk_evictions_total", "", d.evictions);
+  family("lfmd_prefix_cache_disk_pending_bytes", "gauge", "states queued for writing to disk (counted in lfmd_kv_used_bytes)");
+  line("lfmd_prefix_cache_disk_pending_bytes", "", d.pending_bytes);
   family("lfmd_prefix_cache_disk_dropped_writes_total", "counter", "states not written because the write queue was full");
   line("lfmd_prefix_cache_disk_dropped_writes_total", "", d.dropped_writes);
   family("lfmd_prefix_cache_disk_discarded_total", "counter", "disk entries not used, by reason (model, kv_type, version, format, truncated, checksum, io, too_large)");
@@ -136,7 +154,8 @@ std::string Metrics::render(const EngineStats& e) const {
   gauge("lfmd_prefix_cache_bytes", "memory held by the prefix cache", e.cache_bytes);
   gauge("lfmd_prefix_cache_entries", "sequences held by the prefix cache", e.cache_entries);
   gauge("lfmd_prefix_cache_budget_bytes", "prefix cache budget", e.cache_budget_bytes);
-  gauge("lfmd_requests_running", "requests being generated", e.running);
+  gauge("lfmd_requests_running", "requests being generated (paused ones included)", e.running);
+  render_kv_budget(e, out);
   render_cache(e, out);
   ttft.render("lfmd_time_to_first_token_seconds", "time from request to first generated token", out);
   itl.render("lfmd_inter_token_latency_seconds", "time between consecutive generated tokens", out);

@@ -98,6 +98,8 @@ std::string context_overflow_message(int64_t n_ctx, int64_t n_prompt, int64_t n_
 
 // 400 invalid_request_error, param "messages", code "context_length_exceeded".
 ApiError context_length_exceeded(int64_t n_ctx, int64_t n_prompt, int64_t n_completion);
+// 400 context_length_exceeded for a prompt that the server's KV memory budget can never hold.
+ApiError kv_budget_exceeded(int64_t limit, int64_t n_prompt, uint64_t budget_bytes);
 // 400 invalid_request_error with the given param/code.
 ApiError invalid_request(std::string message, std::string param = "", std::string code = "");
 // 401 authentication_error, code "invalid_api_key". The key itself is never echoed.

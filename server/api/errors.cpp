@@ -70,6 +70,14 @@ ApiError context_length_exceeded(int64_t n_ctx, int64_t n_prompt, int64_t n_comp
               "messages", "context_length_exceeded");
 }
 
+ApiError kv_budget_exceeded(int64_t limit, int64_t n_prompt, uint64_t budget_bytes) {
+  return make(400, "invalid_request_error",
+              "This server's KV memory budget (" + std::to_string(budget_bytes >> 20) + " MiB, --kv-budget) holds at most " +
+                  std::to_string(limit) + " tokens of one request. However, your messages have " + std::to_string(n_prompt) +
+                  " tokens. Please reduce the length of the messages.",
+              "messages", "context_length_exceeded");
+}
+
 ApiError invalid_request(std::string message, std::string param, std::string code) {
   return make(400, "invalid_request_error", std::move(message), std::move(param), std::move(code));
 }

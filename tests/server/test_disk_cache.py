@@ -165,7 +165,8 @@ class DiskCache(unittest.TestCase):
             head = bytearray(f.read(128))
             self.assertEqual(head[:8], b"LFMDPFXC")
             self.assertEqual(checksum64(bytes(head[:120]), 1), struct.unpack_from("<Q", head, 120)[0])
-            struct.pack_into("<I", head, 12, 1)  # kv_type: 1 instead of 0 (F32)
+            kv = struct.unpack_from("<I", head, 12)[0]  # the server's KV type (f32 0, f16 1, q8_0 2)
+            struct.pack_into("<I", head, 12, kv ^ 1)  # another one
             struct.pack_into("<Q", head, 120, checksum64(bytes(head[:120]), 1))
             f.seek(0)
             f.write(head)
