@@ -232,7 +232,9 @@ def logits(cmd_prefix, model, ids, n_vocab, name, env=None):
 
 
 def lfmd_logits(model, ids, n_vocab, name):
-    return logits(lambda m, t, o: [LFMD, "logits", "--model", m, "--tokens-file", t, "--out", o], model, ids, n_vocab, name)
+    # An f32 KV cache, as llama_oracle's (the default f16 cache is measured in test_oracle.py kv-*).
+    return logits(lambda m, t, o: [LFMD, "logits", "--model", m, "--tokens-file", t, "--out", o, "--kv-type", "f32"],
+                  model, ids, n_vocab, name)
 
 
 def llama_logits(model, ids, n_vocab, name):

@@ -1,7 +1,8 @@
 // llama_oracle — the llama.cpp (release v0.5.0, prebuilt from npm) side of lfmd's correctness tests.
 //
 //   llama_oracle [-v] logits   MODEL TOKENS_FILE OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]
-//   llama_oracle [-v] greedy   MODEL TOKENS_FILE N OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]
+//                              [--kv f32|f16|q8_0] [--flash-attn]
+//   llama_oracle [-v] greedy   MODEL TOKENS_FILE N OUT [same options as logits]
 //   llama_oracle [-v] tokenize MODEL IN OUT [--no-add-special] [--no-parse-special]
 //   llama_oracle [-v] quantize IN OUT TYPE [--threads N] [--pure] [--allow-requantize]
 //   llama_oracle [-v] dequant  IN OUT
@@ -11,7 +12,8 @@
 //   global: --cpu-backend NAME  load only libggml-cpu-NAME.so (e.g. x64, haswell, zen4) instead of the
 //                               best variant for this CPU, for results that do not depend on the host
 //
-// Every decode runs with an F32 KV cache and flash attention off (exact comparisons). Errors: one
+// Every decode runs with an F32 KV cache and flash attention off (exact comparisons) unless --kv /
+// --flash-attn say otherwise (measuring llama.cpp's own F16 / Q8_0 cache spread). Errors: one
 // message on stderr, exit code 1. llama.cpp's log is shown only with -v (its errors always).
 // Output formats:
 //   logits   raw little-endian float32 [n_tokens][n_vocab], row i = logits after token i
@@ -26,7 +28,7 @@ namespace {
 // subcommands
 
 int cmd_logits(const Args& a) {
-  check_args(a, "logits", 3, {"--one-by-one", "--batch", "--threads", "--no-repack"});
+  check_args(a, "logits", 3, {"--one-by-one", "--batch", "--threads", "--no-repack", "--kv", "--flash-attn"});
   const auto& [model_path, tokens_path, out_path] = std::tie(a.pos[0], a.pos[1], a.pos[2]);
   const std::vector<llama_token> toks = read_tokens(tokens_path);
   const auto n = static_cast<int32_t>(toks.size());
@@ -38,7 +40,7 @@ int cmd_logits(const Args& a) {
   const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
   check_token_range(toks, n_vocab, tokens_path);
   ContextPtr ctx = make_context(model.get(), static_cast<uint32_t>(n), static_cast<uint32_t>(o.batch), o.threads,
-                                o.threads_batch);
+                                o.threads_batch, o.kv, o.flash_attn);
 
   OutFile out(out_path);
   Batch batch(o.batch);
@@ -58,7 +60,7 @@ int cmd_logits(const Args& a) {
 }
 
 int cmd_greedy(const Args& a) {
-  check_args(a, "greedy", 4, {"--one-by-one", "--batch", "--threads", "--no-repack"});
+  check_args(a, "greedy", 4, {"--one-by-one", "--batch", "--threads", "--no-repack", "--kv", "--flash-attn"});
   const std::string& model_path = a.pos[0];
   const std::string& tokens_path = a.pos[1];
   const auto n_gen = static_cast<int32_t>(parse_int(a.pos[2], "N", 0, 1 << 20));
@@ -79,7 +81,7 @@ int cmd_greedy(const Args& a) {
 
   ContextPtr ctx = make_context(model.get(), static_cast<uint32_t>(n_prompt + std::max(n_gen, 1)),
                                 static_cast<uint32_t>(o.batch), o.threads,
-                                o.threads_batch);
+                                o.threads_batch, o.kv, o.flash_attn);
   Batch batch(o.batch);
   for (int32_t start = 0; start < n_prompt; start += o.batch) {
     const int32_t cnt = std::min(o.batch, n_prompt - start);
@@ -539,7 +541,8 @@ const char* kUsage =
     "           float32 [n_tokens][n_vocab] logits of every position (F32 KV cache, no flash attention)\n"
     "           --batch: tokens per llama_decode call (default all); --threads: default min(cores, 16),\n"
     "           but 1 for one-token steps of models under 100M parameters; --no-repack: no runtime\n"
-    "           weight repacking (e.g. Q4_0/Q4_K interleaving on AVX2/AVX-512)\n"
+    "           weight repacking (e.g. Q4_0/Q4_K interleaving on AVX2/AVX-512); --kv f32|f16|q8_0: KV\n"
+    "           cache type (default f32); --flash-attn (needed by a q8_0 V cache)\n"
     "  greedy   MODEL TOKENS_FILE N OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]\n"
     "           N greedy ids after the prompt (UNUSED tokens skipped, ties -> lowest id, no EOS stop)\n"
     "  tokenize MODEL IN OUT [--no-add-special] [--no-parse-special]\n"

@@ -285,7 +285,18 @@ ModelPtr load_model(const std::string& path, bool vocab_only, bool repack = true
   return m;
 }
 
-ContextPtr make_context(llama_model* model, uint32_t n_ctx, uint32_t n_batch, int threads, int threads_batch) {
+// KV cache type of a --kv value (f32 | f16 | q8_0); fails on anything else.
+ggml_type kv_cache_type(const std::string& kv) {
+  if (kv == "f32") return GGML_TYPE_F32;
+  if (kv == "f16") return GGML_TYPE_F16;
+  if (kv == "q8_0") return GGML_TYPE_Q8_0;
+  fail("--kv: expected f32, f16 or q8_0, got '%s'", kv.c_str());
+}
+
+// An F32 KV cache without flash attention unless kv / flash_attn say otherwise (llama.cpp needs
+// flash attention for a quantized V cache).
+ContextPtr make_context(llama_model* model, uint32_t n_ctx, uint32_t n_batch, int threads, int threads_batch,
+                        const std::string& kv = "f32", bool flash_attn = false) {
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = n_ctx;
   cp.n_batch = n_batch;
@@ -293,9 +304,9 @@ ContextPtr make_context(llama_model* model, uint32_t n_ctx, uint32_t n_batch, in
   cp.n_seq_max = 1;
   cp.n_threads = threads;
   cp.n_threads_batch = threads_batch;
-  cp.type_k = GGML_TYPE_F32;
-  cp.type_v = GGML_TYPE_F32;
-  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.type_k = kv_cache_type(kv);
+  cp.type_v = kv_cache_type(kv);
+  cp.flash_attn_type = flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   cp.embeddings = false;
   cp.no_perf = true;
   ContextPtr ctx(llama_init_from_model(model, cp));
@@ -343,6 +354,8 @@ struct DecodeOpts {
   int threads;        // for one-token ubatches
   int threads_batch;  // for multi-token ubatches
   int32_t batch;      // tokens per llama_decode call
+  std::string kv;     // --kv: KV cache type (default f32)
+  bool flash_attn;    // --flash-attn
 };
 
 DecodeOpts decode_opts(const Args& a, size_t n_tokens, const llama_model* model) {
@@ -359,6 +372,8 @@ DecodeOpts decode_opts(const Args& a, size_t n_tokens, const llama_model* model)
   if (one && batch && *batch != 1) fail("--one-by-one contradicts --batch %ld", *batch);
   o.batch = one ? 1 : static_cast<int32_t>(batch.value_or(static_cast<long>(n_tokens)));
   o.batch = std::max<int32_t>(1, std::min<int32_t>(o.batch, static_cast<int32_t>(n_tokens)));
+  o.kv = a.opt.count("--kv") ? a.opt.at("--kv") : "f32";
+  o.flash_attn = flag(a, "--flash-attn");
   return o;
 }
 
