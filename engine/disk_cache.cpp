@@ -29,15 +29,36 @@ std::string hex16(uint64_t v) {
   return b;
 }
 
-// Largest restart point <= limit of an entry with `n` tokens and snapshot points `snaps`.
-int64_t resume_point(int64_t n, const std::vector<int64_t>& snaps, int64_t limit) {
-  if (limit >= n) return n;
-  auto it = std::upper_bound(snaps.begin(), snaps.end(), limit);
-  return it == snaps.begin() ? 0 : *std::prev(it);
+// One step of the chained prefix hash (splitmix64 finaliser over the previous hash and a token).
+uint64_t hash_step(uint64_t h, int32_t token) {
+  uint64_t x = h ^ (static_cast<uint64_t>(static_cast<uint32_t>(token)) + 0x9e3779b97f4a7c15ull);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
 }
 
-bool is_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
+// out[k] = hash of tokens[0, k); out has tokens.size() + 1 values.
+std::vector<uint64_t> prefix_hashes(const std::vector<int32_t>& tokens) {
+  std::vector<uint64_t> out(tokens.size() + 1);
+  for (size_t i = 0; i < tokens.size(); ++i) out[i + 1] = hash_step(out[i], tokens[i]);
+  return out;
+}
+
+// Restart points of an entry holding `tokens` with snapshots at `snaps`, and their prefix hashes.
+void set_points(const std::vector<int32_t>& tokens, const std::vector<int64_t>& snaps,
+                std::vector<int64_t>* points, std::vector<uint64_t>* hashes) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  for (int64_t p : snaps) {
+    if (p > 0 && p < n && (points->empty() || p > points->back())) points->push_back(p);
+  }
+  points->push_back(n);
+  hashes->reserve(points->size());
+  uint64_t h = 0;
+  int64_t k = 0;
+  for (int64_t p : *points) {
+    for (; k < p; ++k) h = hash_step(h, tokens[static_cast<size_t>(k)]);
+    hashes->push_back(h);
+  }
 }
 
 }  // namespace
@@ -117,14 +138,11 @@ void DiskCache::scan() {
     en.file = name;
     en.bytes = static_cast<uint64_t>(st.st_size);
     en.usable = s.ok;
-    en.tokens = std::move(head.tokens);
-    en.snaps = std::move(head.snaps);
+    if (s.ok) set_points(head.tokens, head.snaps, &en.points, &en.hashes);
     const uint64_t id = next_id_++;
     by_mtime.emplace_back(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
                           id);
-    stats_.bytes += static_cast<int64_t>(en.bytes);
-    stats_.entries += en.usable ? 1 : 0;
-    index_.emplace(id, std::move(en));
+    add_entry(id, std::move(en));
   }
   ::closedir(d);
   std::sort(by_mtime.begin(), by_mtime.end());
@@ -135,13 +153,20 @@ void DiskCache::scan() {
 }
 
 DiskCache::Candidate DiskCache::find(const std::vector<int32_t>& prompt, int64_t limit) const {
+  const std::vector<uint64_t> ph = prefix_hashes(prompt);
+  const int64_t cap = std::min(limit, static_cast<int64_t>(prompt.size()));
   std::lock_guard<std::mutex> lock(mu_);
   Candidate best;
   for (const auto& [id, e] : index_) {
-    if (!e.usable || static_cast<int64_t>(e.tokens.size()) > opt_.n_ctx) continue;
-    const int64_t lcp = std::min(common_prefix(e.tokens, prompt), limit);
-    const int64_t n = resume_point(static_cast<int64_t>(e.tokens.size()), e.snaps, lcp);
-    if (n > best.n) best = {id, n};
+    if (!e.usable || e.points.back() > opt_.n_ctx) continue;
+    // The longest restart point <= cap whose prefix hash is the prompt's.
+    for (size_t i = e.points.size(); i-- > 0 && e.points[i] > best.n;) {
+      const int64_t p = e.points[i];
+      if (p <= cap && e.hashes[i] == ph[static_cast<size_t>(p)]) {
+        best = {id, p};
+        break;
+      }
+    }
   }
   return best;
 }
@@ -250,9 +275,7 @@ void DiskCache::do_load(uint64_t id, uint64_t tag) {
         it->second.last_used = ++clock_;
         stats_.loads += 1;
       } else if (it != index_.end()) {
-        stats_.bytes -= static_cast<int64_t>(it->second.bytes);
-        stats_.entries -= 1;
-        index_.erase(it);
+        remove_entry(it);
       }
     }
     if (s.ok) {
@@ -277,10 +300,8 @@ void DiskCache::evict_for(uint64_t incoming, std::vector<std::string>* unlink_fi
       if (it->second.last_used < lru->second.last_used) lru = it;
     }
     unlink_files->push_back(lru->second.file);
-    stats_.bytes -= static_cast<int64_t>(lru->second.bytes);
-    stats_.entries -= lru->second.usable ? 1 : 0;
     stats_.evictions += 1;
-    index_.erase(lru);
+    remove_entry(lru);
   }
 }
 
@@ -300,22 +321,23 @@ void DiskCache::do_write(Write w) {
   }
   std::vector<std::string> gone;
   bool touch = false;
+  const std::vector<uint64_t> wh = prefix_hashes(w.tokens);
+  const int64_t wn = static_cast<int64_t>(w.tokens.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = index_.begin(); it != index_.end();) {
       Entry& e = it->second;
-      if (e.file == file && e.tokens == w.tokens) {
+      const int64_t len = e.usable ? e.points.back() : -1;
+      if (e.file == file && len == wn && e.hashes.back() == wh.back()) {
         e.last_used = ++clock_;  // already on disk
         touch = true;
         break;
       }
       // Same name (another state) or a prefix of the new entry: the new one replaces it.
-      if (e.file == file || (e.usable && is_prefix(e.tokens, w.tokens))) {
+      if (e.file == file || (len >= 0 && len <= wn && e.hashes.back() == wh[static_cast<size_t>(len)])) {
         if (e.file != file) gone.push_back(e.file);
-        stats_.bytes -= static_cast<int64_t>(e.bytes);
-        stats_.entries -= e.usable ? 1 : 0;
         stats_.evictions += 1;
-        it = index_.erase(it);
+        it = remove_entry(it);
       } else {
         ++it;
       }
@@ -339,15 +361,32 @@ void DiskCache::do_write(Write w) {
   en.bytes = bytes;
   en.usable = true;
   en.last_used = ++clock_;
-  en.snaps.reserve(n_snaps);
-  for (const auto& [p, rows] : st.snapshots()) {
-    if (p > 0 && p < st.n_past()) en.snaps.push_back(p);
-  }
-  en.tokens = std::move(w.tokens);
-  index_.emplace(next_id_++, std::move(en));
-  stats_.bytes += static_cast<int64_t>(bytes);
-  stats_.entries += 1;
+  std::vector<int64_t> snaps;
+  for (const auto& [p, rows] : st.snapshots()) snaps.push_back(p);
+  set_points(w.tokens, snaps, &en.points, &en.hashes);
+  add_entry(next_id_++, std::move(en));
   stats_.writes += 1;
+}
+
+// Approximate heap bytes of an index entry (map node, file name, points and hashes).
+static int64_t entry_heap_bytes(const std::string& file, size_t n_points) {
+  return static_cast<int64_t>(96 + file.capacity() + 16 * n_points);
+}
+
+void DiskCache::add_entry(uint64_t id, Entry en) {
+  stats_.bytes += static_cast<int64_t>(en.bytes);
+  stats_.entries += en.usable ? 1 : 0;
+  stats_.index_bytes += entry_heap_bytes(en.file, en.points.size());
+  index_.emplace(id, std::move(en));
+}
+
+std::map<uint64_t, DiskCache::Entry>::iterator DiskCache::remove_entry(
+    std::map<uint64_t, Entry>::iterator it) {
+  const Entry& e = it->second;
+  stats_.bytes -= static_cast<int64_t>(e.bytes);
+  stats_.entries -= e.usable ? 1 : 0;
+  stats_.index_bytes -= entry_heap_bytes(e.file, e.points.size());
+  return index_.erase(it);
 }
 
 }  // namespace lfmd

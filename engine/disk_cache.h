@@ -36,6 +36,7 @@ struct DiskCacheStats {
   int64_t loads = 0;           // entries read back
   int64_t dropped_writes = 0;  // states not written because the write queue was full
   int64_t pending_bytes = 0;   // states queued for writing (memory, within the KV budget)
+  int64_t index_bytes = 0;     // the in-memory index of the entries (approximate heap bytes)
   int64_t discarded[static_cast<int>(DiscardReason::kCount)] = {};
 };
 
@@ -84,10 +85,13 @@ class DiskCache {
   const std::string& dir() const { return opt_.dir; }
 
  private:
+  // The index keeps no tokens: per restart point (snapshots, then the entry's length) the hash
+  // of the tokens before it (16 B per point, a point per --snap-every tokens instead of 4 B per
+  // token). A hash match is a candidate only: the engine compares the loaded tokens.
   struct Entry {
-    std::string file;             // name inside dir
-    std::vector<int32_t> tokens;  // empty for other models' entries
-    std::vector<int64_t> snaps;
+    std::string file;              // name inside dir
+    std::vector<int64_t> points;   // ascending; the last is the entry's length (empty: foreign)
+    std::vector<uint64_t> hashes;  // prefix_hash of the first points[i] tokens
     uint64_t bytes = 0;
     uint64_t last_used = 0;
     bool usable = false;  // this model, KV type and format
@@ -105,6 +109,8 @@ class DiskCache {
   enum class Verb { Deleted, Ignored, NotWritten };  // what happens to the file
   void discard(DiscardReason r, const std::string& file, const std::string& detail, Verb verb);
   std::string path(const std::string& file) const { return opt_.dir + "/" + file; }
+  void add_entry(uint64_t id, Entry en);  // under mu_ (or before the I/O thread starts)
+  std::map<uint64_t, Entry>::iterator remove_entry(std::map<uint64_t, Entry>::iterator it);
 
   const Hparams hp_;
   const Options opt_;

@@ -50,7 +50,7 @@ MIX = [("chat", 20), ("chat_stream", 20), ("multi_turn", 12), ("cancel", 10), ("
        ("messages", 7)]
 # Metric names (prefix match) kept from /metrics every minute; histogram series are skipped.
 METRICS_KEEP = re.compile(r"^lfmd_\w*(running|queue|kv|cache_bytes|cache_entries|cache_hit|"
-                          r"state_bytes|preempt|connections_open|overloaded|timeouts|cancelled|"
+                          r"state_bytes|preempt|connections_open|overloaded|timeouts|cancelled|disk_index|disk_entries|"
                           r"disconnects)\w*")
 
 

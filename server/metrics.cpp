@@ -100,6 +100,8 @@ static void render_cache(const EngineStats& e, std::string& out) {
   line("lfmd_prefix_cache_disk_evictions_total", "", d.evictions);
   family("lfmd_prefix_cache_disk_pending_bytes", "gauge", "states queued for writing to disk (counted in lfmd_kv_used_bytes)");
   line("lfmd_prefix_cache_disk_pending_bytes", "", d.pending_bytes);
+  family("lfmd_prefix_cache_disk_index_bytes", "gauge", "memory held by the index of the disk entries (approximate)");
+  line("lfmd_prefix_cache_disk_index_bytes", "", d.index_bytes);
   family("lfmd_prefix_cache_disk_dropped_writes_total", "counter", "states not written because the write queue was full");
   line("lfmd_prefix_cache_disk_dropped_writes_total", "", d.dropped_writes);
   family("lfmd_prefix_cache_disk_discarded_total", "counter", "disk entries not used, by reason (model, kv_type, version, format, truncated, checksum, io, too_large)");

@@ -332,6 +332,35 @@ TEST_CASE("disk cache: index, LRU eviction under the byte budget, and a restart 
   CHECK(log.empty());
 }
 
+TEST_CASE("disk cache: a longer entry replaces its prefix; the index keeps hashes, not tokens") {
+  TempDir dir;
+  DiskCache::Options o;
+  o.dir = dir.path;
+  o.budget_bytes = 1ull << 30;
+  o.key = key_of(6);
+  o.n_ctx = tiny().n_ctx;
+  o.snap_every = 16;
+  const auto a = prompt_of(20, 200);
+  const std::vector<int32_t> head(a.begin(), a.begin() + 40);
+  DiskCache d(tiny().hp, o, nullptr, nullptr);
+  d.store(head, run(head));
+  d.flush();
+  CHECK(d.find(a, 199).n == 40);
+  d.store(a, run(a));  // covers `head`: its file goes
+  d.flush();
+  CHECK(d.stats().entries == 1);
+  CHECK(d.stats().evictions == 1);
+  CHECK(dir.files().size() == 1);
+  CHECK(d.find(a, 199).n == 192);  // the last snapshot below the limit
+  CHECK(d.find(head, 40).n == 32);
+  std::vector<int32_t> other = a;
+  other[5] ^= 1;  // differs at token 5: no restart point matches
+  CHECK(d.find(other, 199).n == 0);
+  // 200 tokens would be 800 bytes; 13 restart points of 16 bytes plus the name are less.
+  CHECK(d.stats().index_bytes > 0);
+  CHECK(d.stats().index_bytes < 800);
+}
+
 TEST_CASE("disk cache: a restart discards corrupt and truncated entries and ignores other keys") {
   TempDir dir;
   const Hparams& hp = tiny().hp;
