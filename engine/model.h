@@ -44,7 +44,10 @@ struct Hparams {
 class KvBlocks {
  public:
   KvBlocks() = default;
-  KvBlocks(KvBlocks&& o) noexcept : ptr_(std::move(o.ptr_)) { o.ptr_.clear(); }
+  KvBlocks(KvBlocks&& o) noexcept : ptr_(std::move(o.ptr_)), size_(std::move(o.size_)) {
+    o.ptr_.clear();
+    o.size_.clear();
+  }
   KvBlocks& operator=(KvBlocks&&) = delete;
   KvBlocks(const KvBlocks&) = delete;
   ~KvBlocks();
@@ -55,6 +58,7 @@ class KvBlocks {
 
  private:
   std::vector<uint8_t*> ptr_;
+  std::vector<size_t> size_;  // mapped bytes of each block
 };
 
 // Per-sequence state: the KV cache of attention layers and the conv rows of short-conv layers.
