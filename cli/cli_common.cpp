@@ -22,9 +22,9 @@ std::vector<OptionSpec> model_options() {
       {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0,
        1 << 24, 'c'},
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
-      {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | neon (default: best for this CPU)"},
+      {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | avxvnni | neon (default: best for this CPU)"},
       {"repack", OptType::Bool, "true",
-       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512 (--no-repack: use "
+       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512/AVX-VNNI (--no-repack: use "
        "the mapping)"},
       {"kv-type", OptType::String, kernels::kv_type_name(kDefaultKvType),
        "KV cache element type: f32 | f16 | q8_0 (q8_0 needs a head dimension multiple of 32)"},

@@ -11,6 +11,7 @@ const char* isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::AvxVnni: return "avxvnni";
     case Isa::Neon: return "neon";
   }
   return "unknown";
@@ -31,6 +32,12 @@ const KernelTable* kernel_table(Isa isa) {
 #else
       return nullptr;
 #endif
+    case Isa::AvxVnni:
+#if defined(LFMD_HAVE_AVXVNNI)
+      return avxvnni_table();
+#else
+      return nullptr;
+#endif
     case Isa::Neon:
 #if defined(LFMD_HAVE_NEON)
       return neon_table();
@@ -44,7 +51,7 @@ const KernelTable* kernel_table(Isa isa) {
 const KernelTable* select_kernels(const char* requested, const char** error) {
   if (error) *error = nullptr;
   if (requested == nullptr || requested[0] == '\0') {
-    for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Neon}) {
+    for (Isa isa : {Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon}) {
       if (const KernelTable* t = kernel_table(isa)) return t;
     }
     return &scalar_table();
@@ -58,6 +65,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
       {"scalar", Isa::Scalar, "LFMD_ISA=scalar requested but this CPU/build lacks it"},
       {"avx2", Isa::Avx2, "LFMD_ISA=avx2 requested but this CPU/build lacks it"},
       {"avx512", Isa::Avx512, "LFMD_ISA=avx512 requested but this CPU/build lacks it"},
+      {"avxvnni", Isa::AvxVnni, "LFMD_ISA=avxvnni requested but this CPU/build lacks it"},
       {"neon", Isa::Neon, "LFMD_ISA=neon requested but this CPU/build lacks it"},
   };
   for (const Named& n : kNames) {
@@ -66,7 +74,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
     if (!t && error) *error = n.missing;
     return t;
   }
-  if (error) *error = "LFMD_ISA must be one of scalar, avx2, avx512, neon";
+  if (error) *error = "LFMD_ISA must be one of scalar, avx2, avx512, avxvnni, neon";
   return nullptr;
 }
 

@@ -152,6 +152,10 @@ const KernelTable* avx2_table();
 // Defined in kernels/avx512/; nullptr when the CPU lacks AVX2 or AVX-512 F/BW/VL/VNNI.
 const KernelTable* avx512_table();
 #endif
+#if defined(LFMD_HAVE_AVXVNNI)
+// Defined in kernels/avxvnni/; nullptr when the CPU lacks AVX2/FMA/F16C or AVX-VNNI.
+const KernelTable* avxvnni_table();
+#endif
 #if defined(LFMD_HAVE_NEON)
 // Defined in kernels/neon/; nullptr when the CPU lacks the dot-product or fp16 extensions.
 const KernelTable* neon_table();

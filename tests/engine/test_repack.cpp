@@ -69,14 +69,16 @@ TEST_CASE("engine: repacked weights give the logits of the mapped weights") {
   ::rmdir(dir.c_str());
 }
 
-// The AVX-512 table repeats the AVX2 kernels' float operations: a Q4_0 model (a type both tables
-// repack) gives bit-identical logits, prefill and decode (Q4_K: tests/kernels/test_repack.cpp).
-TEST_CASE("engine: avx512 logits equal avx2 logits bit for bit") {
-  if (kernels::kernel_table(kernels::Isa::Avx512) == nullptr) {
-    MESSAGE("no AVX-512 F/BW/VL/VNNI: skipped");
+// The AVX-512 and AVX-VNNI tables repeat the AVX2 kernels' float operations: a Q4_0 model (a
+// type all three repack) gives bit-identical logits, prefill and decode (Q4_K:
+// tests/kernels/test_repack.cpp).
+static void check_equals_avx2(kernels::Isa isa) {
+  if (kernels::kernel_table(isa) == nullptr) {
+    MESSAGE("no " << kernels::isa_name(isa) << " on this CPU: skipped");
     return;
   }
-  const std::string dir = "/tmp/lfmd-avx512-test-" + std::to_string(::getpid());
+  const std::string dir =
+      "/tmp/lfmd-" + std::string(kernels::isa_name(isa)) + "-test-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0755);
   for (kernels::DType type : {kernels::DType::Q4_0}) {
     CAPTURE(kernels::type_info(type).name);
@@ -89,7 +91,7 @@ TEST_CASE("engine: avx512 logits equal avx2 logits bit for bit") {
       lo.n_threads = 2;
       lo.n_ctx = 128;
       lo.max_batch = 16;
-      lo.isa = i == 0 ? "avx2" : "avx512";
+      lo.isa = i == 0 ? "avx2" : kernels::isa_name(isa);
       auto m = load_model(lo);
       std::vector<int32_t> toks{1};
       for (int32_t t = 0; t < 36; ++t) toks.push_back(300 + 47 * t);
@@ -103,3 +105,7 @@ TEST_CASE("engine: avx512 logits equal avx2 logits bit for bit") {
   }
   ::rmdir(dir.c_str());
 }
+
+TEST_CASE("engine: avx512 logits equal avx2 logits bit for bit") { check_equals_avx2(kernels::Isa::Avx512); }
+
+TEST_CASE("engine: avxvnni logits equal avx2 logits bit for bit") { check_equals_avx2(kernels::Isa::AvxVnni); }

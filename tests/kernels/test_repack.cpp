@@ -2,8 +2,8 @@
 // reference matmul on packed rows equals ref::matmul_qact bit for bit, and every table's
 // matmul_repacked agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges
 // starting at any group, 1..9 tokens, misaligned weights / activations / outputs, and extreme
-// codes; each token alone gets the floats it got in the batch, and the AVX-512 table equals the
-// AVX2 one bit for bit.
+// codes; each token alone gets the floats it got in the batch, and the AVX-512 and AVX-VNNI tables
+// equal the AVX2 one bit for bit.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -129,9 +129,9 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
       k->matmul_repacked(t, kp.data(), rows, r0, r1, one, y1.data(), rows);
       CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
     }
-    // The AVX-512 kernels repeat the AVX2 kernels' float operations: bit-identical results
-    // (the AVX2 kernel handles repacked Q8_0 too, though its table keeps Q8_0 unpacked).
-    if (k->isa == Isa::Avx512) {
+    // The AVX-512 and AVX-VNNI kernels repeat the AVX2 kernels' float operations: bit-identical
+    // results (the AVX2 kernel handles repacked Q8_0 too, though its table keeps Q8_0 unpacked).
+    if (k->isa == Isa::Avx512 || k->isa == Isa::AvxVnni) {
       const KernelTable* a2 = kernel_table(Isa::Avx2);
       REQUIRE(a2 != nullptr);
       std::vector<float> y3(ny, 7.0f);
@@ -139,10 +139,12 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
       CHECK(std::memcmp(y.data(), y3.data(), ny * sizeof(float)) == 0);
     }
   }
-  // Neither x86 table repacks Q8_0 (its file-layout kernel sums in ggml's order), but both keep a
-  // repacked Q8_0 kernel: the AVX-512 one equals the AVX2 one bit for bit.
-  const KernelTable *a2 = kernel_table(Isa::Avx2), *a5 = kernel_table(Isa::Avx512);
-  if (t == DType::Q8_0 && a2 && a5) {
+  // No x86 table repacks Q8_0 (its file-layout kernel sums in ggml's order), but all keep a
+  // repacked Q8_0 kernel: the AVX-512 and AVX-VNNI ones equal the AVX2 one bit for bit.
+  const KernelTable* a2 = kernel_table(Isa::Avx2);
+  for (Isa vnni : {Isa::Avx512, Isa::AvxVnni}) {
+    const KernelTable* a5 = kernel_table(vnni);
+    if (t != DType::Q8_0 || !a2 || !a5) continue;
     PreparedActs acts;
     acts.x = x.data();
     acts.ldx = ldx;
@@ -159,11 +161,15 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
 
 }  // namespace
 
-TEST_CASE("repack: AVX-512 table present on this CPU?") {
+TEST_CASE("repack: AVX-512 / AVX-VNNI tables present on this CPU?") {
   if (kernel_table(Isa::Avx512) == nullptr)
     MESSAGE("no AVX-512 F/BW/VL/VNNI (or not an x86 build): the avx512 table is not tested");
   else
     MESSAGE("avx512 table tested against scalar and AVX2");
+  if (kernel_table(Isa::AvxVnni) == nullptr)
+    MESSAGE("no AVX-VNNI (or not an x86 build): the avxvnni table is not tested");
+  else
+    MESSAGE("avxvnni table tested against scalar and AVX2");
 }
 
 TEST_CASE("repack: only Q4_0 / Q8_0 / Q4_K, same size as the original") {
@@ -223,13 +229,13 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
 }
 
-// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2 and AVX-512 tables, Q4_0 / Q8_0 / Q4_K GEMV
-// (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
+// Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2, AVX-512 and
+// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
 // 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   std::mt19937 rng(1);
   const int64_t n_in = 2048, rows = 5632;
-  for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni}) {
     const KernelTable* k = kernel_table(isa);
     if (!k) continue;
     for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {

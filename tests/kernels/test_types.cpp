@@ -150,6 +150,7 @@ TEST_CASE("isa names and selection") {
   CHECK(std::string(isa_name(Isa::Scalar)) == "scalar");
   CHECK(std::string(isa_name(Isa::Avx2)) == "avx2");
   CHECK(std::string(isa_name(Isa::Avx512)) == "avx512");
+  CHECK(std::string(isa_name(Isa::AvxVnni)) == "avxvnni");
   CHECK(std::string(isa_name(Isa::Neon)) == "neon");
   CHECK(kernel_table(Isa::Scalar) == &scalar_table());
   CHECK(scalar_table().isa == Isa::Scalar);
@@ -159,7 +160,7 @@ TEST_CASE("isa names and selection") {
   CHECK(err == nullptr);
   CHECK(select_kernels("", &err) == best);
   CHECK(select_kernels("scalar", &err) == &scalar_table());
-  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni, Isa::Neon}) {
     const KernelTable* t = kernel_table(isa);
     err = nullptr;
     const KernelTable* s = select_kernels(isa_name(isa), &err);
@@ -182,12 +183,17 @@ TEST_CASE("isa names and selection") {
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
   MESSAGE("x86-64 CPU with AVX-512 F/BW/VL/VNNI: " << avx512);
   CHECK((kernel_table(Isa::Avx512) != nullptr) == avx512);
-  if (avx2) CHECK(best->isa == (avx512 ? Isa::Avx512 : Isa::Avx2));
+  unsigned a = 0, b = 0, c = 0, d = 0;  // AVX-VNNI: CPUID.(7, 1):EAX bit 4
+  const bool avxvnni = avx2 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 4) & 1u);
+  MESSAGE("x86-64 CPU with AVX-VNNI: " << avxvnni);
+  CHECK((kernel_table(Isa::AvxVnni) != nullptr) == avxvnni);
+  if (avx2) CHECK(best->isa == (avx512 ? Isa::Avx512 : avxvnni ? Isa::AvxVnni : Isa::Avx2));
 #endif
 #if defined(__aarch64__)
   // NEON kernels need the dot-product and fp16 extensions (e.g. qemu -cpu cortex-a72 lacks both).
   CHECK(kernel_table(Isa::Avx2) == nullptr);
   CHECK(kernel_table(Isa::Avx512) == nullptr);
+  CHECK(kernel_table(Isa::AvxVnni) == nullptr);
   const unsigned long hw = getauxval(AT_HWCAP);
   const bool neon = (hw & HWCAP_ASIMDDP) && (hw & HWCAP_ASIMDHP);
   MESSAGE("aarch64 CPU with dotprod+fp16: " << neon);
