@@ -39,9 +39,9 @@ void Engine::open_disk_cache() {
     d.key.kv_type = static_cast<uint32_t>(m_.model->kv_type());  // the sequences' KV type
     d.n_ctx = m_.n_ctx;
     d.snap_every = opt_.snapshot_interval;
-    // States queued for writing are memory too: at most a quarter of the KV budget (more are
-    // dropped), and the prefix cache shrinks to leave room for them (Engine::give_back_cache).
-    d.max_pending_bytes = budget_ / 4;
+    // States queued for writing are memory too: they get their own share of the KV budget
+    // (Engine::init_budget; more are dropped), which the states and the prefix cache leave free.
+    d.max_pending_bytes = write_reserve_;
     d.test_load_delay_ms = opt_.test_disk_load_delay_ms;
     disk_ = std::make_unique<DiskCache>(m_.hp, d, log, [this] { queue_->q.enqueue(nullptr); });
     cache_->set_evict_sink([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) {
@@ -50,6 +50,7 @@ void Engine::open_disk_cache() {
   } catch (const std::exception& e) {
     log(std::string("warning: prefix cache: disk tier off: ") + e.what());
     disk_.reset();
+    write_reserve_ = 0;
   }
 }
 
@@ -265,7 +266,8 @@ bool Engine::start_disk_load(const std::shared_ptr<Job>& job) {
 // of the queue in their order; the first gets the state, the others find it in memory once the
 // first is admitted. A failed read leaves them to compute the prompt.
 void Engine::take_disk_loads() {
-  for (DiskCache::Loaded& l : disk_->take_loaded()) {
+  std::vector<DiskCache::Loaded> loaded = disk_->take_loaded();
+  for (DiskCache::Loaded& l : loaded) {
     std::vector<std::shared_ptr<Job>> jobs;
     for (auto it = loading_.begin(); it != loading_.end();) {
       if ((*it)->disk_id == l.tag) {
@@ -286,6 +288,7 @@ void Engine::take_disk_loads() {
       waiting_.push_front(std::move(*it));
     }
   }
+  if (!loaded.empty()) give_back_cache(0);  // the states read are memory now: within the budget
 }
 
 // A request that never got a slot ends: counters and stats first, then its final event.
@@ -526,7 +529,7 @@ void Engine::publish_stats() {
   for (const auto& s : running_) {
     if (s->state) seq_bytes += static_cast<int64_t>(s->state->bytes());
   }
-  local_.sequence_bytes = seq_bytes;
+  local_.sequence_bytes = seq_bytes + static_cast<int64_t>(held_disk_bytes());
   local_.cache_bytes = static_cast<int64_t>(cache_->bytes());
   local_.cache_entries = static_cast<int64_t>(cache_->entries());
   if (disk_) local_.disk = disk_->stats();

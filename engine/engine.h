@@ -179,6 +179,8 @@ class Engine {
   // ---- the KV memory budget (engine/engine_memory.cpp) ----
   void init_budget();
   size_t state_bytes() const;                  // every running sequence's state
+  size_t held_disk_bytes() const;              // disk entries read for queued requests
+  size_t states_budget() const { return budget_ - write_reserve_; }  // states + prefix cache
   size_t fresh_bytes(int64_t n_tokens) const;  // a new sequence's state at n tokens
   bool fits_now(int64_t n_tokens) const;       // a new sequence of n tokens fits beside the running ones
   void admit_or_resume();
@@ -213,6 +215,7 @@ class Engine {
   std::vector<std::unique_ptr<Seq>> running_;
   std::deque<std::unique_ptr<Seq>> paused_;     // preempted, oldest first; resume before new jobs
   uint64_t budget_ = 0;                          // KV budget in bytes (resolved)
+  size_t write_reserve_ = 0;                     // of it, for states queued for disk writes (1/8)
   int64_t context_limit_ = 0;
   uint64_t next_order_ = 0;                      // admission order (the newest is preempted first)
   std::unique_ptr<SequenceState> probe_;         // an empty state: sizes of new sequences

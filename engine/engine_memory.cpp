@@ -66,17 +66,20 @@ uint64_t default_kv_budget(const LoadedModel& m, std::string* how) {
 
 void Engine::init_budget() {
   budget_ = opt_.kv_budget_bytes > 0 ? opt_.kv_budget_bytes : default_kv_budget(m_, nullptr);
+  // With the disk tier, an eighth is for evicted entries waiting to be written (Engine::open_disk_cache).
+  const bool disk = opt_.cache_bytes > 0 && !opt_.disk_cache_dir.empty() && opt_.disk_cache_bytes > 0;
+  write_reserve_ = disk ? budget_ / 8 : 0;
   probe_ = m_.model->new_sequence(m_.n_ctx);
   probe_->set_snapshot_interval(opt_.cache_bytes > 0 ? opt_.snapshot_interval : 0);
   // The longest sequence that fits alone (with the extra snapshot at its prompt's end).
   int64_t lo = 0, hi = m_.n_ctx;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;
-    if (fresh_bytes(mid) <= budget_) lo = mid; else hi = mid - 1;
+    if (fresh_bytes(mid) <= states_budget()) lo = mid; else hi = mid - 1;
   }
   context_limit_ = lo;
   // The prefix cache lives inside the budget.
-  cache_ = std::make_unique<PrefixCache>(std::min<size_t>(opt_.cache_bytes, budget_));
+  cache_ = std::make_unique<PrefixCache>(std::min<size_t>(opt_.cache_bytes, states_budget()));
   stats_.cache_budget_bytes = local_.cache_budget_bytes = static_cast<int64_t>(cache_->budget());
   local_.kv_budget_bytes = static_cast<int64_t>(budget_);
   local_.context_limit = context_limit_;
@@ -86,6 +89,14 @@ size_t Engine::state_bytes() const {
   size_t b = 0;
   for (const auto& s : running_) {
     if (s->state) b += s->state->bytes();
+  }
+  return b;
+}
+
+size_t Engine::held_disk_bytes() const {
+  size_t b = 0;
+  for (const auto& j : waiting_) {
+    if (j->disk_state) b += j->disk_state->bytes();
   }
   return b;
 }
@@ -106,7 +117,7 @@ bool Engine::fits_now(int64_t n_tokens) const {
     const int64_t n = std::max<int64_t>(s->state->n_past(), static_cast<int64_t>(s->target().size()) + 1);
     committed += s->state->bytes_at(n);
   }
-  return committed + fresh_bytes(n_tokens) <= budget_;
+  return committed + held_disk_bytes() + fresh_bytes(n_tokens) <= states_budget();
 }
 
 // Paused sequences first (they are older), then queued requests, in order, while a slot and
@@ -189,7 +200,7 @@ void Engine::make_room_for_decode() {
     for (const auto& s : running_) {
       if (!s->done && !s->prefilling()) growth += s->state->bytes_at(s->state->n_past() + 1) - s->state->bytes();
     }
-    if (state_bytes() + growth <= budget_ || running_.size() <= 1) break;
+    if (state_bytes() + held_disk_bytes() + growth <= states_budget() || running_.size() <= 1) break;
     preempt_newest();
   }
 }
@@ -197,9 +208,9 @@ void Engine::make_room_for_decode() {
 // Prompt tokens of `s` (at most `want`) whose state growth still fits beside `growth` bytes
 // already planned for this pass; adds theirs to `growth`.
 int64_t Engine::affordable(const Seq& s, int64_t want, size_t& growth) const {
-  const size_t used = state_bytes() + growth, now = s.state->bytes();
+  const size_t used = state_bytes() + held_disk_bytes() + growth, now = s.state->bytes();
   const int64_t n_past = s.state->n_past();
-  auto fits = [&](int64_t k) { return used + (s.state->bytes_at(n_past + k) - now) <= budget_; };
+  auto fits = [&](int64_t k) { return used + (s.state->bytes_at(n_past + k) - now) <= states_budget(); };
   int64_t lo = 0, hi = std::max<int64_t>(want, 0);
   // Alone it always runs: it is within context_limit(), sized to fit the budget by itself (a
   // state restored from the cache may carry a snapshot or two more than a fresh one).
@@ -215,11 +226,12 @@ int64_t Engine::affordable(const Seq& s, int64_t want, size_t& growth) const {
   return lo;
 }
 
-// The prefix cache holds at most what the running states leave of the budget after this pass.
+// The prefix cache holds at most what the running states (and disk entries read for queued
+// requests) leave of their share after this pass. An entry the cache evicts is memory until the
+// I/O thread has written it: the write queue has the rest of the budget (write_reserve_).
 void Engine::give_back_cache(size_t growth) {
-  const size_t pending = disk_ ? static_cast<size_t>(disk_->stats().pending_bytes) : 0;  // queued writes
-  const size_t need = state_bytes() + growth + pending;
-  cache_->shrink_to(need >= budget_ ? 0 : budget_ - need);
+  const size_t need = state_bytes() + held_disk_bytes() + growth;
+  cache_->shrink_to(need >= states_budget() ? 0 : states_budget() - need);
 }
 
 }  // namespace lfmd

@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +15,22 @@
 #include "engine/engine.h"
 
 namespace lfmd::testing {
+
+// A fresh directory under /tmp, removed with its contents at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char t[] = "/tmp/lfmd-engine-test-XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
 
 struct Result {
   std::vector<int32_t> tokens;

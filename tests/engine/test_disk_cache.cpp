@@ -17,28 +17,16 @@
 #include "engine/disk_cache.h"
 #include "engine/engine.h"
 #include "engine/loader.h"
+#include "tests/engine/engine_test_util.h"
 #include "tests/engine/test_models.h"
 
 using namespace lfmd;
 using lfmd::testing::model_path;
+using lfmd::testing::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/lfmd-disk-cache-test-XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 LoadedModel& tiny() {
   static std::unique_ptr<LoadedModel> m = [] {

@@ -89,6 +89,30 @@ TEST_CASE("kv budget: concurrent requests beyond the budget pause, resume and gi
   }
 }
 
+TEST_CASE("kv budget: with the disk tier on, states + memory cache + queued writes stay under the budget") {
+  auto model = load_tiny_moe();
+  const auto reqs = long_requests();
+  const size_t longest = sequence_bytes_at(*model, kernels::kKvBlockTokens, 16);
+  TempDir dir;
+  EngineOptions o;
+  o.parallel = 6;
+  o.prefill_chunk = 32;
+  o.snapshot_interval = 16;
+  o.cache_bytes = 64ull << 20;
+  o.disk_cache_dir = dir.path;
+  o.kv_budget_bytes = 10 * longest;  // an eighth for the write queue: one one-block entry
+  Engine e(*model, o);
+  // Two rounds: the second round's prompts restart from entries evicted to disk in the first.
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    for (const auto& r : run_all(e, reqs)) CHECK(!r.tokens.empty());
+  }
+  const EngineStats st = e.stats();
+  CHECK(st.disk.writes > 0);
+  CHECK(st.kv_peak_bytes <= static_cast<int64_t>(o.kv_budget_bytes));
+  CHECK(st.cache_bytes + st.disk.pending_bytes <= static_cast<int64_t>(o.kv_budget_bytes));
+}
+
 TEST_CASE("kv budget: with the context larger than the budget, the limit is what one sequence can hold") {
   auto model = load_tiny_moe();
   EngineOptions o;
