@@ -525,11 +525,7 @@ void Engine::fail(Seq& s, const std::string& message) {
 void Engine::publish_stats() {
   local_.paused = static_cast<int64_t>(paused_.size());
   local_.running = local_.paused + static_cast<int64_t>(std::count_if(running_.begin(), running_.end(), [](const auto& s) { return !s->done; }));
-  int64_t seq_bytes = 0;
-  for (const auto& s : running_) {
-    if (s->state) seq_bytes += static_cast<int64_t>(s->state->bytes());
-  }
-  local_.sequence_bytes = seq_bytes + static_cast<int64_t>(held_disk_bytes());
+  local_.sequence_bytes = static_cast<int64_t>(state_bytes() + held_disk_bytes());
   local_.cache_bytes = static_cast<int64_t>(cache_->bytes());
   local_.cache_entries = static_cast<int64_t>(cache_->entries());
   if (disk_) local_.disk = disk_->stats();
