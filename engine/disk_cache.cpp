@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +30,20 @@ std::string hex16(uint64_t v) {
   char b[17];
   std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
   return b;
+}
+
+// Conv-state snapshots and index nodes are made on the engine thread and freed here, which
+// leaves free pages inside glibc's per-thread arenas (RSS crept ~5 MiB/h in the soak). Handing
+// them back costs ~1 ms, so it is done at most every 10 s, when the queue has drained.
+void release_free_heap_pages() {
+#if defined(__GLIBC__)
+  using Clock = std::chrono::steady_clock;
+  thread_local Clock::time_point last{};
+  const Clock::time_point now = Clock::now();
+  if (now - last < std::chrono::seconds(10)) return;
+  last = now;
+  ::malloc_trim(0);
+#endif
 }
 
 // One step of the chained prefix hash (splitmix64 finaliser over the previous hash and a token).
@@ -250,7 +267,12 @@ void DiskCache::io_loop() {
       return;
     }
     busy_ = false;
-    if (loads_.empty() && writes_.empty()) idle_cv_.notify_all();
+    if (loads_.empty() && writes_.empty()) {
+      idle_cv_.notify_all();
+      lock.unlock();
+      release_free_heap_pages();
+      lock.lock();
+    }
   }
 }
 
