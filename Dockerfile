@@ -6,12 +6,18 @@
 FROM debian:12-slim AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       g++ cmake ninja-build pkg-config libpcre2-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev \
-      libconcurrentqueue-dev libspdlog-dev && rm -rf /var/lib/apt/lists/*
+      libconcurrentqueue-dev libspdlog-dev ccache && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_BUILD_TESTS=OFF \
- && cmake --build /build --target lfmd \
- && ldd /build/lfmd | awk '/=> \// {print $3}' | sort > /build/needed-libs.txt
+# ccache: a compiler cache mounted at /ccache (scripts/check-docker.sh lends the host's, filled by
+# the same g++ on the same relative paths, so CI compiles the sources once); empty otherwise.
+# Sloppiness "locale": the host's LANG would otherwise enter every hash.
+ENV CCACHE_DIR=/ccache CCACHE_BASEDIR=/src CCACHE_COMPILERCHECK=content CCACHE_SLOPPINESS=locale
+RUN ccache --zero-stats >/dev/null \
+ && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLFMD_BUILD_TESTS=OFF \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache \
+ && cmake --build build --target lfmd \
+ && (ccache --show-stats || true)
 
 FROM debian:12-slim
 # Runtime libraries of the binary (cpp-httplib and OpenSSL for the Hub and the cloud handoff) and
@@ -21,7 +27,7 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/cache/lfmd --no-create-home lfmd \
  && mkdir -p /var/cache/lfmd /models && chown lfmd:lfmd /var/cache/lfmd
-COPY --from=build /build/lfmd /usr/local/bin/lfmd
+COPY --from=build /src/build/lfmd /usr/local/bin/lfmd
 # Fails the image build if the runtime stage misses a shared library the binary links.
 RUN ldd /usr/local/bin/lfmd | grep -q 'not found' && { ldd /usr/local/bin/lfmd; exit 1; } || true
 # The demo model, pulled models (Hub cache) and the on-disk prefix cache all live in the volume.

@@ -60,10 +60,19 @@ fi
 # 2. The image, from the files git tracks (a clean checkout: no build trees, no node_modules).
 mkdir -p "$work/src"
 git ls-files -z | xargs -0 cp --parents -t "$work/src"
+# The host's compiler cache (filled by scripts/test.sh's Release tree) is lent to the image build.
+cache=()
+if command -v ccache >/dev/null; then
+  ccache_dir=$(ccache -k cache_dir)
+  mkdir -p "$ccache_dir"
+  cache=(--volume "$ccache_dir:/ccache")
+fi
 t0=$SECONDS
-pm build --pull=never "${limits[@]}" -t localhost/lfmd:check "$work/src" >"$work/build.log" 2>&1 ||
+pm build --pull=never "${limits[@]}" "${cache[@]}" -t localhost/lfmd:check "$work/src" >"$work/build.log" 2>&1 ||
   { tail -30 "$work/build.log"; fail "image build"; }
 say "image built in $((SECONDS - t0)) s ($(pm image inspect localhost/lfmd:check --format '{{.Size}}') bytes)"
+hits=$(grep -m1 -E '^ *Hits: ' "$work/build.log" || true)
+[ -z "$hits" ] || say "compiler cache: $(echo $hits)"
 
 # Follows a container's log until "listening on http://HOST:PORT"; prints PORT.
 wait_port() {

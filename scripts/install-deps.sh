@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 pkgs=(g++ cmake ninja-build pkg-config git libpcre2-dev nlohmann-json3-dev doctest-dev
       libspdlog-dev libconcurrentqueue-dev libcpp-httplib-dev libssl-dev python3 python3-numpy
-      python3-jinja2 python3-jsonschema python3-pytest)
+      python3-jinja2 python3-jsonschema python3-pytest ccache)
 pkgs+=(clang libclang-rt-14-dev)  # the sanitizer tree is built with clang: ASan/UBSan + libFuzzer
 pkgs+=(chromium)  # the chat page test (tests/webui): headless, driven by puppeteer-core
 # Arm cross build tested under qemu (scripts/test.sh, README "Arm"): Debian's cross compiler and

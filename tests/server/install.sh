@@ -6,6 +6,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 command -v npm >/dev/null || { echo "install.sh: npm not found (install Node.js 20+)" >&2; exit 1; }
+# One install at a time: .ci/run starts one in the background while the trees build, and
+# scripts/test.sh calls this again before the tests (it then waits for that one to finish).
+exec 9>"$root/tests/server/.install.lock"
+flock 9
 # tests/server also has the ollama client. A tree is current when every locked package of its
 # package.json has the locked version.
 for dir in "$root/tests/server" "$root/examples"; do
