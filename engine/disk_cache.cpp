@@ -204,13 +204,14 @@ std::vector<DiskCache::Loaded> DiskCache::take_loaded() {
   return out;
 }
 
-void DiskCache::store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state) {
+void DiskCache::store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state,
+                      bool past_queue_limit) {
   if (!state || tokens.empty()) return;
   const uint64_t b = state->bytes();
   bool dropped = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pending_bytes_ + b > opt_.max_pending_bytes) {
+    if (!past_queue_limit && pending_bytes_ + b > opt_.max_pending_bytes) {
       stats_.dropped_writes += 1;
       dropped = true;
     } else {

@@ -77,8 +77,11 @@ class DiskCache {
   };
   std::vector<Loaded> take_loaded();
   // Hands over a finished state holding exactly `tokens` for writing (nothing is written when
-  // an entry with the same tokens exists: it is marked used).
-  void store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state);
+  // an entry with the same tokens exists: it is marked used). Past max_pending_bytes it is
+  // dropped, unless `past_queue_limit` (the engine's stop: the memory cache moves into the queue
+  // and nothing new comes, so an entry larger than the queue's share is still written).
+  void store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState> state,
+             bool past_queue_limit = false);
   // Blocks until every queued write and load is done (tests, shutdown).
   void flush();
   DiskCacheStats stats() const;

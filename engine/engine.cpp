@@ -223,9 +223,12 @@ void Engine::loop() {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_.clear();
   }
-  // What the memory cache holds goes to disk (the writes finish in ~DiskCache).
+  // What the memory cache holds goes to disk (the writes finish in ~DiskCache). Moving it into
+  // the write queue adds no memory, so the queue's share of the budget does not apply.
   if (disk_) {
-    cache_->drain([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) { disk_->store(std::move(t), std::move(st)); });
+    cache_->drain([this](std::vector<int32_t> t, std::unique_ptr<SequenceState> st) {
+      disk_->store(std::move(t), std::move(st), /*past_queue_limit=*/true);
+    });
   }
   cache_->clear();
   publish_stats();

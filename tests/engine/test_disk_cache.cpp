@@ -482,6 +482,25 @@ TEST_CASE("disk cache: an engine restarted on the same directory resumes exactly
   CHECK(again.tokens == ref.tokens);
 }
 
+TEST_CASE("disk cache: stop writes an entry larger than the write queue's eighth of the budget") {
+  TempDir dir;
+  LoadedModel& m = tiny();
+  const auto prompt = prompt_of(31, 300);
+  auto probe = m.model->new_sequence(m.n_ctx);
+  probe->set_snapshot_interval(16);
+  EngineOptions o;
+  o.cache_bytes = 64u << 20;
+  o.snapshot_interval = 16;
+  o.disk_cache_dir = dir.path;
+  o.disk_cache_bytes = 1ull << 30;
+  o.kv_budget_bytes = 4 * probe->bytes_at(400);  // the queue's eighth: half of one entry
+  {
+    Engine e(m, o);
+    generate(e, prompt);
+  }  // the 24B-A2B shape's 30k-token prefix was dropped here (its entry > budget / 8)
+  CHECK(dir.files().size() == 1);
+}
+
 TEST_CASE("disk cache: requests sharing a prefix after a restart wait for one read of it") {
   TempDir dir;
   LoadedModel& m = tiny();
