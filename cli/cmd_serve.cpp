@@ -371,7 +371,8 @@ void log_kv_budget(const Engine& engine, const LoadedModel& model, const std::st
                   {"kib_per_1k_tokens", per_1k / 1024},
                   {"tokens", per_1k > 0 ? static_cast<int64_t>(engine.kv_budget() / static_cast<uint64_t>(per_1k) * 1024) : 0},
                   {"request_limit_tokens", engine.context_limit()},
-                  {"prefix_cache_mib", static_cast<int64_t>(engine.stats().cache_budget_bytes * mib)}});
+                  {"prefix_cache_mib", static_cast<int64_t>(engine.stats().cache_budget_bytes * mib)},
+                  {"disk_write_share_mib", static_cast<int64_t>(engine.disk_write_share() * mib)}});
   if (engine.context_limit() < model.n_ctx) {
     logging::warn("the KV budget holds " + std::to_string(engine.context_limit()) + " tokens of one request, less than the context of " +
                   std::to_string(model.n_ctx) + ": longer requests get 400 (raise --kv-budget or lower --ctx)");

@@ -221,8 +221,8 @@ void DiskCache::store(std::vector<int32_t> tokens, std::unique_ptr<SequenceState
   }
   if (dropped) {
     if (log_)
-      log_("warning: prefix cache: write queue full (" + std::to_string(b >> 20) +
-           " MiB state not written)");
+      log_("warning: prefix cache: write queue full (" + std::to_string((b + (1 << 20) - 1) >> 20) +
+           " MiB state not written; the queue holds " + std::to_string(opt_.max_pending_bytes >> 20) + " MiB)");
     return;
   }
   cv_.notify_all();

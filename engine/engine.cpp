@@ -51,6 +51,7 @@ void Engine::open_disk_cache() {
     log(std::string("warning: prefix cache: disk tier off: ") + e.what());
     disk_.reset();
     write_reserve_ = 0;
+    context_limit_ = local_.context_limit = longest_alone();
   }
 }
 

@@ -154,6 +154,7 @@ class Engine {
   const EngineOptions& options() const { return opt_; }
   // The KV budget in force (resolved from EngineOptions::kv_budget_bytes).
   uint64_t kv_budget() const { return budget_; }
+  uint64_t disk_write_share() const { return write_reserve_; }  // of it, for queued disk writes
   // Tokens one request may hold: the context, or fewer when a single sequence of the full
   // context would not fit the KV budget. Callers refuse prompts that reach it.
   int64_t context_limit() const { return context_limit_; }
@@ -182,6 +183,8 @@ class Engine {
   size_t held_disk_bytes() const;              // disk entries read for queued requests
   size_t states_budget() const { return budget_ - write_reserve_; }  // states + prefix cache
   size_t fresh_bytes(int64_t n_tokens) const;  // a new sequence's state at n tokens
+  int64_t longest_alone() const;                // tokens one sequence may hold in states_budget()
+  size_t whole_entry_reserve() const;           // a write share for the largest entry
   bool fits_now(int64_t n_tokens) const;       // a new sequence of n tokens fits beside the running ones
   void admit_or_resume();
   void preempt_newest();
@@ -215,7 +218,7 @@ class Engine {
   std::vector<std::unique_ptr<Seq>> running_;
   std::deque<std::unique_ptr<Seq>> paused_;     // preempted, oldest first; resume before new jobs
   uint64_t budget_ = 0;                          // KV budget in bytes (resolved)
-  size_t write_reserve_ = 0;                     // of it, for states queued for disk writes (1/8)
+  size_t write_reserve_ = 0;                     // of it, for states queued for disk writes
   int64_t context_limit_ = 0;
   uint64_t next_order_ = 0;                      // admission order (the newest is preempted first)
   std::unique_ptr<SequenceState> probe_;         // an empty state: sizes of new sequences

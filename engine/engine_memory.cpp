@@ -71,18 +71,35 @@ void Engine::init_budget() {
   write_reserve_ = disk ? budget_ / 8 : 0;
   probe_ = m_.model->new_sequence(m_.n_ctx);
   probe_->set_snapshot_interval(opt_.cache_bytes > 0 ? opt_.snapshot_interval : 0);
-  // The longest sequence that fits alone (with the extra snapshot at its prompt's end).
-  int64_t lo = 0, hi = m_.n_ctx;
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo + 1) / 2;
-    if (fresh_bytes(mid) <= states_budget()) lo = mid; else hi = mid - 1;
-  }
-  context_limit_ = lo;
+  context_limit_ = longest_alone();
+  if (disk) write_reserve_ = std::max(write_reserve_, whole_entry_reserve());
   // The prefix cache lives inside the budget.
   cache_ = std::make_unique<PrefixCache>(std::min<size_t>(opt_.cache_bytes, states_budget()));
   stats_.cache_budget_bytes = local_.cache_budget_bytes = static_cast<int64_t>(cache_->budget());
   local_.kv_budget_bytes = static_cast<int64_t>(budget_);
   local_.context_limit = context_limit_;
+}
+
+// The longest sequence that fits alone in states_budget() (with the extra snapshot at its
+// prompt's end).
+int64_t Engine::longest_alone() const {
+  int64_t lo = 0, hi = m_.n_ctx;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (fresh_bytes(mid) <= states_budget()) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// A write share that holds the largest entry the cache can get (a sequence at context_limit_,
+// plus two snapshots a restored state may carry), as far as the budget has room for it beside
+// that sequence: context_limit_ never shrinks for it. Entries past the share are dropped while
+// running (the 24B-A2B shape's 30k-token entry is 854 MB, over the default budget's eighth).
+size_t Engine::whole_entry_reserve() const {
+  const size_t snapshot = static_cast<size_t>(probe_->n_conv_layers() * probe_->conv_floats()) * sizeof(float);
+  const size_t state = fresh_bytes(context_limit_);
+  const size_t entry = state + 2 * snapshot;
+  return std::min(entry, budget_ > state ? budget_ - state : 0);
 }
 
 size_t Engine::state_bytes() const {

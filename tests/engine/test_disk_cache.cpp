@@ -501,6 +501,36 @@ TEST_CASE("disk cache: stop writes an entry larger than the write queue's eighth
   CHECK(dir.files().size() == 1);
 }
 
+TEST_CASE("disk cache: an entry evicted while running is written though larger than the budget's eighth") {
+  TempDir dir;
+  LoadOptions lo;
+  lo.path = model_path("tiny-moe");
+  lo.n_threads = 2;
+  lo.max_batch = 64;
+  lo.n_ctx = 384;  // the context binds, not the budget: the write share can hold a whole entry
+  auto m = load_model(lo);
+  auto probe = m->model->new_sequence(m->n_ctx);
+  probe->set_snapshot_interval(16);
+  EngineOptions o;
+  o.cache_bytes = 64u << 20;
+  o.snapshot_interval = 16;
+  o.disk_cache_dir = dir.path;
+  o.disk_cache_bytes = 1ull << 30;
+  // Room for one 312-token sequence beside the whole-entry write share: the second request
+  // evicts the first's entry. An eighth of it is a third of that entry.
+  o.kv_budget_bytes = 22 * probe->bytes_at(384) / 10;
+  {
+    Engine e(*m, o);
+    CHECK(e.context_limit() == 384);
+    generate(e, prompt_of(32, 300));
+    generate(e, prompt_of(33, 300));
+    const EngineStats st = e.stats();
+    CHECK(st.disk.dropped_writes == 0);
+    CHECK(st.cache_entries == 1);
+  }  // stop writes the second
+  CHECK(dir.files().size() == 2);
+}
+
 TEST_CASE("disk cache: requests sharing a prefix after a restart wait for one read of it") {
   TempDir dir;
   LoadedModel& m = tiny();
