@@ -91,9 +91,20 @@ void Engine::cancel(uint64_t id) {
 }
 
 EngineStats Engine::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  EngineStats s = stats_;
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    s = stats_;
+  }
   s.queued = n_waiting_.load();
+  // The I/O thread's figures as of now: an idle engine publishes nothing, and writes finish
+  // after the step that queued them. Used KV counts the smaller queue: a state moved from the
+  // cache to the queue since the last publish is still in that publish's cache bytes.
+  if (disk_) {
+    const int64_t published_pending = s.disk.pending_bytes;
+    s.disk = disk_->stats();
+    s.kv_used_bytes += std::min(published_pending, s.disk.pending_bytes) - published_pending;
+  }
   return s;
 }
 
@@ -406,6 +417,7 @@ void Engine::step() {
       s->fed.push_back(target[i]);
       if (last) s->logits_row = n_rows++;
     }
+    local_.prefill_tokens_total += end - start;
     if (!s->prefilling() && !s->refeed.empty()) s->refeed.clear();  // resumed: decoding again
   }
   if (batch.size() == 0) {  // nothing fits: pause the newest so that the oldest can go on

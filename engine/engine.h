@@ -83,6 +83,7 @@ struct EngineStats {
   int64_t prompt_tokens_total = 0;
   int64_t cached_prompt_tokens_total = 0;  // prompt tokens restored from the prefix cache
   int64_t generated_tokens_total = 0;
+  int64_t prefill_tokens_total = 0;  // prompt tokens computed, counted per forward pass
   int64_t cancelled_total = 0;
   int64_t decode_steps_total = 0;  // forward passes run
   int64_t batch_tokens_total = 0;  // tokens over all forward passes
