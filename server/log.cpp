@@ -198,7 +198,8 @@ void ThroughputLog::run() {
     const EngineStats s = stats_();
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - prev_t).count();
-    const int64_t prompt = s.prompt_tokens_total - prev.prompt_tokens_total;
+    // Per forward pass, so a long prompt shows its progress (prompt_tokens_total grows as requests end).
+    const int64_t prompt = s.prefill_tokens_total - prev.prefill_tokens_total;
     const int64_t gen = s.generated_tokens_total - prev.generated_tokens_total;
     const bool busy = s.running > 0 || s.queued > 0 || prompt > 0 || gen > 0;
     if (busy && dt > 0) {

@@ -151,6 +151,7 @@ std::string Metrics::render(const EngineStats& e) const {
   counter("lfmd_prompt_tokens_cached_total", "prompt tokens restored from the prefix cache", e.cached_prompt_tokens_total);
   counter("lfmd_forward_passes_total", "forward passes run by the scheduler", e.decode_steps_total);
   counter("lfmd_batch_tokens_total", "tokens over all forward passes", e.batch_tokens_total);
+  counter("lfmd_prefill_tokens_total", "prompt tokens computed (per forward pass; recomputed ones included)", e.prefill_tokens_total);
   gauge("lfmd_queue_depth", "requests waiting for a sequence slot", e.queued);
   gauge("lfmd_sequence_state_bytes", "memory of running sequences (KV cache, conv state, snapshots)", e.sequence_bytes);
   gauge("lfmd_prefix_cache_bytes", "memory held by the prefix cache", e.cache_bytes);
