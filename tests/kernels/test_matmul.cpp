@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -238,6 +239,49 @@ TEST_CASE("matmul: results independent of row split; prepared acts optional and 
         k->prepare_acts(partner, other, scratch2.data() + 3);
         k->matmul(t, w.data(), rb, 0, rows, other, raw.data(), rows);
         CHECK(std::memcmp(full.data(), raw.data(), full.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+// Batch invariance inside each table: a token's floats do not depend on the other tokens of its
+// call (tile width, position in the tile). The AVX-512 / AVX-VNNI tables repeat the AVX2 table's
+// float operations: equal to it bit for bit. Random shapes with tail rows and misaligned data.
+TEST_CASE("matmul: batch invariance in each table; AVX-512 / AVX-VNNI equal AVX2 bit for bit") {
+  std::mt19937 rng(9);
+  const KernelTable* a2 = kernel_table(Isa::Avx2);
+  for (DType t : {DType::F16, DType::BF16, DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    CAPTURE(type_info(t).name);
+    const int64_t bs = type_info(t).block_size;
+    for (int iter = 0; iter < 6; ++iter) {
+      const int64_t n_in = (bs == 1 ? 8 : bs) * (1 + static_cast<int64_t>(rng() % 5)) + (bs == 1 ? rng() % 8 : 0);
+      const int64_t rows = 1 + rng() % 40, n_tok = 1 + rng() % 19;
+      const int64_t r0 = rng() % rows, r1 = r0 + 1 + rng() % (rows - r0);
+      CAPTURE(n_in);
+      CAPTURE(rows);
+      CAPTURE(n_tok);
+      const size_t rb = row_bytes(t, n_in);
+      OffsetBuffer w(rb * rows, 1 + iter % 3);
+      make_weights(rng, t, rows, n_in, iter % 2 == 1, w.data());
+      const int64_t ldx = n_in + 3, ldy = rows + 1;
+      std::vector<float> x = random_floats(rng, static_cast<size_t>(ldx * n_tok));
+      std::vector<float> ya2;
+      for (const KernelTable* k : all_tables()) {
+        const std::string iname = isa_name(k->isa);
+        CAPTURE(iname);
+        const Problem p{t, n_in, rows, r0, r1, n_tok, 0, 0, false};
+        std::vector<float> y(static_cast<size_t>(ldy * n_tok), kSentinel);
+        run(*k, p, w.data(), x.data(), ldx, y.data(), ldy, 1);
+        for (int64_t tk = 0; tk < n_tok; ++tk) {
+          Problem one = p;
+          one.n_tok = 1;
+          std::vector<float> y1(static_cast<size_t>(ldy), kSentinel);
+          run(*k, one, w.data(), x.data() + tk * ldx, ldx, y1.data(), ldy, 2);
+          CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
+        }
+        if (k == a2) ya2 = y;
+        if ((k->isa == Isa::Avx512 || k->isa == Isa::AvxVnni) && !ya2.empty())
+          CHECK(std::memcmp(y.data(), ya2.data(), y.size() * sizeof(float)) == 0);
       }
     }
   }
