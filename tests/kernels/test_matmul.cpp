@@ -335,3 +335,44 @@ TEST_CASE("bench: GEMV / small-batch matmul, n_in=2048, 5632 rows" * doctest::sk
     }
   }
 }
+
+// Manual benchmark of the prefill tiles: ./lfmd_kernel_tests -tc="bench: K-quant*" --no-skip.
+// One thread, 64 tokens, an LFM2-350M ffn_down shape (4608 -> 1024); the tables take turns in each
+// repetition (same machine load), best of 9.
+TEST_CASE("bench: K-quant prefill matmul, 64 tokens, n_in=4608, 1024 rows" * doctest::skip()) {
+  std::mt19937 rng(1);
+  const int64_t n_in = 4608, rows = 1024, n_tok = 64;
+  std::vector<const KernelTable*> tabs;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni})
+    if (const KernelTable* k = kernel_table(isa)) tabs.push_back(k);
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const size_t rb = row_bytes(t, n_in);
+    std::vector<uint8_t> w(rb * rows);
+    make_weights(rng, t, rows, n_in, true, w.data());
+    std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok)), y(static_cast<size_t>(rows * n_tok));
+    PreparedActs acts;
+    acts.x = x.data();
+    acts.ldx = n_in;
+    acts.n_in = n_in;
+    acts.n_tok = n_tok;
+    std::vector<uint8_t> scratch(tabs[0]->acts_bytes(t, n_in, n_tok));
+    tabs[0]->prepare_acts(t, acts, scratch.data());  // same prepared form in every x86 table
+    // Q4_K also repacked (the form the x86 tables load it in); one packing serves all of them.
+    std::vector<uint8_t> packed(t == DType::Q4_K ? rb * rows : 0);
+    if (!packed.empty()) tabs[0]->repack(t, w.data(), rb, n_in, rows, packed.data());
+    for (int rp = 0; rp < (packed.empty() ? 1 : 2); ++rp) {
+      std::vector<double> best(tabs.size(), 1e30);
+      for (int rep = 0; rep < 9; ++rep)
+        for (size_t i = 0; i < tabs.size(); ++i) {
+          const auto t0 = std::chrono::steady_clock::now();
+          if (rp) tabs[i]->matmul_repacked(t, packed.data(), rows, 0, rows, acts, y.data(), rows);
+          else tabs[i]->matmul(t, w.data(), rb, 0, rows, acts, y.data(), rows);
+          best[i] = std::min(best[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+      for (size_t i = 0; i < tabs.size(); ++i)
+        std::printf("%-7s %-4s %-8s %8.3f ms %6.1f GMAC/s  (%.2fx avx2)\n", isa_name(tabs[i]->isa), type_info(t).name,
+                    rp ? "repacked" : "file", best[i] * 1e3, static_cast<double>(n_in * rows * n_tok) / best[i] * 1e-9,
+                    best[0] / best[i]);
+    }
+  }
+}
