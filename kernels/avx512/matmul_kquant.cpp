@@ -25,9 +25,15 @@ namespace {
 
 using ref::BlockQ8_K;
 
-inline __m256i ld256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline __m512i ld512(const void* p) { return _mm512_loadu_si512(p); }
-inline __m512i bcast256(const void* p) { return _mm512_broadcast_i64x4(ld256(p)); }
+inline __m256i ld256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline __m512i ld512(const void* p) {
+  return _mm512_loadu_si512(p);
+}
+inline __m512i bcast256(const void* p) {
+  return _mm512_broadcast_i64x4(ld256(p));
+}
 inline float f16(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -79,7 +85,8 @@ inline __m512i hi_shift(int s) {
 }
 
 const BlockQ8_K* tok_blocks(const avx2::MatCtx& c, int64_t t) {
-  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + t * avx2::q8_K_tok_stride(c.acts->n_in));
+  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) +
+                                            t * avx2::q8_K_tok_stride(c.acts->n_in));
 }
 
 // Q4_K (HIGH5 = false) and Q5_K (HIGH5 = true), 1 row x NT tokens. Zmm g of a super-block:
@@ -99,7 +106,8 @@ struct KTile {
       __m256 acc[NT];
       __m128 accm4[NT];
       float accm[NT];
-      for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), accm4[t] = _mm_setzero_ps(), accm[t] = 0.0f;
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm256_setzero_ps(), accm4[t] = _mm_setzero_ps(), accm[t] = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* blk = c.w + r * c.rb + b * wbytes;
         const float d = f16(blk), dmin = f16(blk + 2);
@@ -110,7 +118,8 @@ struct KTile {
         std::memcpy(&sc64, sc, 8);
         std::memcpy(&mn64, mn, 8);
         const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(mn64)));
-        const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc64))));
+        const __m512i sc16 = _mm512_castsi128_si512(
+            _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(sc64))));
         __m512i hb = _mm512_setzero_si512();
         if constexpr (HIGH5) hb = bcast256(blk + 16);
         __m512i sz[NT];
@@ -119,18 +128,21 @@ struct KTile {
           __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bcast256(qs + 32 * g), sh4), m4);
           if constexpr (HIGH5) {
             // 5th bit of sub-block j is bit j of qh[l]: 2g for the low half, 2g+1 for the high.
-            const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * g))),
-                                                    _mm256_set1_epi8(static_cast<char>(2 << (2 * g))), 1);
+            const __m512i bits =
+                _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * g))),
+                                   _mm256_set1_epi8(static_cast<char>(2 << (2 * g))), 1);
             q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bits), q, bit4);
           }
           const __m512i s = _mm512_permutexvar_epi16(widx(2 * g, 16), sc16);
           for (int t = 0; t < NT; ++t)
-            sz[t] = _mm512_dpwssd_epi32(sz[t], _mm512_maddubs_epi16(q, ld512(ab[t][b].qs + 64 * g)), s);
+            sz[t] =
+                _mm512_dpwssd_epi32(sz[t], _mm512_maddubs_epi16(q, ld512(ab[t][b].qs + 64 * g)), s);
         }
         for (int t = 0; t < NT; ++t) {
           const float da = ab[t][b].d;
           const __m256i bs = ld256(ab[t][b].bsums);
-          const __m128i bsums32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+          const __m128i bsums32 =
+              _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
           const __m128i prod = _mm_madd_epi16(mins16, bsums32);
           if constexpr (HIGH5) {
             accm[t] += -(dmin * da) * static_cast<float>(hsum_epi32(prod));
@@ -140,7 +152,8 @@ struct KTile {
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold(sz[t])), _mm256_set1_ps(d * da), acc[t]);
         }
       }
-      for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]) + (HIGH5 ? accm[t] : hsum4(accm4[t]));
+      for (int t = 0; t < NT; ++t)
+        c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]) + (HIGH5 ? accm[t] : hsum4(accm4[t]));
     }
   };
 };
@@ -169,10 +182,13 @@ struct Q6KTile {
         const __m512i ql = ld512(base + 64 * h);  // low half: ql0 of the AVX2 kernel, high: ql1
         // qh bits 0-1 / 4-5 (low half) and 2-3 / 6-7 (high half) moved to bits 0-1 / 4-5.
         const __m512i hq = _mm512_srlv_epi16(bcast256(base + 128 + 32 * h), sh2);
-        const __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30));
-        const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hq, m30));
+        const __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                            _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30));
+        const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                            _mm512_and_si512(hq, m30));
         const __m512i s01 = _mm512_permutexvar_epi16(widx(8 * h, 8), _mm512_castsi256_si512(sc16));
-        const __m512i s23 = _mm512_permutexvar_epi16(widx(8 * h + 4, 8), _mm512_castsi256_si512(sc16));
+        const __m512i s23 =
+            _mm512_permutexvar_epi16(widx(8 * h + 4, 8), _mm512_castsi256_si512(sc16));
         for (int t = 0; t < NT; ++t) {
           const int8_t* a = ab[t][b].qs + 128 * h;
           sz[t] = _mm512_dpwssd_epi32(sz[t], _mm512_maddubs_epi16(q01, ld512(a)), s01);
@@ -196,8 +212,8 @@ constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 1, 8>();
 
 }  // namespace
 
-void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
-            float* y, int64_t ldy) {
+void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
+            const PreparedActs& acts, float* y, int64_t ldy) {
   const bool kq = wt == DType::Q4_K || wt == DType::Q5_K || wt == DType::Q6_K;
   if (!kq || acts.q == nullptr || r1 <= r0 || acts.n_tok <= 0) {
     // Other types, or activations to quantize privately: the AVX2 table (same results).
@@ -205,7 +221,9 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
     return;
   }
   const avx2::MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, acts.q, y, ldy};
-  const avx2::TileSet& tiles = wt == DType::Q4_K ? kQ4KTiles : wt == DType::Q5_K ? kQ5KTiles : kQ6KTiles;
+  const avx2::TileSet& tiles = wt == DType::Q4_K   ? kQ4KTiles
+                               : wt == DType::Q5_K ? kQ5KTiles
+                                                   : kQ6KTiles;
   avx2::run_tiles(tiles, c, r0, r1, acts.n_tok);
 }
 

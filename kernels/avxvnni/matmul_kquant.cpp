@@ -17,7 +17,9 @@ namespace {
 
 using ref::BlockQ8_K;
 
-inline __m256i ld256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i ld256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 inline float f16(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
@@ -59,7 +61,8 @@ inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8])
 }
 
 const BlockQ8_K* tok_blocks(const avx2::MatCtx& c, int64_t t) {
-  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) + t * avx2::q8_K_tok_stride(c.acts->n_in));
+  return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(c.q) +
+                                            t * avx2::q8_K_tok_stride(c.acts->n_in));
 }
 
 // Q4_K (HIGH5 = false) and Q5_K (HIGH5 = true), 1 row x NT tokens; as avx2 KTile.
@@ -77,7 +80,8 @@ struct KTile {
       __m256 acc[NT];
       __m128 accm4[NT];
       float accm[NT];
-      for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps(), accm4[t] = _mm_setzero_ps(), accm[t] = 0.0f;
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm256_setzero_ps(), accm4[t] = _mm_setzero_ps(), accm[t] = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* blk = c.w + r * c.rb + b * wbytes;
         const float d = f16(blk), dmin = f16(blk + 2);
@@ -98,8 +102,10 @@ struct KTile {
           if constexpr (HIGH5) {
             const __m256i ml = _mm256_set1_epi8(static_cast<char>(1 << (2 * g)));
             const __m256i mh = _mm256_set1_epi8(static_cast<char>(2 << (2 * g)));
-            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, ml), ml), bit4));
-            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, mh), mh), bit4));
+            lo = _mm256_or_si256(
+                lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, ml), ml), bit4));
+            hi = _mm256_or_si256(
+                hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, mh), mh), bit4));
           }
           const __m256i slo = _mm256_set1_epi16(sc[2 * g]), shi = _mm256_set1_epi16(sc[2 * g + 1]);
           for (int t = 0; t < NT; ++t) {
@@ -110,7 +116,8 @@ struct KTile {
         for (int t = 0; t < NT; ++t) {
           const float da = ab[t][b].d;
           const __m256i bs = ld256(ab[t][b].bsums);
-          const __m128i bsums32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+          const __m128i bsums32 =
+              _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
           const __m128i prod = _mm_madd_epi16(mins16, bsums32);
           if constexpr (HIGH5) {
             accm[t] += -(dmin * da) * static_cast<float>(hsum_epi32(prod));
@@ -120,7 +127,8 @@ struct KTile {
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * da), acc[t]);
         }
       }
-      for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]) + (HIGH5 ? accm[t] : hsum4(accm4[t]));
+      for (int t = 0; t < NT; ++t)
+        c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]) + (HIGH5 ? accm[t] : hsum4(accm4[t]));
     }
   };
 };
@@ -157,25 +165,33 @@ struct Q6KTile {
       const float d = f16(base + 208);
       __m256i sumi[NT];
       for (int t = 0; t < NT; ++t)
-        sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(ab[t][b].bsums)), 5));
+        sumi[t] =
+            _mm256_sub_epi32(_mm256_setzero_si256(),
+                             _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(ab[t][b].bsums)), 5));
       for (int h = 0; h < 2; ++h) {
         const __m256i ql0 = ld256(base + 64 * h), ql1 = ld256(base + 64 * h + 32);
         const __m256i qh = ld256(base + 128 + 32 * h);
         __m256i q[4];
-        q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m03), 4));
-        q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m0c), 2));
-        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m30));
+        q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, m03), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                               _mm256_slli_epi16(_mm256_and_si256(qh, m0c), 2));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                               _mm256_and_si256(qh, m30));
         q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                                _mm256_srli_epi16(_mm256_and_si256(qh, mc0), 2));
         for (int k = 0; k < 4; ++k) {
           // chunk k covers sub-blocks 8h+2k (low 16 values) and 8h+2k+1
-          const __m128i shuf = _mm_load_si128(reinterpret_cast<const __m128i*>(kPairShuf[4 * h + k]));
+          const __m128i shuf =
+              _mm_load_si128(reinterpret_cast<const __m128i*>(kPairShuf[4 * h + k]));
           const __m256i s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, shuf));
-          for (int t = 0; t < NT; ++t) sumi[t] = dot_scaled(sumi[t], q[k], ab[t][b].qs + 128 * h + 32 * k, s);
+          for (int t = 0; t < NT; ++t)
+            sumi[t] = dot_scaled(sumi[t], q[k], ab[t][b].qs + 128 * h + 32 * k, s);
         }
       }
       for (int t = 0; t < NT; ++t)
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * ab[t][b].d), acc[t]);
+        acc[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(d * ab[t][b].d), acc[t]);
     }
     for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]);
   }
@@ -188,8 +204,8 @@ constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 1, 4>();
 
 }  // namespace
 
-void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
-            float* y, int64_t ldy) {
+void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
+            const PreparedActs& acts, float* y, int64_t ldy) {
   const bool kq = wt == DType::Q4_K || wt == DType::Q5_K || wt == DType::Q6_K;
   if (!kq || acts.q == nullptr || r1 <= r0 || acts.n_tok <= 0) {
     // Other types, or activations to quantize privately: the AVX2 table (same results).
@@ -197,7 +213,9 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
     return;
   }
   const avx2::MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, acts.q, y, ldy};
-  const avx2::TileSet& tiles = wt == DType::Q4_K ? kQ4KTiles : wt == DType::Q5_K ? kQ5KTiles : kQ6KTiles;
+  const avx2::TileSet& tiles = wt == DType::Q4_K   ? kQ4KTiles
+                               : wt == DType::Q5_K ? kQ5KTiles
+                                                   : kQ6KTiles;
   avx2::run_tiles(tiles, c, r0, r1, acts.n_tok);
 }
 
