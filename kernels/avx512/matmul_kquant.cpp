@@ -176,8 +176,14 @@ struct Q6KTile {
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + 192));
       const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
       const float d = f16(base + 208);
+      // The -32 bias term starts the sums: lane j (< 8) = -32 (sc_2j bsum_2j + sc_2j+1 bsum_2j+1)
+      // as in the AVX2 kernel (|-32 sc| <= 4096 fits int16); lanes 8..15 start at 0.
+      const __m512i scm32 = _mm512_zextsi256_si512(
+          _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc16, 5)));
       __m512i sz[NT];
-      for (int t = 0; t < NT; ++t) sz[t] = _mm512_setzero_si512();
+      for (int t = 0; t < NT; ++t)
+        sz[t] = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                    _mm512_zextsi256_si512(ld256(ab[t][b].bsums)), scm32);
       for (int h = 0; h < 2; ++h) {
         const __m512i ql = ld512(base + 64 * h);  // low half: ql0 of the AVX2 kernel, high: ql1
         // qh bits 0-1 / 4-5 (low half) and 2-3 / 6-7 (high half) moved to bits 0-1 / 4-5.
@@ -196,9 +202,8 @@ struct Q6KTile {
         }
       }
       for (int t = 0; t < NT; ++t) {
-        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(ab[t][b].bsums)), 5);
-        const __m256i isum = _mm256_sub_epi32(fold(sz[t]), corr);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * ab[t][b].d), acc[t]);
+        const __m256 isum = _mm256_cvtepi32_ps(fold(sz[t]));
+        acc[t] = _mm256_fmadd_ps(isum, _mm256_set1_ps(d * ab[t][b].d), acc[t]);
       }
     }
     for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]);
