@@ -217,11 +217,23 @@ constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 1, 8>();
 
 }  // namespace
 
+// F32 / F16 / BF16 prefill tiles (kernels/avx512/matmul_float.cpp).
+void float_prefill(DType wt, const avx2::MatCtx& c, int64_t r0, int64_t r1);
+
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
             const PreparedActs& acts, float* y, int64_t ldy) {
+  const bool fl = wt == DType::F32 || wt == DType::F16 || wt == DType::BF16;
+  // Rows with a scalar tail (n_in % 8) stay on AVX2: the compiler vectorizes that tail loop
+  // differently per ISA (fused or separate multiply-adds), which would change the last bits.
+  if (fl && acts.n_tok > 1 && r1 > r0 && acts.n_in % 8 == 0) {
+    const avx2::MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, nullptr, y, ldy};
+    float_prefill(wt, c, r0, r1);
+    return;
+  }
   const bool kq = wt == DType::Q4_K || wt == DType::Q5_K || wt == DType::Q6_K;
   if (!kq || acts.q == nullptr || r1 <= r0 || acts.n_tok <= 0) {
-    // Other types, or activations to quantize privately: the AVX2 table (same results).
+    // Other types, decode with float weights, or activations to quantize privately: the AVX2
+    // table (same results).
     avx2_table()->matmul(wt, w, w_row_bytes, r0, r1, acts, y, ldy);
     return;
   }

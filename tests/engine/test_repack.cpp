@@ -71,8 +71,8 @@ TEST_CASE("engine: repacked weights give the logits of the mapped weights") {
 }
 
 // The AVX-512 and AVX-VNNI tables repeat the AVX2 kernels' float operations: bit-identical
-// logits, prefill and decode, on a Q4_0 model and on the Q4_K_M / Q5_K_M / Q6_K mixes (Q4_K,
-// Q5_K, Q6_K weights), with and without load-time repacking (file-layout Q4_K without).
+// logits, prefill and decode, on a Q4_0 model, on the Q4_K_M / Q5_K_M / Q6_K mixes (Q4_K, Q5_K,
+// Q6_K weights) and on F16 / BF16, with and without load-time repacking (file-layout Q4_K without).
 static void check_equals_avx2(kernels::Isa isa) {
   if (kernels::kernel_table(isa) == nullptr) {
     MESSAGE("no " << kernels::isa_name(isa) << " on this CPU: skipped");
@@ -83,7 +83,7 @@ static void check_equals_avx2(kernels::Isa isa) {
   ::mkdir(dir.c_str(), 0755);
   const std::string f32 = dir + "/tiny-moe-f32.gguf", path = dir + "/tiny-moe.gguf";
   write_test_model(*find_test_model_preset("tiny-moe"), kernels::DType::F32, 5, f32, nullptr);
-  for (const char* mix : {"Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"}) {
+  for (const char* mix : {"Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "F16", "BF16"}) {
     CAPTURE(mix);
     quant::FileType ft{};
     REQUIRE(quant::parse_file_type(mix, &ft));
