@@ -1,5 +1,6 @@
 // AVX-512 KernelTable: a copy of the AVX2 table (so its attention, activations and file-layout
-// matmuls follow any change there) with the repacked integer matmuls on AVX-512 VNNI.
+// matmuls follow any change there) with the repacked integer matmuls and the file-layout K-quant
+// matmuls on AVX-512 VNNI.
 #include "kernels/avx512/avx512.h"
 
 namespace lfmd::kernels {
@@ -13,6 +14,7 @@ KernelTable make_table(const KernelTable& avx2) {
   // in ggml's order: the oracle holds Q8_0 to llama.cpp's spread, which is 0 there (a repacked
   // order measured median rel L2 1.7e-2 on tiny Q8_0, outside it).
   t.matmul_repacked = avx512::matmul_repacked;
+  t.matmul = avx512::matmul;  // K-quants on zmm, the rest forwarded to the AVX2 table
   return t;
 }
 

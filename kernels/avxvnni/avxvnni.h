@@ -12,4 +12,9 @@ namespace lfmd::kernels::avxvnni {
 void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
                      const PreparedActs& acts, float* y, int64_t ldy);
 
+// KernelTable::matmul: file-layout Q4_K / Q5_K / Q6_K with vpdpwssd (kernels/avxvnni/
+// matmul_kquant.cpp); other types and unprepared activations go to the AVX2 table. Bit-identical.
+void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
+            float* y, int64_t ldy);
+
 }  // namespace lfmd::kernels::avxvnni

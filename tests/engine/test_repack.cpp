@@ -9,6 +9,7 @@
 #include <random>
 
 #include "engine/loader.h"
+#include "engine/quantize.h"
 #include "engine/session.h"
 #include "engine/testmodel/generator.h"
 
@@ -69,9 +70,9 @@ TEST_CASE("engine: repacked weights give the logits of the mapped weights") {
   ::rmdir(dir.c_str());
 }
 
-// The AVX-512 and AVX-VNNI tables repeat the AVX2 kernels' float operations: a Q4_0 model (a
-// type all three repack) gives bit-identical logits, prefill and decode (Q4_K:
-// tests/kernels/test_repack.cpp).
+// The AVX-512 and AVX-VNNI tables repeat the AVX2 kernels' float operations: bit-identical
+// logits, prefill and decode, on a Q4_0 model, on the Q4_K_M / Q5_K_M / Q6_K mixes (Q4_K, Q5_K,
+// Q6_K weights) and on F16 / BF16, with and without load-time repacking (file-layout Q4_K without).
 static void check_equals_avx2(kernels::Isa isa) {
   if (kernels::kernel_table(isa) == nullptr) {
     MESSAGE("no " << kernels::isa_name(isa) << " on this CPU: skipped");
@@ -80,29 +81,37 @@ static void check_equals_avx2(kernels::Isa isa) {
   const std::string dir =
       "/tmp/lfmd-" + std::string(kernels::isa_name(isa)) + "-test-" + std::to_string(::getpid());
   ::mkdir(dir.c_str(), 0755);
-  for (kernels::DType type : {kernels::DType::Q4_0}) {
-    CAPTURE(kernels::type_info(type).name);
-    const std::string path = dir + "/tiny-moe.gguf";
-    write_test_model(*find_test_model_preset("tiny-moe"), type, 5, path, nullptr);
-    std::vector<float> last[2], step[2];
-    for (int i = 0; i < 2; ++i) {
-      LoadOptions lo;
-      lo.path = path;
-      lo.n_threads = 2;
-      lo.n_ctx = 128;
-      lo.max_batch = 16;
-      lo.isa = i == 0 ? "avx2" : kernels::isa_name(isa);
-      auto m = load_model(lo);
-      std::vector<int32_t> toks{1};
-      for (int32_t t = 0; t < 36; ++t) toks.push_back(300 + 47 * t);
-      Session s(*m);
-      last[i] = s.prefill(toks);
-      step[i] = s.step(toks[5]);
+  const std::string f32 = dir + "/tiny-moe-f32.gguf", path = dir + "/tiny-moe.gguf";
+  write_test_model(*find_test_model_preset("tiny-moe"), kernels::DType::F32, 5, f32, nullptr);
+  for (const char* mix : {"Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "F16", "BF16"}) {
+    CAPTURE(mix);
+    quant::FileType ft{};
+    REQUIRE(quant::parse_file_type(mix, &ft));
+    quant::quantize_file(f32, path, ft, nullptr);
+    for (bool repack : {true, false}) {
+      CAPTURE(repack);
+      std::vector<float> last[2], step[2];
+      for (int i = 0; i < 2; ++i) {
+        LoadOptions lo;
+        lo.path = path;
+        lo.n_threads = 2;
+        lo.n_ctx = 128;
+        lo.max_batch = 16;  // multi-token chunks and a one-token tail
+        lo.repack = repack;
+        lo.isa = i == 0 ? "avx2" : kernels::isa_name(isa);
+        auto m = load_model(lo);
+        std::vector<int32_t> toks{1};
+        for (int32_t t = 0; t < 36; ++t) toks.push_back(300 + 47 * t);
+        Session s(*m);
+        last[i] = s.prefill(toks);
+        step[i] = s.step(toks[5]);
+      }
+      CHECK(last[0] == last[1]);
+      CHECK(step[0] == step[1]);
     }
-    CHECK(last[0] == last[1]);
-    CHECK(step[0] == step[1]);
     ::unlink(path.c_str());
   }
+  ::unlink(f32.c_str());
   ::rmdir(dir.c_str());
 }
 

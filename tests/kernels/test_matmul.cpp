@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -243,6 +244,54 @@ TEST_CASE("matmul: results independent of row split; prepared acts optional and 
   }
 }
 
+// Batch invariance inside each table: a token's floats do not depend on the other tokens of its
+// call (tile width, position in the tile). The AVX-512 / AVX-VNNI tables repeat the AVX2 table's
+// float operations: equal to it bit for bit. Random shapes with tail rows and misaligned data.
+TEST_CASE("matmul: batch invariance in each table; AVX-512 / AVX-VNNI equal AVX2 bit for bit") {
+  std::mt19937 rng(9);
+  const KernelTable* a2 = kernel_table(Isa::Avx2);
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q8_0, DType::Q4_K,
+                  DType::Q5_K, DType::Q6_K}) {
+    const std::string tname = type_info(t).name;
+    CAPTURE(tname);
+    const int64_t bs = type_info(t).block_size;
+    for (int iter = 0; iter < 6; ++iter) {
+      // Float rows: every other shape a multiple of 8 (the AVX-512 prefill kernel), else a tail.
+      const int64_t n_in = bs == 1 ? 8 * (1 + static_cast<int64_t>(rng() % 40))
+                                         + (iter % 2 ? 1 + rng() % 7 : 0)
+                                   : bs * (1 + static_cast<int64_t>(rng() % 5));
+      const int64_t rows = 1 + rng() % 40, n_tok = 1 + rng() % 19;
+      const int64_t r0 = rng() % rows, r1 = r0 + 1 + rng() % (rows - r0);
+      CAPTURE(n_in);
+      CAPTURE(rows);
+      CAPTURE(n_tok);
+      const size_t rb = row_bytes(t, n_in);
+      OffsetBuffer w(rb * rows, 1 + iter % 3);
+      make_weights(rng, t, rows, n_in, iter % 2 == 1, w.data());
+      const int64_t ldx = n_in + 3, ldy = rows + 1;
+      std::vector<float> x = random_floats(rng, static_cast<size_t>(ldx * n_tok));
+      std::vector<float> ya2;
+      for (const KernelTable* k : all_tables()) {
+        const std::string iname = isa_name(k->isa);
+        CAPTURE(iname);
+        const Problem p{t, n_in, rows, r0, r1, n_tok, 0, 0, false};
+        std::vector<float> y(static_cast<size_t>(ldy * n_tok), kSentinel);
+        run(*k, p, w.data(), x.data(), ldx, y.data(), ldy, 1);
+        for (int64_t tk = 0; tk < n_tok; ++tk) {
+          Problem one = p;
+          one.n_tok = 1;
+          std::vector<float> y1(static_cast<size_t>(ldy), kSentinel);
+          run(*k, one, w.data(), x.data() + tk * ldx, ldx, y1.data(), ldy, 2);
+          CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
+        }
+        if (k == a2) ya2 = y;
+        if ((k->isa == Isa::Avx512 || k->isa == Isa::AvxVnni) && !ya2.empty())
+          CHECK(std::memcmp(y.data(), ya2.data(), y.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
 // Manual benchmark: ./lfmd_kernel_tests -tc="bench*" --no-skip. Weights are cycled over several
 // copies (> L3) so that they stream from DRAM; 1 and 2 threads split the rows; best of several runs.
 TEST_CASE("bench: GEMV / small-batch matmul, n_in=2048, 5632 rows" * doctest::skip()) {
@@ -288,6 +337,47 @@ TEST_CASE("bench: GEMV / small-batch matmul, n_in=2048, 5632 rows" * doctest::sk
                       static_cast<double>(n_in * rows * n_tok) / best * 1e-9);
         }
       }
+    }
+  }
+}
+
+// Manual benchmark of the prefill tiles: ./lfmd_kernel_tests -tc="bench: prefill*" --no-skip.
+// One thread, 64 tokens, an LFM2-350M ffn_down shape (4608 -> 1024); the tables take turns in each
+// repetition (same machine load), best of 9.
+TEST_CASE("bench: prefill matmul, 64 tokens, n_in=4608, 1024 rows" * doctest::skip()) {
+  std::mt19937 rng(1);
+  const int64_t n_in = 4608, rows = 1024, n_tok = 64;
+  std::vector<const KernelTable*> tabs;
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni})
+    if (const KernelTable* k = kernel_table(isa)) tabs.push_back(k);
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
+    const size_t rb = row_bytes(t, n_in);
+    std::vector<uint8_t> w(rb * rows);
+    make_weights(rng, t, rows, n_in, true, w.data());
+    std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok)), y(static_cast<size_t>(rows * n_tok));
+    PreparedActs acts;
+    acts.x = x.data();
+    acts.ldx = n_in;
+    acts.n_in = n_in;
+    acts.n_tok = n_tok;
+    std::vector<uint8_t> scratch(tabs[0]->acts_bytes(t, n_in, n_tok));
+    tabs[0]->prepare_acts(t, acts, scratch.data());  // same prepared form in every x86 table
+    // Q4_K also repacked (the form the x86 tables load it in); one packing serves all of them.
+    std::vector<uint8_t> packed(t == DType::Q4_K ? rb * rows : 0);
+    if (!packed.empty()) tabs[0]->repack(t, w.data(), rb, n_in, rows, packed.data());
+    for (int rp = 0; rp < (packed.empty() ? 1 : 2); ++rp) {
+      std::vector<double> best(tabs.size(), 1e30);
+      for (int rep = 0; rep < 9; ++rep)
+        for (size_t i = 0; i < tabs.size(); ++i) {
+          const auto t0 = std::chrono::steady_clock::now();
+          if (rp) tabs[i]->matmul_repacked(t, packed.data(), rows, 0, rows, acts, y.data(), rows);
+          else tabs[i]->matmul(t, w.data(), rb, 0, rows, acts, y.data(), rows);
+          best[i] = std::min(best[i], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+      for (size_t i = 0; i < tabs.size(); ++i)
+        std::printf("%-7s %-4s %-8s %8.3f ms %6.1f GMAC/s  (%.2fx avx2)\n", isa_name(tabs[i]->isa), type_info(t).name,
+                    rp ? "repacked" : "file", best[i] * 1e3, static_cast<double>(n_in * rows * n_tok) / best[i] * 1e-9,
+                    best[0] / best[i]);
     }
   }
 }
