@@ -4,7 +4,7 @@
     scripts/bench-compare.py --model M.gguf [--threads 2] [--prompt-tokens 512,8000,32000]
         [--streams 1,2,4,8] [--gen-tokens 64] [--rounds 3] [--kv f16|f32|q8_0] [--ctx C]
         [--all-pairs] [--long-prompt 2048] [--lfmd build/lfmd] [--oracle build/llama_oracle]
-        [--cpu-backend haswell] [--no-repack] [--skip-llama] [--json-out FILE]
+        [--cpu-backend haswell] [--no-repack] [--lfmd-no-repack] [--skip-llama] [--json-out FILE]
 
 Runs `lfmd bench` and `llama_oracle bench` (llama.cpp v0.5.0 from npm timing llama_decode)
 alternately, --rounds times each per case (one run per process, so both see the same machine load
@@ -75,6 +75,7 @@ def parse_args():
     ap.add_argument("--oracle", default=oracle)
     ap.add_argument("--cpu-backend", default="", help="llama.cpp CPU variant (haswell = AVX2); default: best for the CPU")
     ap.add_argument("--no-repack", action="store_true", help="llama.cpp without runtime weight repacking")
+    ap.add_argument("--lfmd-no-repack", action="store_true", help="lfmd without load-time weight repacking")
     ap.add_argument("--kv", default="f16", choices=["f16", "f32", "q8_0"], help="KV cache type of both engines")
     ap.add_argument("--skip-llama", action="store_true", help="run lfmd only")
     ap.add_argument("--json-out", default="")
@@ -104,6 +105,8 @@ def commands(a, p, s):
         llama += ["--cpu-backend", a.cpu_backend]
     if a.no_repack:
         llama += ["--no-repack"]
+    if a.lfmd_no_repack:
+        lfmd += ["--no-repack"]
     return [("lfmd", lfmd)] + ([] if a.skip_llama else [("llama", llama)])
 
 
@@ -171,12 +174,13 @@ def main():
     load_end = os.getloadavg()
     first = runs[0]
     info = {"model": a.model, "threads": a.threads, "kv": a.kv, "gen_tokens": a.gen_tokens, "rounds": a.rounds,
-            "lfmd_isa": first["lfmd"][0]["isa"], "load_avg_start": load_start, "load_avg_end": load_end}
+            "lfmd_isa": first["lfmd"][0]["isa"], "lfmd_repack": not a.lfmd_no_repack,
+            "load_avg_start": load_start, "load_avg_end": load_end}
     if not a.skip_llama:
         info["llama_backend"] = first["llama"][0]["backend"]
         info["llama_repack"] = first["llama"][0]["repack"]
     print(f"model {a.model}  threads {a.threads}  KV {a.kv}  gen {a.gen_tokens}  rounds {a.rounds}  "
-          f"lfmd isa {info['lfmd_isa']}" +
+          f"lfmd isa {info['lfmd_isa']} (repack {'on' if info['lfmd_repack'] else 'off'})" +
           ("" if a.skip_llama else f"  llama.cpp backend {info['llama_backend']} "
                                    f"(repack {'on' if info['llama_repack'] else 'off'})"))
     print("load averages (1/5/15 min): start " + " ".join(f"{x:.2f}" for x in load_start) +
