@@ -1,14 +1,25 @@
 #!/usr/bin/python3
 """Compare lfmd and llama.cpp speed on the same GGUF, alternating the two engines.
 
-    scripts/bench-compare.py --model M.gguf [--threads 2] [--prompt-tokens 512] [--gen-tokens 64]
-        [--rounds 3] [--lfmd build/lfmd] [--oracle build-oracle/llama_oracle]
-        [--cpu-backend haswell] [--no-repack] [--kv f16|f32] [--ctx C] [--json-out FILE]
+    scripts/bench-compare.py --model M.gguf [--threads 2] [--prompt-tokens 512,8000,32000]
+        [--streams 1,2,4,8] [--gen-tokens 64] [--rounds 3] [--kv f16|f32|q8_0] [--ctx C]
+        [--all-pairs] [--long-prompt 2048] [--lfmd build/lfmd] [--oracle build/llama_oracle]
+        [--cpu-backend haswell] [--no-repack] [--lfmd-no-repack] [--skip-llama] [--json-out FILE]
 
 Runs `lfmd bench` and `llama_oracle bench` (llama.cpp v0.5.0 from npm timing llama_decode)
-alternately, --rounds times each (one run per process, so both see the same machine load over
-time), with the same threads, prompt (token i = (i*7919+13) mod n_vocab), and generation length.
-Prints the medians and the lfmd / llama.cpp ratios, plus load averages. Needs a build with
+alternately, --rounds times each per case (one run per process, so both see the same machine load
+over time), with the same file, threads, KV cache type, prompts and generation length.
+
+A case is (prompt length P, streams S): S sequences with distinct P-token prompts (token i of
+sequence s = (i*7919+13+s*1009) mod n_vocab) prefilled one after the other, then decoded together,
+one token per sequence per forward pass (lfmd bench --streams S, llama_oracle bench --parallel S),
+--gen-tokens steps, so decode is measured after the prompt. decode tok/s is the aggregate
+(S * steps / time). Cases: every P with every S, except prompts of --long-prompt tokens or more,
+which run with 1 stream only unless --all-pairs. Each side gets a context of exactly P + gen
+tokens per sequence (or --ctx), so long prompts need no flag.
+
+Prints a markdown table of medians, lfmd / llama.cpp ratios, peak resident memory (VmHWM, load
+included) and load averages, then the summary as one JSON line. Needs a build with
 -DLFMD_ORACLE=ON for llama_oracle. Timings on a shared machine are noisy: read the ratios.
 """
 import argparse
@@ -34,83 +45,152 @@ def run_json(cmd):
     return out
 
 
-def main():
+def int_list(s):
+    try:
+        v = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{s}'")
+    if not v or min(v) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got '{s}'")
+    return v
+
+
+def parse_args():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(here)
+    oracle = os.path.join(root, "build", "llama_oracle")
+    if not os.access(oracle, os.X_OK):
+        oracle = os.path.join(root, "build-oracle", "llama_oracle")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--prompt-tokens", type=int, default=512)
-    ap.add_argument("--gen-tokens", type=int, default=64)
+    ap.add_argument("--prompt-tokens", type=int_list, default=[512], help="comma-separated prompt lengths")
+    ap.add_argument("--streams", type=int_list, default=[1], help="comma-separated parallel sequence counts")
+    ap.add_argument("--gen-tokens", type=int, default=64, help="decode steps after the prompt")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--ctx", type=int, default=0, help="lfmd: allocate the KV cache for this context")
+    ap.add_argument("--all-pairs", action="store_true", help="also run long prompts with several streams")
+    ap.add_argument("--long-prompt", type=int, default=2048, help="prompts this long run with 1 stream only")
+    ap.add_argument("--ctx", type=int, default=0, help="context per sequence on both sides (default: prompt + gen)")
     ap.add_argument("--lfmd", default=os.path.join(root, "build", "lfmd"))
-    ap.add_argument("--oracle", default=os.path.join(root, "build-oracle", "llama_oracle"))
+    ap.add_argument("--oracle", default=oracle)
     ap.add_argument("--cpu-backend", default="", help="llama.cpp CPU variant (haswell = AVX2); default: best for the CPU")
     ap.add_argument("--no-repack", action="store_true", help="llama.cpp without runtime weight repacking")
-    ap.add_argument("--kv", default="f16", choices=["f16", "f32"], help="llama.cpp KV cache type (lfmd: f32)")
+    ap.add_argument("--lfmd-no-repack", action="store_true", help="lfmd without load-time weight repacking")
+    ap.add_argument("--kv", default="f16", choices=["f16", "f32", "q8_0"], help="KV cache type of both engines")
     ap.add_argument("--skip-llama", action="store_true", help="run lfmd only")
     ap.add_argument("--json-out", default="")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def cases(a):
+    out = []
+    for p in a.prompt_tokens:
+        for s in a.streams:
+            if s == 1 or a.all_pairs or p < a.long_prompt:
+                out.append((p, s))
+    if not out:
+        sys.exit("bench-compare: no case left (long prompts run with 1 stream only: add 1 to --streams or --all-pairs)")
+    return out
+
+
+def commands(a, p, s):
+    ctx = a.ctx if a.ctx else p + a.gen_tokens
+    if ctx < p + a.gen_tokens:
+        sys.exit(f"bench-compare: --ctx {ctx} is smaller than prompt {p} + gen {a.gen_tokens}")
+    common = ["--threads", str(a.threads), "--prompt-tokens", str(p), "--gen-tokens", str(a.gen_tokens),
+              "--repeat", "1", "--ctx", str(ctx)]
+    lfmd = [a.lfmd, "bench", "--model", a.model, "--json", "--kv-type", a.kv, "--streams", str(s)] + common
+    llama = [a.oracle, "bench", a.model, "--kv", a.kv, "--parallel", str(s)] + common
+    if a.cpu_backend:
+        llama += ["--cpu-backend", a.cpu_backend]
+    if a.no_repack:
+        llama += ["--no-repack"]
+    if a.lfmd_no_repack:
+        lfmd += ["--no-repack"]
+    return [("lfmd", lfmd)] + ([] if a.skip_llama else [("llama", llama)])
+
+
+LFMD_KEYS = ["prefill_tps", "decode_tps", "decode_tps_per_stream", "ttft_ms", "rss_weights_mb", "rss_working_mb",
+             "rss_peak_mb", "repacked_weights_mb"]
+LLAMA_KEYS = ["prefill_tps", "decode_tps", "decode_tps_per_stream", "ttft_ms", "rss_file_mb", "rss_anon_mb",
+              "rss_peak_mb"]
+
+
+def run_case(a, p, s):
+    """--rounds alternations of the two engines on one (prompt, streams) case; medians per engine."""
+    res = {"prompt_tokens": p, "streams": s, "lfmd": [], "llama": [], "load": []}
+    for r in range(a.rounds):
+        for name, cmd in commands(a, p, s):
+            res["load"].append(os.getloadavg()[0])
+            out = run_json(cmd)
+            res[name].append(out)
+            print(f"P {p} S {s} round {r + 1}/{a.rounds} {name:5s}: prefill {out['prefill_tps']:8.2f} tok/s  "
+                  f"decode {out['decode_tps']:7.2f} tok/s aggregate  (load avg {res['load'][-1]:.2f})", file=sys.stderr)
+    summary = {"prompt_tokens": p, "streams": s, "load_avg_median": statistics.median(res["load"])}
+    for name, keys in [("lfmd", LFMD_KEYS), ("llama", LLAMA_KEYS)]:
+        if res[name]:
+            summary[name] = {k: statistics.median(o[k] for o in res[name]) for k in keys}
+    if res["llama"]:
+        summary["ratio"] = {k: summary["lfmd"][k] / summary["llama"][k] if summary["llama"][k] else float("nan")
+                            for k in ["prefill_tps", "decode_tps"]}
+    return summary, res
+
+
+def table(rows, with_llama):
+    if with_llama:
+        head = ("| prompt | streams | prefill lfmd | prefill llama.cpp | ratio | decode lfmd (aggr.) | "
+                "decode llama.cpp (aggr.) | ratio | decode lfmd / stream | peak RSS lfmd MiB | "
+                "peak RSS llama.cpp MiB | load avg |")
+    else:
+        head = "| prompt | streams | prefill lfmd | decode lfmd (aggr.) | decode lfmd / stream | peak RSS lfmd MiB | load avg |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        L = r["lfmd"]
+        if with_llama:
+            M, R = r["llama"], r["ratio"]
+            lines.append(f"| {r['prompt_tokens']} | {r['streams']} | {L['prefill_tps']:.1f} | {M['prefill_tps']:.1f} | "
+                         f"x{R['prefill_tps']:.2f} | {L['decode_tps']:.2f} | {M['decode_tps']:.2f} | "
+                         f"x{R['decode_tps']:.2f} | {L['decode_tps_per_stream']:.2f} | {L['rss_peak_mb']:.0f} | "
+                         f"{M['rss_peak_mb']:.0f} | {r['load_avg_median']:.2f} |")
+        else:
+            lines.append(f"| {r['prompt_tokens']} | {r['streams']} | {L['prefill_tps']:.1f} | {L['decode_tps']:.2f} | "
+                         f"{L['decode_tps_per_stream']:.2f} | {L['rss_peak_mb']:.0f} | {r['load_avg_median']:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    a = parse_args()
     for exe in [a.lfmd] + ([] if a.skip_llama else [a.oracle]):
         if not os.access(exe, os.X_OK):
             sys.exit(f"bench-compare: {exe} is not an executable (build it, or pass --lfmd / --oracle)")
     if not os.path.isfile(a.model):
         sys.exit(f"bench-compare: no such model file: {a.model}")
-
-    common = ["--threads", str(a.threads), "--prompt-tokens", str(a.prompt_tokens),
-              "--gen-tokens", str(a.gen_tokens), "--repeat", "1"]
-    lfmd_cmd = [a.lfmd, "bench", "--model", a.model, "--json"] + common
-    if a.ctx:
-        lfmd_cmd += ["--ctx", str(a.ctx)]
-    llama_cmd = [a.oracle, "bench", a.model, "--kv", a.kv] + common
-    if a.cpu_backend:
-        llama_cmd += ["--cpu-backend", a.cpu_backend]
-    if a.no_repack:
-        llama_cmd += ["--no-repack"]
-
-    res = {"lfmd": [], "llama": [], "load": []}
-    for r in range(a.rounds):
-        for name, cmd in [("lfmd", lfmd_cmd)] + ([] if a.skip_llama else [("llama", llama_cmd)]):
-            res["load"].append(os.getloadavg()[0])
-            out = run_json(cmd)
-            res[name].append(out)
-            print(f"round {r + 1}/{a.rounds} {name:5s}: prefill {out['prefill_tps']:8.2f} tok/s  "
-                  f"decode {out['decode_tps']:7.2f} tok/s  (load avg {res['load'][-1]:.2f})", file=sys.stderr)
-
-    def med(name, key):
-        v = [o[key] for o in res[name]]
-        return statistics.median(v) if v else float("nan")
-
-    summary = {"model": a.model, "threads": a.threads, "prompt_tokens": a.prompt_tokens,
-               "gen_tokens": a.gen_tokens, "rounds": a.rounds,
-               "load_avg_median": statistics.median(res["load"]),
-               "lfmd": {k: med("lfmd", k) for k in ["prefill_tps", "decode_tps", "ttft_ms",
-                                                     "rss_weights_mb", "rss_working_mb", "repacked_weights_mb"]}}
-    summary["lfmd"]["isa"] = res["lfmd"][0]["isa"]
+    load_start = os.getloadavg()
+    rows, runs = [], []
+    for p, s in cases(a):
+        summary, res = run_case(a, p, s)
+        rows.append(summary)
+        runs.append(res)
+    load_end = os.getloadavg()
+    first = runs[0]
+    info = {"model": a.model, "threads": a.threads, "kv": a.kv, "gen_tokens": a.gen_tokens, "rounds": a.rounds,
+            "lfmd_isa": first["lfmd"][0]["isa"], "lfmd_repack": not a.lfmd_no_repack,
+            "load_avg_start": load_start, "load_avg_end": load_end}
     if not a.skip_llama:
-        summary["llama"] = {k: med("llama", k) for k in ["prefill_tps", "decode_tps", "ttft_ms",
-                                                          "rss_file_mb", "rss_anon_mb"]}
-        summary["llama"]["backend"] = res["llama"][0]["backend"]
-        summary["llama"]["repack"] = res["llama"][0]["repack"]
-        summary["llama"]["kv"] = a.kv
-        summary["ratio"] = {k: summary["lfmd"][k] / summary["llama"][k] for k in ["prefill_tps", "decode_tps"]}
-
-    print(f"model {a.model}  threads {a.threads}  prompt {a.prompt_tokens}  gen {a.gen_tokens}  "
-          f"rounds {a.rounds}  median load avg {summary['load_avg_median']:.2f}")
-    L = summary["lfmd"]
-    print(f"  lfmd ({L['isa']}):            prefill {L['prefill_tps']:8.2f} tok/s  decode {L['decode_tps']:7.2f} tok/s  "
-          f"weights {L['rss_weights_mb']:.0f} MiB (repacked {L['repacked_weights_mb']:.0f})  working {L['rss_working_mb']:.0f} MiB")
-    if not a.skip_llama:
-        M = summary["llama"]
-        print(f"  llama.cpp ({M['backend']}, repack {'on' if M['repack'] else 'off'}): prefill {M['prefill_tps']:8.2f} tok/s  "
-              f"decode {M['decode_tps']:7.2f} tok/s  rss file {M['rss_file_mb']:.0f} MiB  anon {M['rss_anon_mb']:.0f} MiB")
-        R = summary["ratio"]
-        print(f"  lfmd / llama.cpp:      prefill x{R['prefill_tps']:.2f}   decode x{R['decode_tps']:.2f}")
+        info["llama_backend"] = first["llama"][0]["backend"]
+        info["llama_repack"] = first["llama"][0]["repack"]
+    print(f"model {a.model}  threads {a.threads}  KV {a.kv}  gen {a.gen_tokens}  rounds {a.rounds}  "
+          f"lfmd isa {info['lfmd_isa']} (repack {'on' if info['lfmd_repack'] else 'off'})" +
+          ("" if a.skip_llama else f"  llama.cpp backend {info['llama_backend']} "
+                                   f"(repack {'on' if info['llama_repack'] else 'off'})"))
+    print("load averages (1/5/15 min): start " + " ".join(f"{x:.2f}" for x in load_start) +
+          ", end " + " ".join(f"{x:.2f}" for x in load_end) + "; tok/s are medians over the rounds\n")
+    print(table(rows, not a.skip_llama))
+    out = {"info": info, "cases": rows}
     if a.json_out:
         with open(a.json_out, "w") as f:
-            json.dump({"summary": summary, "runs": res}, f, indent=1)
-    print(json.dumps(summary))
+            json.dump({"summary": out, "runs": runs}, f, indent=1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 //   llama_oracle [-v] dequant  IN OUT
 //   llama_oracle [-v] info     MODEL [--json]
 //   llama_oracle [-v] bench    MODEL [--threads N] [--prompt-tokens P] [--gen-tokens N] [--repeat R]
-//                              [--batch B] [--ctx C] [--kv f16|f32] [--no-repack]
+//                              [--batch B] [--ctx C] [--kv f16|f32|q8_0] [--no-repack] [--parallel S]
 //   global: --cpu-backend NAME  load only libggml-cpu-NAME.so (e.g. x64, haswell, zen4) instead of the
 //                               best variant for this CPU, for results that do not depend on the host
 //
@@ -21,6 +21,7 @@
 //   tokenize one JSON array of ids per input line (input: one JSON string per line)
 
 #include "oracle_util.h"
+#include "oracle_bench.h"
 
 namespace {
 
@@ -398,143 +399,6 @@ int cmd_info(const Args& a) {
   return 0;
 }
 
-// ---------------------------------------------------------------------------------------------
-// bench: llama_decode timing for scripts/bench-compare.py (same inputs as `lfmd bench`)
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// Resident file-backed / anonymous memory of this process in MiB (/proc/self/status).
-std::pair<double, double> rss_file_anon_mb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  double file = 0, anon = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("RssFile:", 0) == 0) file = std::strtod(line.c_str() + 8, nullptr) / 1024.0;
-    if (line.rfind("RssAnon:", 0) == 0) anon = std::strtod(line.c_str() + 8, nullptr) / 1024.0;
-  }
-  return {file, anon};
-}
-
-// The libggml-cpu-*.so variant actually mapped into this process ("zen4", "haswell", ...).
-std::string loaded_cpu_variant() {
-  std::ifstream in("/proc/self/maps");
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t p = line.find("libggml-cpu-");
-    if (p == std::string::npos) continue;
-    std::string v = line.substr(p + 12);
-    return v.substr(0, v.find(".so"));
-  }
-  return "unknown";
-}
-
-// Prompt token i is (i * 7919 + 13) mod n_vocab, as in `lfmd bench`; decoding feeds back the
-// arg-max token. Prints one JSON line with medians over the repeats (fresh KV cache each run).
-int cmd_bench(const Args& a) {
-  check_args(a, "bench", 1, {"--threads", "--prompt-tokens", "--gen-tokens", "--repeat", "--batch", "--ctx", "--kv",
-                             "--no-repack"});
-  const std::string& model_path = a.pos[0];
-  const int threads = static_cast<int>(int_opt(a, "--threads", 1, 1024).value_or(hw_threads()));
-  const auto P = static_cast<int32_t>(int_opt(a, "--prompt-tokens", 1, 1 << 20).value_or(512));
-  const auto N = static_cast<int32_t>(int_opt(a, "--gen-tokens", 0, 1 << 20).value_or(64));
-  const auto R = static_cast<int32_t>(int_opt(a, "--repeat", 1, 1000).value_or(3));
-  const auto B = static_cast<int32_t>(int_opt(a, "--batch", 1, 1 << 20).value_or(512));
-  const auto C = static_cast<int32_t>(int_opt(a, "--ctx", 0, 1 << 24).value_or(0));
-  const std::string kv = a.opt.count("--kv") ? a.opt.at("--kv") : "f16";
-  if (kv != "f16" && kv != "f32") fail("--kv must be f16 or f32");
-  const uint32_t n_ctx = static_cast<uint32_t>(std::max(C, P + N));
-  const bool repack = !flag(a, "--no-repack");
-
-  init_backends(a);
-  const double t_load = now_s();
-  ModelPtr model = load_model(model_path, false, repack);
-  const double load_s = now_s() - t_load;
-  const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
-  // llama.cpp's defaults (F16 KV cache, flash attention auto) unless --kv f32.
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = n_ctx;
-  cp.n_batch = static_cast<uint32_t>(std::min(B, P));
-  cp.n_ubatch = cp.n_batch;
-  cp.n_seq_max = 1;
-  cp.n_threads = threads;
-  cp.n_threads_batch = threads;
-  if (kv == "f32") {
-    cp.type_k = GGML_TYPE_F32;
-    cp.type_v = GGML_TYPE_F32;
-  }
-  cp.no_perf = true;
-  ContextPtr ctx(llama_init_from_model(model.get(), cp));
-  if (!ctx) fail("llama_init_from_model failed (n_ctx %u, n_batch %u)", n_ctx, cp.n_batch);
-  std::fprintf(stderr, "llama_oracle bench: backend %s, %d threads, repack %s, kv %s, load %.1f s\n",
-               loaded_cpu_variant().c_str(), threads, repack ? "on" : "off", kv.c_str(), load_s);
-
-  std::vector<llama_token> prompt(static_cast<size_t>(P));
-  for (int32_t i = 0; i < P; ++i) prompt[i] = static_cast<llama_token>((static_cast<int64_t>(i) * 7919 + 13) % n_vocab);
-  const int32_t nb = static_cast<int32_t>(cp.n_batch);
-  Batch batch(std::max(nb, 1));
-  std::vector<double> pf, dc, ttft;
-  for (int32_t rep = 0; rep < R; ++rep) {
-    llama_memory_clear(llama_get_memory(ctx.get()), true);
-    double t0 = now_s();
-    for (int32_t start = 0; start < P; start += nb) {
-      const int32_t cnt = std::min(nb, P - start);
-      batch.set(prompt.data() + start, cnt, start, false, start + cnt == P);
-      decode(ctx.get(), batch.b, start);
-    }
-    const double prefill_s = now_s() - t0;
-    auto pick = [&] {
-      const float* l = llama_get_logits_ith(ctx.get(), -1);
-      if (!l) fail("llama_get_logits_ith(-1) returned NULL");
-      llama_token best = 0;
-      for (llama_token t = 1; t < n_vocab; ++t) best = l[t] > l[best] ? t : best;
-      return best;
-    };
-    llama_token tok = pick();
-    t0 = now_s();
-    for (int32_t k = 0; k < N; ++k) {
-      batch.set(&tok, 1, P + k, true, true);
-      decode(ctx.get(), batch.b, P + k);
-      tok = pick();
-    }
-    const double decode_s = now_s() - t0;
-    pf.push_back(P / std::max(prefill_s, 1e-9));
-    dc.push_back(N / std::max(decode_s, 1e-9));
-    ttft.push_back(1000.0 * prefill_s);
-    std::fprintf(stderr, "llama_oracle bench: run %d/%d: prefill %.1f tok/s, decode %.2f tok/s\n", rep + 1, R,
-                 pf.back(), dc.back());
-  }
-  const auto [rss_file, rss_anon] = rss_file_anon_mb();
-  json j;
-  j["engine"] = "llama.cpp";
-  j["backend"] = loaded_cpu_variant();
-  j["repack"] = repack;
-  j["kv"] = kv;
-  j["threads"] = threads;
-  j["prompt_tokens"] = P;
-  j["gen_tokens"] = N;
-  j["repeat"] = R;
-  j["ctx"] = n_ctx;
-  j["prefill_tps"] = median_of(pf);
-  j["decode_tps"] = N > 0 ? median_of(dc) : 0.0;
-  j["ttft_ms"] = median_of(ttft);
-  j["rss_file_mb"] = rss_file;
-  j["rss_anon_mb"] = rss_anon;
-  j["load_s"] = load_s;
-  j["prefill_tps_runs"] = pf;
-  j["decode_tps_runs"] = dc;
-  std::printf("%s\n", j.dump().c_str());
-  if (std::fflush(stdout) != 0) fail("writing to stdout failed");
-  return 0;
-}
-
 const char* kUsage =
     "usage: llama_oracle [-v] COMMAND ARGS...\n"
     "  logits   MODEL TOKENS_FILE OUT [--one-by-one] [--batch N] [--threads N] [--no-repack]\n"
@@ -554,9 +418,11 @@ const char* kUsage =
     "  dequant  IN OUT            F32 copy of a GGUF (ggml to_float), same KVs and tensors\n"
     "  info     MODEL [--json]    n_vocab, n_ctx_train, n_layer, tensors (name type shape)\n"
     "  bench    MODEL [--threads N] [--prompt-tokens P] [--gen-tokens N] [--repeat R] [--batch B]\n"
-    "           [--ctx C] [--kv f16|f32] [--no-repack]\n"
-    "           one JSON line: median prefill/decode tok/s of llama_decode (prompt token i =\n"
-    "           (i*7919+13) mod n_vocab, arg-max decoding), resident memory, CPU backend variant\n"
+    "           [--ctx C] [--kv f16|f32|q8_0] [--no-repack] [--parallel S]\n"
+    "           one JSON line: median prefill/decode tok/s of llama_decode (prompt token i of sequence s\n"
+    "           = (i*7919+13+s*1009) mod n_vocab, arg-max decoding), resident and peak memory, CPU\n"
+    "           backend variant; --parallel: S sequences prefilled in turn, then decoded together\n"
+    "           (S tokens per llama_decode; decode_tps is the aggregate); --ctx: per sequence\n"
     "global options: -v (llama.cpp log), --cpu-backend NAME (load only libggml-cpu-NAME.so)\n"
     "TOKENS_FILE: token ids separated by commas, spaces or newlines\n";
 

@@ -95,7 +95,8 @@ struct Args {
 
 // value-taking options; everything else starting with "--" is a flag
 const std::set<std::string> kValueOpts = {"--threads", "--batch", "--cpu-backend", "--prompt-tokens",
-                                          "--gen-tokens", "--repeat", "--ctx", "--kv"};
+                                          "--gen-tokens", "--repeat", "--ctx", "--kv",
+                                          "--parallel"};
 
 Args parse_args(int argc, char** argv, int first) {
   Args a;
