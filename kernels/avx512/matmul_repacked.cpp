@@ -1,6 +1,7 @@
 // AVX-512 VNNI matmul on repacked Q4_0 / Q8_0 / Q4_K matrices (layout in kernels.h, kRepackRows = 8).
 // Two 8-row groups share one zmm: lanes 0..7 = rows of group g, lanes 8..15 = rows of group g+1
-// (a lone group, and every group in decode, fills both halves and stores the low one). vpdpbusd multiplies the 4 unsigned
+// (a lone group, and every group in Q8_0 / Q4_K decode, fills both halves and stores the low one;
+// Q4_0 decode puts two blocks of one group in a zmm, q4_0_group1). vpdpbusd multiplies the 4 unsigned
 // weight bytes of each lane by one broadcast 4-byte group of int8 activations and adds the 4
 // products into the lane's int32, so a 32-column block of 16 rows is 8 vpdpbusd per token.
 // Floats: per row and block exactly the AVX2 kernel's operations (acc = fma(float(isum),
@@ -251,9 +252,9 @@ struct Job {
   }
   // Whole groups from row r to re (multiples of 8; group 0 at w) for nt tokens from t0; row r of
   // token t0 + t goes to yt[t * ldy + r]. Several tokens: two groups per vector. One token
-  // (decode, bound by DRAM): one group per vector, its copy in the upper half unused; reading
-  // two groups gb bytes apart as two streams measured ~1.6x slower than the AVX2 kernel's one
-  // stream (GEMV bench in tests/kernels/test_repack.cpp).
+  // (decode): one group at a time, one stream (two groups gb bytes apart as two streams measured
+  // ~1.6x slower, GEMV bench in tests/kernels/test_repack.cpp); Q4_0 fills the vector with two
+  // blocks of the group (q4_0_group1), Q8_0 / Q4_K leave its upper half unused.
   void groups(int64_t r, int64_t re, int64_t t0, int nt, float* yt, int64_t ldy) const {
     TokPtrs tp[kNT];
     for (int t = 0; t < nt; ++t) tp[t] = tok(t0 + t);
