@@ -132,6 +132,7 @@ class Lfm2Model final : public Model {
   void plan_attention_tiles(const Batch& b, int64_t n_kv_heads);
   void dense_ffn(const Layer& L, int64_t n_tok);
   void moe_ffn(const Layer& L, int64_t n_tok);
+  void moe_expert_group(const Layer& L, const std::vector<std::vector<int64_t>>& routed, int64_t e0, int64_t e1);
 
   ForwardContext ctx_;
   Weight tok_embd_, output_;
@@ -539,9 +540,49 @@ void Lfm2Model::dense_ffn(const Layer& L, int64_t T) {
   }
 }
 
+// Experts [e0, e1) of a MoE layer for their routed (token, slot) rows: y rows into expert_out_.
+// Rows of xe_/ge_/ue_/de_ are grouped by expert (at most max_batch in all).
+void Lfm2Model::moe_expert_group(const Layer& L, const std::vector<std::vector<int64_t>>& routed, int64_t e0,
+                                 int64_t e1) {
+  const kernels::KernelTable& K = *ctx_.kernels;
+  const int64_t D = hp_.n_embd, k_used = hp_.n_expert_used, Fe = hp_.n_ff_exp;
+  struct Span { int64_t e, base, n; };
+  std::vector<Span> spans;
+  int64_t row = 0;
+  for (int64_t e = e0; e < e1; ++e) {
+    if (routed[e].empty()) continue;
+    spans.push_back({e, row, static_cast<int64_t>(routed[e].size())});
+    for (int64_t i : routed[e]) std::memcpy(xe_.data() + (row++) * D, a_.data() + (i / k_used) * D, sizeof(float) * D);
+  }
+  if (spans.empty()) return;
+  jobs_.clear();
+  for (const Span& sp : spans) {
+    jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
+    jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n,
+                     ue_.data() + sp.base * Fe, Fe, L.up_exps.type == L.gate_exps.type, true});
+  }
+  matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
+    if (j % 2 != 1) return;
+    const Span& sp = spans[j / 2];
+    for (int64_t r = sp.base; r < sp.base + sp.n; ++r) {
+      K.swiglu(ge_.data() + r * Fe + r0, ue_.data() + r * Fe + r0, r1 - r0, ge_.data() + r * Fe + r0);
+    }
+  });
+  jobs_.clear();
+  for (const Span& sp : spans) {
+    jobs_.push_back({&L.down_exps, sp.e, ge_.data() + sp.base * Fe, Fe, sp.n, de_.data() + sp.base * D, D});
+  }
+  matmul_jobs(jobs_);
+  for (const Span& sp : spans) {
+    for (int64_t r = 0; r < sp.n; ++r) {
+      std::memcpy(expert_out_.data() + routed[sp.e][r] * D, de_.data() + (sp.base + r) * D, sizeof(float) * D);
+    }
+  }
+}
+
 void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
   const kernels::KernelTable& K = *ctx_.kernels;
-  const int64_t D = hp_.n_embd, E = hp_.n_expert, k_used = hp_.n_expert_used, Fe = hp_.n_ff_exp;
+  const int64_t D = hp_.n_embd, E = hp_.n_expert, k_used = hp_.n_expert_used;
   matmul(L.router, 0, a_.data(), D, T, router_.data(), E);
   K.sigmoid(router_.data(), T * E, probs_.data());
   // Select experts by sigmoid + bias; weight them by the unbiased sigmoid, renormalised.
@@ -566,54 +607,15 @@ void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
   // Group (token, slot) pairs by expert so each selected expert's weights are read once.
   std::vector<std::vector<int64_t>> routed(E);
   for (int64_t i = 0; i < T * k_used; ++i) routed[sel_idx_[i]].push_back(i);
-  if (T * k_used <= std::min<int64_t>(ctx_.max_batch, 64)) {
-    // Few tokens (decode): every selected expert in two parallel regions (gate+up+SwiGLU, down)
-    // instead of three per expert. Rows of xe_/ge_/ue_/de_ are grouped by expert.
-    struct Span { int64_t e, base, n; };
-    std::vector<Span> spans;
-    int64_t row = 0;
-    for (int64_t e = 0; e < E; ++e) {
-      if (routed[e].empty()) continue;
-      spans.push_back({e, row, static_cast<int64_t>(routed[e].size())});
-      for (int64_t i : routed[e]) std::memcpy(xe_.data() + (row++) * D, a_.data() + (i / k_used) * D, sizeof(float) * D);
-    }
-    jobs_.clear();
-    for (const Span& sp : spans) {
-      jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
-      jobs_.push_back({&L.up_exps, sp.e, xe_.data() + sp.base * D, D, sp.n,
-                       ue_.data() + sp.base * Fe, Fe, L.up_exps.type == L.gate_exps.type, true});
-    }
-    matmul_jobs(jobs_, [&](size_t j, int64_t r0, int64_t r1) {
-      if (j % 2 != 1) return;
-      const Span& sp = spans[j / 2];
-      for (int64_t r = sp.base; r < sp.base + sp.n; ++r) {
-        K.swiglu(ge_.data() + r * Fe + r0, ue_.data() + r * Fe + r0, r1 - r0, ge_.data() + r * Fe + r0);
-      }
-    });
-    jobs_.clear();
-    for (const Span& sp : spans) {
-      jobs_.push_back({&L.down_exps, sp.e, ge_.data() + sp.base * Fe, Fe, sp.n, de_.data() + sp.base * D, D});
-    }
-    matmul_jobs(jobs_);
-    for (const Span& sp : spans) {
-      for (int64_t r = 0; r < sp.n; ++r) {
-        std::memcpy(expert_out_.data() + routed[sp.e][r] * D, de_.data() + (sp.base + r) * D, sizeof(float) * D);
-      }
-    }
-  } else for (int64_t e = 0; e < E; ++e) {
-    const auto& items = routed[e];
-    const int64_t n = static_cast<int64_t>(items.size());
-    if (n == 0) continue;
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(xe_.data() + r * D, a_.data() + (items[r] / k_used) * D, sizeof(float) * D);
-    }
-    matmul(L.gate_exps, e, xe_.data(), D, n, ge_.data(), Fe);
-    matmul(L.up_exps, e, xe_.data(), D, n, ue_.data(), Fe);
-    K.swiglu(ge_.data(), ue_.data(), n * Fe, ge_.data());
-    matmul(L.down_exps, e, ge_.data(), Fe, n, de_.data(), D);
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(expert_out_.data() + items[r] * D, de_.data() + r * D, sizeof(float) * D);
-    }
+  // Experts in groups of at most max_batch routed rows (the rows xe_/ge_/ue_/de_ hold; one
+  // expert has at most T <= max_batch), each group in two parallel regions (gate+up+SwiGLU, down)
+  // instead of three per expert: a decode step is one group; a 24-96-token chunk of the 8B-A1B
+  // shape ran 1.7-3.6x faster so than expert by expert on a loaded machine.
+  for (int64_t e0 = 0; e0 < E;) {
+    int64_t e1 = e0, rows = 0;
+    while (e1 < E && rows + static_cast<int64_t>(routed[e1].size()) <= ctx_.max_batch) rows += static_cast<int64_t>(routed[e1++].size());
+    moe_expert_group(L, routed, e0, e1);
+    e0 = e1;
   }
   // o[t] = ((y0*w0 + y1*w1) + y2*w2) + ...  (slot order, as llama.cpp adds them)
   for (int64_t t = 0; t < T; ++t) {

@@ -1,6 +1,7 @@
 // AVX-512 VNNI matmul on repacked Q4_0 / Q8_0 / Q4_K matrices (layout in kernels.h, kRepackRows = 8).
 // Two 8-row groups share one zmm: lanes 0..7 = rows of group g, lanes 8..15 = rows of group g+1
-// (a lone group, and every group in decode, fills both halves and stores the low one). vpdpbusd multiplies the 4 unsigned
+// (a lone group, and every group in Q8_0 / Q4_K decode, fills both halves and stores the low one;
+// Q4_0 decode puts two blocks of one group in a zmm, q4_0_group1). vpdpbusd multiplies the 4 unsigned
 // weight bytes of each lane by one broadcast 4-byte group of int8 activations and adds the 4
 // products into the lane's int32, so a 32-column block of 16 rows is 8 vpdpbusd per token.
 // Floats: per row and block exactly the AVX2 kernel's operations (acc = fma(float(isum),
@@ -82,6 +83,47 @@ void q4_0_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, store, acc[t]);
+}
+
+// Q4_0, one 8-row group, one token (decode): blocks b (lanes 0..7) and b+1 (lanes 8..15) in one
+// zmm. A group's blocks are contiguous (one stream) and every lane works, where q4_0_pair<1>
+// leaves half the lanes idle. Integers per block as q4_0_pair; floats per row in block order,
+// acc = fma(float(isum_b), d_w * d_a, acc), the same operations, so the same bits.
+void q4_0_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512i idx[8];  // activation dword k of block b (low lanes) and of block b+1 (high lanes)
+  for (int k = 0; k < 8; ++k) idx[k] = _mm512_add_epi32(_mm512_set1_epi32(k), _mm512_slli_epi32(half, 3));
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b += 2, g += 288) {
+    const bool two = b + 1 < nb;  // an odd last block fills both halves; its high half is unused
+    const uint8_t* g1 = two ? g + 144 : g;
+    const __m512 dw = scales2(g, g1);
+    const __m512i a = two ? _mm512_loadu_si512(tok.qs + 32 * b)
+                          : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tok.qs + 32 * b)));
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (int u = 0; u < 4; ++u) {
+      const __m512i raw = load2(g + 16 + 32 * u, g1 + 16 + 32 * u);
+      s0 = _mm512_dpbusd_epi32(s0, _mm512_and_si512(raw, m4), _mm512_permutexvar_epi32(idx[u], a));
+      s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4),
+                               _mm512_permutexvar_epi32(idx[u + 4], a));
+    }
+    int64_t s8p, dp;  // s8 and d of blocks b and b+1 (b twice for an odd last block)
+    std::memcpy(&s8p, tok.s8 + b, 4);
+    std::memcpy(reinterpret_cast<char*>(&s8p) + 4, tok.s8 + (two ? b + 1 : b), 4);
+    std::memcpy(&dp, tok.d + b, 4);
+    std::memcpy(reinterpret_cast<char*>(&dp) + 4, tok.d + (two ? b + 1 : b), 4);
+    const __m512i s8 = _mm512_permutexvar_epi32(half, _mm512_castsi128_si512(_mm_cvtsi64_si128(s8p)));
+    const __m512 da = _mm512_permutexvar_ps(half, _mm512_castsi512_ps(_mm512_castsi128_si512(_mm_cvtsi64_si128(dp))));
+    const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(s0, s1), s8));
+    const __m512 sc = _mm512_mul_ps(dw, da);
+    acc = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(sc), acc);
+    if (two) {
+      auto hi = [](__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); };
+      acc = _mm256_fmadd_ps(hi(f), hi(sc), acc);
+    }
+  }
+  _mm256_storeu_ps(y, acc);
 }
 
 // Q8_0: signed weights flipped to unsigned (w ^ 0x80 = w + 128), so the dot gains 128 * sum(a)
@@ -210,9 +252,9 @@ struct Job {
   }
   // Whole groups from row r to re (multiples of 8; group 0 at w) for nt tokens from t0; row r of
   // token t0 + t goes to yt[t * ldy + r]. Several tokens: two groups per vector. One token
-  // (decode, bound by DRAM): one group per vector, its copy in the upper half unused; reading
-  // two groups gb bytes apart as two streams measured ~1.6x slower than the AVX2 kernel's one
-  // stream (GEMV bench in tests/kernels/test_repack.cpp).
+  // (decode): one group at a time, one stream (two groups gb bytes apart as two streams measured
+  // ~1.6x slower, GEMV bench in tests/kernels/test_repack.cpp); Q4_0 fills the vector with two
+  // blocks of the group (q4_0_group1), Q8_0 / Q4_K leave its upper half unused.
   void groups(int64_t r, int64_t re, int64_t t0, int nt, float* yt, int64_t ldy) const {
     TokPtrs tp[kNT];
     for (int t = 0; t < nt; ++t) tp[t] = tok(t0 + t);
@@ -222,7 +264,8 @@ struct Job {
     }
     for (; r < re; r += kRepackRows) {
       const uint8_t* g = w + (r / kRepackRows) * gb;
-      fns[nt - 1](g, g, nb, tp, yt + r, ldy, 0x00FF);
+      if (nt == 1 && fns == kQ4_0) q4_0_group1(g, nb, tp[0], yt + r);
+      else fns[nt - 1](g, g, nb, tp, yt + r, ldy, 0x00FF);
     }
   }
 };
