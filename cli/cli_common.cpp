@@ -22,7 +22,7 @@ std::vector<OptionSpec> model_options() {
       {"ctx", OptType::Int, "0", "context length in tokens (0 = the model's training context)", 0,
        1 << 24, 'c'},
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
-      {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | avxvnni | neon (default: best for this CPU)"},
+      {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | avxvnni | neon | i8mm (default: best for this CPU)"},
       {"repack", OptType::Bool, "true",
        "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512/AVX-VNNI (--no-repack: use "
        "the mapping)"},

@@ -13,6 +13,7 @@ const char* isa_name(Isa isa) {
     case Isa::Avx512: return "avx512";
     case Isa::AvxVnni: return "avxvnni";
     case Isa::Neon: return "neon";
+    case Isa::NeonI8mm: return "i8mm";
   }
   return "unknown";
 }
@@ -44,6 +45,12 @@ const KernelTable* kernel_table(Isa isa) {
 #else
       return nullptr;
 #endif
+    case Isa::NeonI8mm:
+#if defined(LFMD_HAVE_NEON)
+      return neon_i8mm_table();
+#else
+      return nullptr;
+#endif
   }
   return nullptr;
 }
@@ -51,7 +58,7 @@ const KernelTable* kernel_table(Isa isa) {
 const KernelTable* select_kernels(const char* requested, const char** error) {
   if (error) *error = nullptr;
   if (requested == nullptr || requested[0] == '\0') {
-    for (Isa isa : {Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::Neon}) {
+    for (Isa isa : {Isa::Avx512, Isa::AvxVnni, Isa::Avx2, Isa::NeonI8mm, Isa::Neon}) {
       if (const KernelTable* t = kernel_table(isa)) return t;
     }
     return &scalar_table();
@@ -67,6 +74,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
       {"avx512", Isa::Avx512, "LFMD_ISA=avx512 requested but this CPU/build lacks it"},
       {"avxvnni", Isa::AvxVnni, "LFMD_ISA=avxvnni requested but this CPU/build lacks it"},
       {"neon", Isa::Neon, "LFMD_ISA=neon requested but this CPU/build lacks it"},
+      {"i8mm", Isa::NeonI8mm, "LFMD_ISA=i8mm requested but this CPU/build lacks it"},
   };
   for (const Named& n : kNames) {
     if (std::strcmp(requested, n.name) != 0) continue;
@@ -74,7 +82,7 @@ const KernelTable* select_kernels(const char* requested, const char** error) {
     if (!t && error) *error = n.missing;
     return t;
   }
-  if (error) *error = "LFMD_ISA must be one of scalar, avx2, avx512, avxvnni, neon";
+  if (error) *error = "LFMD_ISA must be one of scalar, avx2, avx512, avxvnni, neon, i8mm";
   return nullptr;
 }
 

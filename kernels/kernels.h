@@ -1,6 +1,6 @@
 // lfmd kernels: raw-pointer numeric routines, no knowledge of models, threads or files.
 // Every routine has a scalar reference (kernels/ref/); ISA versions (kernels/avx2/, kernels/avx512/,
-// kernels/avxvnni/, kernels/neon/)
+// kernels/avxvnni/, kernels/neon/, kernels/neon_i8mm/)
 // must match it within the tolerances stated in tests/kernels/test_matmul.cpp and test_ops.cpp.
 #pragma once
 
@@ -45,7 +45,7 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 // an importance matrix). Every DType is supported; returns false for an unknown one.
 bool quantize_row(DType t, const float* src, void* dst, int64_t n);
 
-enum class Isa { Scalar, Avx2, Avx512, AvxVnni, Neon };
+enum class Isa { Scalar, Avx2, Avx512, AvxVnni, Neon, NeonI8mm };
 const char* isa_name(Isa isa);
 
 // Activations prepared once per matmul call (e.g. quantized to int8 blocks) so that several
@@ -175,8 +175,8 @@ struct KernelTable {
 // The table for `isa`; nullptr if that ISA is not compiled in or not supported by this CPU.
 const KernelTable* kernel_table(Isa isa);
 const KernelTable& scalar_table();
-// Chosen once: LFMD_ISA=scalar|avx2|avx512|avxvnni|neon if set (error if unavailable), else the best
-// supported (avx512 > avxvnni > avx2 > neon > scalar).
+// Chosen once: LFMD_ISA=scalar|avx2|avx512|avxvnni|neon|i8mm if set (error if unavailable), else the
+// best supported (avx512 > avxvnni > avx2 > i8mm > neon > scalar).
 // Returns nullptr and fills *error when LFMD_ISA names an unavailable ISA.
 const KernelTable* select_kernels(const char* requested, const char** error);
 

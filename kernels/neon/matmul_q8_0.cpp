@@ -102,6 +102,8 @@ size_t q8_0_acts_bytes(int64_t n_in, int64_t n_tok) {
   return kAlign + layout(n_in).stride * static_cast<size_t>(n_tok);
 }
 
+size_t q8_0_tok_stride(int64_t n_in) { return layout(n_in).stride; }
+
 void q8_0_prepare(PreparedActs& acts, void* scratch) {
   uint8_t* base = align_up(scratch);
   quantize_tokens(acts, base);

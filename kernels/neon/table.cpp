@@ -1,5 +1,5 @@
-// NEON KernelTable (AArch64 with the dot-product and half-precision extensions): matmul dispatch,
-// tile walking and runtime detection. rope, softmax and sigmoid are the scalar reference's (as in
+// NEON KernelTables (AArch64 with the dot-product and half-precision extensions; the second one
+// also with i8mm for repacked Q4_0): matmul dispatch, tile walking and runtime detection. rope, softmax and sigmoid are the scalar reference's (as in
 // the AVX2 table), so both SIMD tables evaluate the same float expressions.
 #include <sys/auxv.h>
 
@@ -10,6 +10,9 @@
 
 #ifndef HWCAP_ASIMDHP
 #define HWCAP_ASIMDHP (1UL << 10)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)
 #endif
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20)
@@ -90,12 +93,40 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   }
 }
 
-// No load-time repacking on Arm yet: weights stay in their file layout.
+// The dotprod table keeps weights in their file layout.
 size_t no_repack(DType, int64_t, int64_t) { return 0; }
 
 const KernelTable kTable{
     Isa::Neon,    acts_bytes,     prepare_acts, matmul,       no_repack, nullptr, nullptr,
     rmsnorm,      ref::rope_neox, ref::softmax, swiglu,       ref::sigmoid,
+    conv_step,    attention_tile,
+};
+
+// The i8mm table repacks Q4_0 only, as the x86 tables do (their repacked Q4_0 sums in the same
+// float order); Q8_0 and the K-quants keep the file layout and the dotprod kernels.
+size_t repack_bytes_i8mm(DType wt, int64_t n_in, int64_t n_rows) {
+  return wt == DType::Q4_0 ? ref::repack_bytes(wt, n_in, n_rows) : 0;
+}
+
+void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
+                     const PreparedActs& acts, float* y, int64_t ldy) {
+  if (r1 <= r0 || acts.n_tok <= 0) return;
+  const PreparedActs* a = &acts;
+  PreparedActs own;
+  if (acts.q == nullptr) {
+    thread_local std::vector<uint8_t> scratch;
+    scratch.resize(acts_bytes(wt, acts.n_in, acts.n_tok));
+    own = acts;
+    prepare_acts(wt, own, scratch.data());
+    a = &own;
+  }
+  const MatCtx c{static_cast<const uint8_t*>(w), row_bytes(wt, acts.n_in), a, a->q, y, ldy};
+  matmul_repacked_i8mm(wt, c, n_rows, r0, r1);
+}
+
+const KernelTable kTableI8mm{
+    Isa::NeonI8mm, acts_bytes,     prepare_acts, matmul,       repack_bytes_i8mm, ref::repack,
+    matmul_repacked, rmsnorm,      ref::rope_neox, ref::softmax, swiglu,          ref::sigmoid,
     conv_step,    attention_tile,
 };
 
@@ -116,6 +147,15 @@ bool neon_supported() {
 
 const KernelTable* neon_table() {
   return neon_supported() ? &neon::kTable : nullptr;
+}
+
+bool neon_i8mm_supported() {
+  static const bool ok = neon_supported() && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+  return ok;
+}
+
+const KernelTable* neon_i8mm_table() {
+  return neon_i8mm_supported() ? &neon::kTableI8mm : nullptr;
 }
 
 }  // namespace lfmd::kernels

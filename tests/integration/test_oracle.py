@@ -35,7 +35,7 @@ LFMD, ORACLE, WORK, CASE = sys.argv[1:5]
 LFMD_CMD = shlex.split(os.environ.get("LFMD_TEST_WRAPPER", "")) + [LFMD]
 TEST_ISA = os.environ.get("LFMD_TEST_ISA", "")
 HOST_LFMD = os.environ.get("LFMD_TEST_HOST_LFMD", "")
-HOST_ISA = {"neon": "avx2", "scalar": "scalar"}
+HOST_ISA = {"neon": "avx2", "i8mm": "avx2", "scalar": "scalar"}
 os.makedirs(WORK, exist_ok=True)
 os.environ["LFMD_KV_TYPE"] = "f32"  # every lfmd run below unless a case passes another
 REL_L2_EXACT = 1e-4
@@ -142,9 +142,11 @@ def check_same_as_host(model, tokens_file, logits_file, isa, kv="f32"):
     if host_isa is None:
         print(f"INFO: no host ISA to compare LFMD_ISA={isa or '(default)'} with", flush=True)
         return
-    # The Arm table keeps weights in their file layout; so does the host here (its Q4_0 repack sums
-    # in another order, as llama.cpp's own repacked path does).
-    e = dict(os.environ, LFMD_ISA=host_isa, LFMD_REPACK="false", LFMD_KV_TYPE=kv)
+    # The neon table keeps weights in their file layout; so does the host then (its Q4_0 repack sums
+    # in another order, as llama.cpp's own repacked path does). The i8mm table repacks Q4_0 (same
+    # order as the host's) but not Q4_K, which the host repacks: i8mm cases use Q4_0 mixes only.
+    repack = "true" if isa == "i8mm" else "false"
+    e = dict(os.environ, LFMD_ISA=host_isa, LFMD_REPACK=repack, LFMD_KV_TYPE=kv)
     of = path("host-logits.bin")
     r = subprocess.run([HOST_LFMD, "logits", "--model", model, "--tokens-file", tokens_file, "--out", of],
                        capture_output=True, text=True, timeout=600, env=e)

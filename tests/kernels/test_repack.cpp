@@ -2,8 +2,9 @@
 // reference matmul on packed rows equals ref::matmul_qact bit for bit, and every table's
 // matmul_repacked agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges
 // starting at any group, 1..9 tokens, misaligned weights / activations / outputs, and extreme
-// codes; each token alone gets the floats it got in the batch, and the AVX-512 and AVX-VNNI tables
-// equal the AVX2 one bit for bit.
+// codes; each token alone gets the floats it got in the batch, the AVX-512 and AVX-VNNI tables
+// equal the AVX2 one bit for bit, and every repacked Q4_0 kernel (x86 and Arm i8mm) follows one
+// scalar float order bit for bit.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -38,6 +39,42 @@ std::vector<uint8_t> random_rows(std::mt19937& rng, DType t, int64_t rows, int64
       if (t == DType::Q4_K) put16(w.data() + r * rb + b * bb + 2, fp32_to_fp16(dd(rng)));
     }
   return w;
+}
+
+// The float order of every table's repacked Q4_0 kernel (x86 and i8mm), in scalar: per row and
+// token, acc = fma(float(exact int dot of the block), d_w * d_a, acc) over blocks from 0.
+float repacked_q4_0_order(const uint8_t* row, const ref::BlockQ8_0* a, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    ref::BlockQ4_0 w;
+    std::memcpy(&w, row + b * sizeof(w), sizeof(w));
+    int32_t s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += ((w.qs[j] & 15) - 8) * a[b].qs[j] + ((w.qs[j] >> 4) - 8) * a[b].qs[j + 16];
+    const float scale = fp16_to_fp32(w.d) * fp16_to_fp32(a[b].d);
+    acc = std::fma(static_cast<float>(s), scale, acc);
+  }
+  return acc;
+}
+
+// Repacked Q4_0 of table k bit for bit: full groups in repacked_q4_0_order, tail rows as the
+// table's own file-layout matmul. (x86 and Arm tables thus give the same floats.)
+void check_q4_0_order(const KernelTable* k, const std::vector<uint8_t>& w, int64_t rows, int64_t r0,
+                      int64_t r1, const PreparedActs& acts, const std::vector<float>& y, int64_t ldy) {
+  const int64_t n_in = acts.n_in, nb = n_in / ref::QK, full = rows / kRepackRows * kRepackRows;
+  const size_t rb = row_bytes(DType::Q4_0, n_in);
+  std::vector<ref::BlockQ8_0> a(static_cast<size_t>(nb));
+  std::vector<float> yt(static_cast<size_t>(ldy * acts.n_tok), 7.0f);
+  if (r1 > full) k->matmul(DType::Q4_0, w.data(), rb, std::max(r0, full), r1, acts, yt.data(), ldy);
+  int bad = 0;
+  for (int64_t tk = 0; tk < acts.n_tok; ++tk) {
+    ref::quantize_act_q8_0(acts.x + tk * acts.ldx, a.data(), n_in);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float want = r < full ? repacked_q4_0_order(w.data() + r * rb, a.data(), nb) : yt[tk * ldy + r];
+      bad += std::memcmp(&want, &y[tk * ldy + r], sizeof(float)) != 0;
+    }
+  }
+  CHECK(bad == 0);
 }
 
 void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, int64_t r1, int64_t n_tok,
@@ -129,6 +166,7 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
       k->matmul_repacked(t, kp.data(), rows, r0, r1, one, y1.data(), rows);
       CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
     }
+    if (t == DType::Q4_0 && k->isa != Isa::Scalar) check_q4_0_order(k, w, rows, r0, r1, acts, y, ldy);
     // The AVX-512 and AVX-VNNI kernels repeat the AVX2 kernels' float operations: bit-identical
     // results (the AVX2 kernel handles repacked Q8_0 too, though its table keeps Q8_0 unpacked).
     if (k->isa == Isa::Avx512 || k->isa == Isa::AvxVnni) {

@@ -152,6 +152,7 @@ TEST_CASE("isa names and selection") {
   CHECK(std::string(isa_name(Isa::Avx512)) == "avx512");
   CHECK(std::string(isa_name(Isa::AvxVnni)) == "avxvnni");
   CHECK(std::string(isa_name(Isa::Neon)) == "neon");
+  CHECK(std::string(isa_name(Isa::NeonI8mm)) == "i8mm");
   CHECK(kernel_table(Isa::Scalar) == &scalar_table());
   CHECK(scalar_table().isa == Isa::Scalar);
   const char* err = "untouched";
@@ -160,7 +161,7 @@ TEST_CASE("isa names and selection") {
   CHECK(err == nullptr);
   CHECK(select_kernels("", &err) == best);
   CHECK(select_kernels("scalar", &err) == &scalar_table());
-  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni, Isa::Neon}) {
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni, Isa::Neon, Isa::NeonI8mm}) {
     const KernelTable* t = kernel_table(isa);
     err = nullptr;
     const KernelTable* s = select_kernels(isa_name(isa), &err);
@@ -176,6 +177,7 @@ TEST_CASE("isa names and selection") {
   }
 #if defined(__x86_64__)
   CHECK(kernel_table(Isa::Neon) == nullptr);
+  CHECK(kernel_table(Isa::NeonI8mm) == nullptr);
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
   CHECK((kernel_table(Isa::Avx2) != nullptr) == avx2);
@@ -198,7 +200,11 @@ TEST_CASE("isa names and selection") {
   const bool neon = (hw & HWCAP_ASIMDDP) && (hw & HWCAP_ASIMDHP);
   MESSAGE("aarch64 CPU with dotprod+fp16: " << neon);
   CHECK((kernel_table(Isa::Neon) != nullptr) == neon);
-  CHECK(best->isa == (neon ? Isa::Neon : Isa::Scalar));
+  // The i8mm table also needs HWCAP2_I8MM (bit 13; qemu -cpu max has it, cortex-a76 does not).
+  const bool i8mm = neon && ((getauxval(AT_HWCAP2) >> 13) & 1u);
+  MESSAGE("aarch64 CPU with i8mm: " << i8mm << "; selected: " << std::string(isa_name(best->isa)));
+  CHECK((kernel_table(Isa::NeonI8mm) != nullptr) == i8mm);
+  CHECK(best->isa == (i8mm ? Isa::NeonI8mm : neon ? Isa::Neon : Isa::Scalar));
 #endif
   err = nullptr;
   CHECK(select_kernels("avx1024", &err) == nullptr);

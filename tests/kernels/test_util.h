@@ -77,7 +77,7 @@ inline float bits_f32(uint32_t u) {
 // Every table this build and CPU can run (scalar first).
 inline std::vector<const KernelTable*> all_tables() {
   std::vector<const KernelTable*> v{&scalar_table()};
-  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni, Isa::Neon})
+  for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni, Isa::Neon, Isa::NeonI8mm})
     if (const KernelTable* t = kernel_table(isa)) v.push_back(t);
   return v;
 }
