@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/avx2/common.h"
+#include "kernels/avx2/kquant_helpers.h"
 
 namespace lfmd::kernels::avx2 {
 
@@ -64,25 +65,8 @@ void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
   }
 }
 
-inline int hsum_epi32(__m128i v) {
-  v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
-  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 1));
-  return _mm_cvtsi128_si32(v);
-}
-
-// Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4, 4 at a time).
-inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
-  const uint32_t s03 = u[0] & lo6, m03 = u[1] & lo6;
-  const uint32_t s47 = (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4);
-  const uint32_t m47 = ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4);
-  std::memcpy(sc, &s03, 4);
-  std::memcpy(sc + 4, &s47, 4);
-  std::memcpy(m, &m03, 4);
-  std::memcpy(m + 4, &m47, 4);
-}
+using x86::hsum_epi32;
+using x86::unpack_scales_k4;
 
 // Q4_K (HIGH5 = false) and Q5_K (HIGH5 = true): unsigned codes q in 0..15 / 0..31,
 // value = d*sc_j*q - dmin*m_j. Per row and token: d*da*sum_j sc_j (q.a)_j - dmin*da*sum_j m_j sum(a)_j.

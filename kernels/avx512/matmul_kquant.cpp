@@ -4,7 +4,7 @@
 // AVX2 kernel (kernels/avx2/matmul_kquant.cpp) spends 3 per 32 bytes. A zmm holds two of the
 // AVX2 kernel's 32-byte chunks; folding its halves gives that kernel's 8 int32 lanes exactly, and
 // the floats then follow its operations one for one: results are bit-identical to the AVX2 table.
-// Compiled with AVX-512 flags: only intrinsics and local helpers (no shared inline code).
+// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of kquant_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 // GCC 12's vinserti64x4 passes _mm512_undefined_epi32 as its unused merge source (as noted in
@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "kernels/avx2/kquant_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx2/common.h"  // declarations (MatCtx, TileSet, run_tiles); no inline use
 #include "kernels/avx512/avx512.h"
 
@@ -24,54 +25,22 @@ namespace lfmd::kernels::avx512 {
 namespace {
 
 using ref::BlockQ8_K;
+using x86::f16;
+using x86::hsum4;
+using x86::hsum8;
+using x86::hsum_epi32;
+using x86::ld256;
+using x86::unpack_scales_k4;
 
-inline __m256i ld256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
 inline __m512i ld512(const void* p) {
   return _mm512_loadu_si512(p);
 }
 inline __m512i bcast256(const void* p) {
   return _mm512_broadcast_i64x4(ld256(p));
 }
-inline float f16(const void* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
-}
-// The AVX2 kernels' horizontal sums (avx2::hsum and the 4-lane one), same order.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float hsum4(__m128 m) {
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-inline int hsum_epi32(__m128i v) {
-  v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
-  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 1));
-  return _mm_cvtsi128_si32(v);
-}
 // 16 int32 lanes -> the AVX2 kernel's 8 (lane j + lane j+8; exact).
 inline __m256i fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-// Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (avx2 unpack_scales_k4).
-inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
-  const uint32_t s03 = u[0] & lo6, m03 = u[1] & lo6;
-  const uint32_t s47 = (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4);
-  const uint32_t m47 = ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4);
-  std::memcpy(sc, &s03, 4);
-  std::memcpy(sc + 4, &s47, 4);
-  std::memcpy(m, &m03, 4);
-  std::memcpy(m + 4, &m47, 4);
 }
 // Word index vector: word e of the result takes word base + e / per of the source.
 inline __m512i widx(int base, int per) {

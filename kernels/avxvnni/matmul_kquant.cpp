@@ -3,11 +3,12 @@
 // add(sum, madd(scale, maddubs(q, a))) fused into vpdpwssd(sum, maddubs(q, a), scale): 2
 // instructions per 32 bytes and token instead of 3. Same int32 lanes, same float operations:
 // results are bit-identical to the AVX2 table.
-// Compiled with AVX-VNNI flags: only intrinsics and local helpers (no shared inline code).
+// Compiled with AVX-VNNI flags: only intrinsics, local helpers and the static ones of kquant_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 #include <cstring>
 
+#include "kernels/avx2/kquant_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx2/common.h"  // declarations (MatCtx, TileSet, run_tiles); no inline use
 #include "kernels/avxvnni/avxvnni.h"
 
@@ -16,48 +17,16 @@ namespace lfmd::kernels::avxvnni {
 namespace {
 
 using ref::BlockQ8_K;
+using x86::f16;
+using x86::hsum4;
+using x86::hsum8;
+using x86::hsum_epi32;
+using x86::ld256;
+using x86::unpack_scales_k4;
 
-inline __m256i ld256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-inline float f16(const void* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
-}
-// The AVX2 kernels' horizontal sums (avx2::hsum and the 4-lane one), same order.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float hsum4(__m128 m) {
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-inline int hsum_epi32(__m128i v) {
-  v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
-  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 1));
-  return _mm_cvtsi128_si32(v);
-}
 // sum + pairwise (u8 q . s8 a) x int16 scale s.
 inline __m256i dot_scaled(__m256i sum, __m256i q, const void* a, __m256i s) {
   return _mm256_dpwssd_avx_epi32(sum, _mm256_maddubs_epi16(q, ld256(a)), s);
-}
-// Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (avx2 unpack_scales_k4).
-inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
-  const uint32_t s03 = u[0] & lo6, m03 = u[1] & lo6;
-  const uint32_t s47 = (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4);
-  const uint32_t m47 = ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4);
-  std::memcpy(sc, &s03, 4);
-  std::memcpy(sc + 4, &s47, 4);
-  std::memcpy(m, &m03, 4);
-  std::memcpy(m + 4, &m47, 4);
 }
 
 const BlockQ8_K* tok_blocks(const avx2::MatCtx& c, int64_t t) {

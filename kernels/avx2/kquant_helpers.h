@@ -1,0 +1,52 @@
+// Scalar and SSE/AVX helpers shared by the x86 K-quant kernels (kernels/avx2, kernels/avxvnni,
+// kernels/avx512). Each is static (internal linkage): every file compiles its own copy under its
+// own ISA flags, so the linker can never hand an AVX-512 build of one to the AVX2 table.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace lfmd::kernels::x86 {
+
+static inline __m256i ld256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+static inline float f16(const void* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+// The AVX2 kernels' horizontal sums (avx2::hsum and the 4-lane one), same order.
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static inline float hsum4(__m128 m) {
+  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+static inline int hsum_epi32(__m128i v) {
+  v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 1));
+  return _mm_cvtsi128_si32(v);
+}
+// Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4, 4 at a time).
+static inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+  const uint32_t s03 = u[0] & lo6, m03 = u[1] & lo6;
+  const uint32_t s47 = (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4);
+  const uint32_t m47 = ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4);
+  std::memcpy(sc, &s03, 4);
+  std::memcpy(sc + 4, &s47, 4);
+  std::memcpy(m, &m03, 4);
+  std::memcpy(m + 4, &m47, 4);
+}
+
+}  // namespace lfmd::kernels::x86
