@@ -64,21 +64,24 @@ void prepare_acts(DType wt, PreparedActs& acts, void* scratch) {
   }
 }
 
+// `acts`, or when the caller did not prepare them, a private copy quantized into `own` (same
+// result, repeated per call).
+const PreparedActs* prepared(DType wt, const PreparedActs& acts, PreparedActs& own) {
+  if (acts.q != nullptr) return &acts;
+  const size_t need = acts_bytes(wt, acts.n_in, acts.n_tok);
+  if (need == 0) return &acts;
+  thread_local std::vector<uint8_t> scratch;
+  scratch.resize(need);
+  own = acts;
+  prepare_acts(wt, own, scratch.data());
+  return &own;
+}
+
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
             const PreparedActs& acts, float* y, int64_t ldy) {
   if (r1 <= r0 || acts.n_tok <= 0) return;
-  const PreparedActs* a = &acts;
   PreparedActs own;
-  if (acts.q == nullptr) {
-    if (const size_t need = acts_bytes(wt, acts.n_in, acts.n_tok); need > 0) {
-      // Not prepared by the caller: quantize privately (same result, repeated per call).
-      thread_local std::vector<uint8_t> scratch;
-      scratch.resize(need);
-      own = acts;
-      prepare_acts(wt, own, scratch.data());
-      a = &own;
-    }
-  }
+  const PreparedActs* a = prepared(wt, acts, own);
   const MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, a, a->q, y, ldy};
   switch (ref::act_quant_for(wt)) {
     case ref::ActQuant::Q8_0:
@@ -111,15 +114,8 @@ size_t repack_bytes_i8mm(DType wt, int64_t n_in, int64_t n_rows) {
 void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,
                      const PreparedActs& acts, float* y, int64_t ldy) {
   if (r1 <= r0 || acts.n_tok <= 0) return;
-  const PreparedActs* a = &acts;
   PreparedActs own;
-  if (acts.q == nullptr) {
-    thread_local std::vector<uint8_t> scratch;
-    scratch.resize(acts_bytes(wt, acts.n_in, acts.n_tok));
-    own = acts;
-    prepare_acts(wt, own, scratch.data());
-    a = &own;
-  }
+  const PreparedActs* a = prepared(wt, acts, own);
   const MatCtx c{static_cast<const uint8_t*>(w), row_bytes(wt, acts.n_in), a, a->q, y, ldy};
   matmul_repacked_i8mm(wt, c, n_rows, r0, r1);
 }
