@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kernels/avx2/common.h"
-#include "kernels/avx2/kquant_helpers.h"
+#include "kernels/avx2/lane_helpers.h"
 
 namespace lfmd::kernels::avx2 {
 

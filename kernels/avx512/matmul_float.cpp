@@ -4,7 +4,7 @@
 // 8-wide step of x is broadcast to both halves, so each zmm FMA does two rows' work and results
 // are bit-identical to the AVX2 table. Decode (one token) stays on the AVX2 kernel's one stream;
 // so do rows whose length is not a multiple of 8 (see avx512::matmul).
-// Compiled with AVX-512 flags: only intrinsics and local helpers (no shared inline code).
+// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of lane_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -12,6 +12,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include "kernels/avx2/lane_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx2/common.h"  // declarations (MatCtx, TileSet, run_tiles); no inline use
 #include "kernels/avx512/avx512.h"
 
@@ -36,13 +37,7 @@ inline __m512 load8x2(const uint8_t* a, const uint8_t* b, int64_t i) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));  // BF16
   }
 }
-// avx2::hsum's order.
-inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using x86::hsum8;  // avx2::hsum's order
 
 // NR rows (1 or even; a lone row fills both halves) x NT tokens.
 template <DType WT>

@@ -4,7 +4,7 @@
 // AVX2 kernel (kernels/avx2/matmul_kquant.cpp) spends 3 per 32 bytes. A zmm holds two of the
 // AVX2 kernel's 32-byte chunks; folding its halves gives that kernel's 8 int32 lanes exactly, and
 // the floats then follow its operations one for one: results are bit-identical to the AVX2 table.
-// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of kquant_helpers.h (no shared inline code).
+// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of lane_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 // GCC 12's vinserti64x4 passes _mm512_undefined_epi32 as its unused merge source (as noted in
@@ -16,7 +16,7 @@
 
 #include <cstring>
 
-#include "kernels/avx2/kquant_helpers.h"  // static: compiled under this file's flags
+#include "kernels/avx2/lane_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx2/common.h"  // declarations (MatCtx, TileSet, run_tiles); no inline use
 #include "kernels/avx512/avx512.h"
 

@@ -3,12 +3,12 @@
 // add(sum, madd(scale, maddubs(q, a))) fused into vpdpwssd(sum, maddubs(q, a), scale): 2
 // instructions per 32 bytes and token instead of 3. Same int32 lanes, same float operations:
 // results are bit-identical to the AVX2 table.
-// Compiled with AVX-VNNI flags: only intrinsics, local helpers and the static ones of kquant_helpers.h (no shared inline code).
+// Compiled with AVX-VNNI flags: only intrinsics, local helpers and the static ones of lane_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 #include <cstring>
 
-#include "kernels/avx2/kquant_helpers.h"  // static: compiled under this file's flags
+#include "kernels/avx2/lane_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx2/common.h"  // declarations (MatCtx, TileSet, run_tiles); no inline use
 #include "kernels/avxvnni/avxvnni.h"
 

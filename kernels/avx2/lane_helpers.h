@@ -1,4 +1,4 @@
-// Scalar and SSE/AVX helpers shared by the x86 K-quant kernels (kernels/avx2, kernels/avxvnni,
+// Scalar and SSE/AVX helpers shared by the x86 kernels (kernels/avx2, kernels/avxvnni,
 // kernels/avx512). Each is static (internal linkage): every file compiles its own copy under its
 // own ISA flags, so the linker can never hand an AVX-512 build of one to the AVX2 table.
 #pragma once
