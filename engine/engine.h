@@ -184,6 +184,7 @@ class Engine {
   size_t held_disk_bytes() const;              // disk entries read for queued requests
   size_t states_budget() const { return budget_ - write_reserve_; }  // states + prefix cache
   size_t fresh_bytes(int64_t n_tokens) const;  // a new sequence's state at n tokens
+  size_t snapshot_bytes() const;                // one conv-state snapshot
   int64_t longest_alone() const;                // tokens one sequence may hold in states_budget()
   size_t whole_entry_reserve() const;           // a write share for the largest entry
   bool fits_now(int64_t n_tokens) const;       // a new sequence of n tokens fits beside the running ones

@@ -96,9 +96,8 @@ int64_t Engine::longest_alone() const {
 // that sequence: context_limit_ never shrinks for it. Entries past the share are dropped while
 // running (the 24B-A2B shape's 30k-token entry is 854 MB, over the default budget's eighth).
 size_t Engine::whole_entry_reserve() const {
-  const size_t snapshot = static_cast<size_t>(probe_->n_conv_layers() * probe_->conv_floats()) * sizeof(float);
   const size_t state = fresh_bytes(context_limit_);
-  const size_t entry = state + 2 * snapshot;
+  const size_t entry = state + 2 * snapshot_bytes();
   return std::min(entry, budget_ > state ? budget_ - state : 0);
 }
 
@@ -118,9 +117,13 @@ size_t Engine::held_disk_bytes() const {
   return b;
 }
 
+// One conv-state snapshot (every conv layer's rows).
+size_t Engine::snapshot_bytes() const {
+  return static_cast<size_t>(probe_->n_conv_layers() * probe_->conv_floats()) * sizeof(float);
+}
+
 size_t Engine::fresh_bytes(int64_t n_tokens) const {
-  const size_t snapshot = static_cast<size_t>(probe_->n_conv_layers() * probe_->conv_floats()) * sizeof(float);
-  return probe_->bytes_at(n_tokens) + (probe_->snapshot_interval() > 0 ? snapshot : 0);
+  return probe_->bytes_at(n_tokens) + (probe_->snapshot_interval() > 0 ? snapshot_bytes() : 0);
 }
 
 // Whether a new sequence of n tokens fits beside what the running ones hold once their prompts
