@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -100,9 +101,9 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
   say(line);
   std::snprintf(
       line, sizeof line,
-      "memory: weights %s memory-mapped, %s resident (%s of them repacked), working memory %s resident (model scratch %s)",
+      "memory: weights %s memory-mapped, %s resident (%s of them repacked, %s in 2 MiB pages), working memory %s resident (model scratch %s)",
       mib(m->weight_bytes).c_str(),
-      mib(mem.rss_file + packed).c_str(), mib(packed).c_str(),
+      mib(mem.rss_file + packed).c_str(), mib(packed).c_str(), mib(std::min(mem.anon_huge, packed)).c_str(),
       mib(mem.rss_anon > packed ? mem.rss_anon - packed : 0).c_str(),
       mib(m->model->scratch_bytes()).c_str());
   say(line);

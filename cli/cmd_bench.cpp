@@ -23,6 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/loader.h"
+#include "engine/testmodel/generator.h"
+#include "engine/thread_pool.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 
@@ -140,10 +142,13 @@ std::vector<Run> run_all(Bench& b) {
 }
 
 LoadOptions load_options(const config::Options& o, const Shape& sh) {
-  if (o.str("model").empty()) throw std::runtime_error("--model FILE.gguf is required");
   LoadOptions lo;
   lo.path = resolve_model_path(o.str("model"));
   lo.n_threads = static_cast<int>(o.integer("threads"));
+  if (lo.path.empty()) {  // as serve and chat: the built-in demo model (random weights, tiny)
+    ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
+    lo.path = ensure_demo_model(&pool, [](const std::string& line) { std::fprintf(stderr, "lfmd bench: %s\n", line.c_str()); });
+  }
   // Per sequence. Without --ctx the context is exactly what the run needs; with --ctx each
   // sequence's cache is allocated for the whole context up front, so rss_working_mb is the
   // memory at that context.
@@ -192,6 +197,7 @@ nlohmann::ordered_json report(const Bench& b, const LoadOptions& lo, const std::
   j["rss_working_mb"] = mb(mem.rss_anon > anon_weights ? mem.rss_anon - anon_weights : 0);
   j["rss_peak_mb"] = mb(peak_rss_bytes());
   j["repacked_weights_mb"] = mb(anon_weights);
+  j["repacked_huge_pages_mb"] = mb(std::min(mem.anon_huge, anon_weights));  // in 2 MiB pages
   j["file_weights_mb"] = mb(m.weight_bytes);
   j["load_s"] = load_s;
   j["prefill_tps_runs"] = pf;

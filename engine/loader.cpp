@@ -142,6 +142,11 @@ MemoryUsage current_memory_usage() {
     if (line.rfind("RssFile:", 0) == 0) m.rss_file = kb("RssFile:");
     if (line.rfind("RssAnon:", 0) == 0) m.rss_anon = kb("RssAnon:");
   }
+  // smaps_rollup (Linux 4.14+) sums AnonHugePages over the mappings; absent elsewhere: 0.
+  std::ifstream rollup("/proc/self/smaps_rollup");
+  while (std::getline(rollup, line)) {
+    if (line.rfind("AnonHugePages:", 0) == 0) m.anon_huge = std::strtoull(line.c_str() + 14, nullptr, 10) * 1024;
+  }
   return m;
 }
 

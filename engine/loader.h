@@ -63,6 +63,7 @@ VocabData vocab_from_gguf(const gguf::Reader& f);
 struct MemoryUsage {
   uint64_t rss_file = 0;  // resident file-backed pages (mapped weights), bytes
   uint64_t rss_anon = 0;  // resident anonymous memory (working memory), bytes
+  uint64_t anon_huge = 0;  // of rss_anon, bytes in transparent huge pages (repacked weights ask for them)
 };
 MemoryUsage current_memory_usage();
 

@@ -111,7 +111,7 @@ def commands(a, p, s):
 
 
 LFMD_KEYS = ["prefill_tps", "decode_tps", "decode_tps_per_stream", "ttft_ms", "rss_weights_mb", "rss_working_mb",
-             "rss_peak_mb", "repacked_weights_mb"]
+             "rss_peak_mb", "repacked_weights_mb", "repacked_huge_pages_mb"]
 LLAMA_KEYS = ["prefill_tps", "decode_tps", "decode_tps_per_stream", "ttft_ms", "rss_file_mb", "rss_anon_mb",
               "rss_peak_mb"]
 
