@@ -49,12 +49,51 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = g;
     if (stop_.load()) return;
+    if (!enter(g)) continue;  // a shared region its caller has already finished
     (*job_.load(std::memory_order_acquire))(index);
-    // seq_cst decrement and load of caller_sleeping_ pair with the caller's store-then-check.
-    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+    // seq_cst decrements and load of caller_sleeping_ pair with the caller's store-then-check;
+    // region_ last: a caller that sees it back at zero sees pending_ decremented too.
+    pending_.fetch_sub(1);
+    region_.fetch_sub(1);
+    if (caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lock(mu_);
       cv_done_.notify_one();
     }
+  }
+}
+
+// Succeeds while region_ names generation g and is open. The acquire pairs with start()'s
+// release of region_, so job_ is g's; the caller cannot publish another job while this worker
+// is inside (its count keeps the region from finishing).
+bool ThreadPool::enter(uint64_t g) {
+  uint64_t v = region_.load(std::memory_order_acquire);
+  while ((v >> 32) == (g & 0xffffffffu) && (v & kClosed) == 0) {
+    if (region_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) return true;
+  }
+  return false;
+}
+
+void ThreadPool::start(const std::function<void(int)>& fn) {
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  job_.store(&fn, std::memory_order_relaxed);
+  const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;  // the caller alone writes it
+  region_.store((g & 0xffffffffu) << 32, std::memory_order_release);
+  generation_.store(g);  // seq_cst: ordered before the check below
+  if (sleeping_workers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_start_.notify_all();
+  }
+}
+
+// Spins on done(), then sleeps until a finishing worker wakes the caller.
+template <class Done>
+void ThreadPool::wait_done(Done done) {
+  for (int i = 0; i < spin_ && !done(); ++i) cpu_relax();
+  if (!done()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    caller_sleeping_.store(true);
+    cv_done_.wait(lock, done);
+    caller_sleeping_.store(false);
   }
 }
 
@@ -63,21 +102,22 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  job_.store(&fn, std::memory_order_relaxed);
-  generation_.fetch_add(1);  // seq_cst: publishes job_ and pending_, ordered before the check below
-  if (sleeping_workers_.load() > 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    cv_start_.notify_all();
-  }
+  start(fn);
   fn(0);
-  for (int i = 0; i < spin_ && pending_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
-  if (pending_.load() != 0) {
-    std::unique_lock<std::mutex> lock(mu_);
-    caller_sleeping_.store(true);
-    cv_done_.wait(lock, [&] { return pending_.load() == 0; });
-    caller_sleeping_.store(false);
+  // Every worker enters: the region stays open and its generation current until they all finish
+  // (both counts, so that no late decrement of region_ lands on the next region).
+  wait_done([&] { return pending_.load() == 0 && (region_.load() & kInside) == 0; });
+}
+
+void ThreadPool::run_shared(const std::function<void(int)>& fn) {
+  if (n_threads_ == 1) {
+    fn(0);
+    return;
   }
+  start(fn);
+  fn(0);
+  region_.fetch_or(kClosed);  // from here on, a worker that has not entered skips the region
+  wait_done([&] { return (region_.load() & kInside) == 0; });
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t align,

@@ -408,7 +408,7 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     }
     return false;
   };
-  ctx_.pool->run([&](int worker) {
+  ctx_.pool->run_shared([&](int worker) {
     uint64_t u;
     while (take_front(shares_[worker], &u)) run_unit(u);
     for (int k = 1; k < n_workers; ++k) {
@@ -495,7 +495,7 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     // Largest tiles first, taken one by one: each row's result does not depend on its tile or on
     // which thread runs it (kernels.h attention_tile), only the load balance does.
     std::atomic<int64_t> next{0};
-    ctx_.pool->run([&](int) {
+    ctx_.pool->run_shared([&](int) {
       for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n_items;) run_tile(attn_items_[i]);
     });
   } else {
