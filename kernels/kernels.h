@@ -70,6 +70,9 @@ struct PreparedActs {
 //   d[8] fp16, dmin[8] fp16, the 12 packed scale bytes as [byte k][row] (96 bytes), then the 128
 //   quant bytes of each row interleaved in 4-byte units: unit u (0..31) of rows 0..7 at 128 + 32u.
 constexpr int64_t kRepackRows = 8;
+// Row `row` of a repacked [n_rows][n_in] matrix (KernelTable::repack) back in the original
+// format, row_bytes(wt, n_in) bytes at dst: embedding lookups read a tied output matrix's copy.
+void unpack_repacked_row(DType wt, const void* packed, int64_t n_in, int64_t n_rows, int64_t row, void* dst);
 
 
 // ---- KV cache storage ----

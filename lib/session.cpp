@@ -217,7 +217,9 @@ int Session::complete(const std::string& body, TokenCallback cb, void* user, std
     if (ev.token >= 0) timing.token();
     deliver(ev.token);
   };
-  auto started = rt->pipeline->start(cr, StartOptions{false, body}, on_token);
+  StartOptions so;
+  so.raw_body = body;
+  auto started = rt->pipeline->start(cr, so, on_token);
   if (auto* err = std::get_if<api::ApiError>(&started)) fail(*err);
   attach(&call, std::get<std::shared_ptr<Generation>>(std::move(started)));
 

@@ -154,6 +154,8 @@ class Lfm2Model final : public Model {
   std::vector<AttnItem> attn_items_;
   std::vector<int64_t> attn_n_kv_;
   void* packed_arena_ = nullptr;  // anonymous mapping holding every repacked weight
+  std::vector<uint8_t> embd_row_;  // one token_embd row unpacked from the tied output's copy
+  bool embd_from_packed() const { return output_.packed && output_.data == tok_embd_.data; }
   size_t packed_bytes_ = 0;
 };
 
@@ -287,8 +289,8 @@ void Lfm2Model::repack_weights() {
     done += span;
     if (ctx_.repack_progress) ctx_.repack_progress(done, total);
   }
-  // output.weight may be token_embd (tied): its rows are still read for embedding lookups.
-  if (output_.packed && output_.data != tok_embd_.data) {
+  // output.weight may be token_embd (tied): embedding lookups then unpack rows of the copy.
+  if (output_.packed) {
     const auto a = reinterpret_cast<uintptr_t>(output_.data), b = a + output_.slab_bytes;
     const uintptr_t pa = (a + page - 1) / page * page, pe = b / page * page;
     if (pe > pa) ::madvise(reinterpret_cast<void*>(pa), pe - pa, MADV_DONTNEED);
@@ -652,7 +654,13 @@ void Lfm2Model::forward(const Batch& b, float* logits) {
   for (auto& [s, n] : next) s->reserve(n);
 
   for (int64_t t = 0; t < T; ++t) {
-    kernels::dequantize_row(tok_embd_.type, tok_embd_.data + tok_embd_.row_bytes * b.tokens[t], x_.data() + t * D, D);
+    const uint8_t* row = tok_embd_.data + tok_embd_.row_bytes * b.tokens[t];
+    if (embd_from_packed()) {  // tied output, repacked: its mapped pages were dropped
+      embd_row_.resize(tok_embd_.row_bytes);
+      kernels::unpack_repacked_row(output_.type, output_.packed, D, hp_.n_vocab, b.tokens[t], embd_row_.data());
+      row = embd_row_.data();
+    }
+    kernels::dequantize_row(tok_embd_.type, row, x_.data() + t * D, D);
   }
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[il];

@@ -126,3 +126,19 @@ void matmul_repacked_qact(DType wt, const void* w, int64_t n_rows, int64_t r0, i
 }
 
 }  // namespace lfmd::kernels::ref
+
+namespace lfmd::kernels {
+
+// Rows in whole groups are interleaved (ref::unpack_row); the rows after the last full group keep
+// the original format and follow the groups (ref::repack).
+void unpack_repacked_row(DType wt, const void* packed, int64_t n_in, int64_t n_rows, int64_t row, void* dst) {
+  const int64_t full = n_rows / kRepackRows * kRepackRows;
+  if (row < full) {
+    ref::unpack_row(wt, packed, n_in, row, dst);
+    return;
+  }
+  const size_t rb = row_bytes(wt, n_in);
+  std::memcpy(dst, static_cast<const uint8_t*>(packed) + static_cast<size_t>(row) * rb, rb);
+}
+
+}  // namespace lfmd::kernels

@@ -101,6 +101,9 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
     } else {
       CHECK(std::memcmp(packed.data() + r * rb, w.data() + r * rb, rb) == 0);
     }
+    std::fill(row.begin(), row.end(), uint8_t{0xA5});
+    unpack_repacked_row(t, packed.data(), n_in, rows, r, row.data());  // both kinds of row
+    CHECK(std::memcmp(row.data(), w.data() + r * rb, rb) == 0);
   }
   const int64_t ldx = n_in + 3, ldy = rows + 5;
   OffsetFloats x(static_cast<size_t>(ldx * n_tok), x_off);
