@@ -174,39 +174,50 @@ __mmask16 first_lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1);
 }
 
-// One row's scores -> p[0..32) (exp(s - max), 0 past m) and its state; returns alpha (the
-// rescale of its accumulator, 0 on the first block). Sums as AVX2's: each 8-lane chunk by
-// hsum (halves, then movehl, then movehdup), chunks added in double in key order.
-float row_probs(const float* q, const float* kp, int64_t hd, __m512 scale, int64_t m, bool first,
-                RowState& st, float* p) {
+// NR rows' scores -> p[r][0..32) (exp(s - max), 0 past m) and their states; alpha[r] is the
+// rescale of row r's accumulator (0 on the first block). Sums as AVX2's: each 8-lane chunk by
+// hsum (halves, then movehl, then movehdup), chunks added in double in key order. The rows run
+// phase by phase (scores, maxima, one exp for all alphas, probabilities) so that their latency
+// chains overlap.
+template <int NR>
+void rows_probs(const float* const* q, const float* kp, int64_t hd, __m512 scale, int64_t m, bool first,
+                RowState* const* st, float (*p)[kB], float* alpha) {
   const __mmask16 k0 = first_lanes(m), k1 = first_lanes(m - 16);
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  const __m512 s0 = scores16(q, kp, hd, scale);
-  const __m512 s1 = k1 ? scores16(q, kp + 16 * hd, hd, scale) : ninf;
-  const __m512 mx = _mm512_max_ps(_mm512_mask_mov_ps(ninf, k0, s0), _mm512_mask_mov_ps(ninf, k1, s1));
-  const float smx = _mm512_reduce_max_ps(mx);
-  const float bmx = st.mx < smx ? smx : st.mx;  // exact: only a zero's sign may differ, and
-                                                 // exp(+-0) = 1 either way
-  const float alpha = first ? 0.0f : _mm_cvtss_f32(_mm512_castps512_ps128(exp16(_mm512_set1_ps(st.mx - bmx))));
-  const __m512 vmx = _mm512_set1_ps(bmx);
-  const __m512 e0 = _mm512_maskz_mov_ps(k0, exp16(_mm512_sub_ps(s0, vmx)));
-  const __m512 e1 = k1 ? _mm512_maskz_mov_ps(k1, exp16(_mm512_sub_ps(s1, vmx))) : _mm512_setzero_ps();
-  _mm512_storeu_ps(p, e0);
-  _mm512_storeu_ps(p + 16, e1);
-  // 128-bit lane c of x: chunk c's low + high half; chunks past m are exact zeros (adding +0.0
-  // to the positive double sum changes nothing).
-  const __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
-  const __m512 y = _mm512_add_ps(x, _mm512_permute_ps(x, 0xEE));  // [s0 + s2, s1 + s3, ..]
-  const __m512 z = _mm512_add_ps(y, _mm512_movehdup_ps(y));        // lane 0: (s0+s2) + (s1+s3)
-  const __m128 h = _mm512_castps512_ps128(
-      _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), z));
-  alignas(32) double hd4[4];
-  _mm256_store_pd(hd4, _mm256_cvtps_pd(h));
-  double bsum = 0.0;
-  for (int c = 0; c < 4; ++c) bsum += hd4[c];
-  st.sum = first ? bsum : std::fma(st.sum, static_cast<double>(alpha), bsum);
-  st.mx = bmx;
-  return alpha;
+  __m512 s0[NR], s1[NR];
+  for (int r = 0; r < NR; ++r) {
+    s0[r] = scores16(q[r], kp, hd, scale);
+    s1[r] = k1 ? scores16(q[r], kp + 16 * hd, hd, scale) : ninf;
+  }
+  alignas(64) float bmx[16] = {}, dmx[16] = {}, al[16];
+  for (int r = 0; r < NR; ++r) {
+    const __m512 mx = _mm512_max_ps(_mm512_mask_mov_ps(ninf, k0, s0[r]), _mm512_mask_mov_ps(ninf, k1, s1[r]));
+    const float smx = _mm512_reduce_max_ps(mx);
+    bmx[r] = st[r]->mx < smx ? smx : st[r]->mx;  // exact (only a zero's sign may differ; exp(+-0) = 1)
+    dmx[r] = st[r]->mx - bmx[r];
+  }
+  _mm512_store_ps(al, exp16(_mm512_load_ps(dmx)));  // lane r: exp8(set1(old max - new max))'s
+  for (int r = 0; r < NR; ++r) {
+    alpha[r] = first ? 0.0f : al[r];
+    const __m512 vmx = _mm512_set1_ps(bmx[r]);
+    const __m512 e0 = _mm512_maskz_mov_ps(k0, exp16(_mm512_sub_ps(s0[r], vmx)));
+    const __m512 e1 = k1 ? _mm512_maskz_mov_ps(k1, exp16(_mm512_sub_ps(s1[r], vmx))) : _mm512_setzero_ps();
+    _mm512_storeu_ps(p[r], e0);
+    _mm512_storeu_ps(p[r] + 16, e1);
+    // 128-bit lane c of x: chunk c's low + high half; chunks past m are exact zeros (adding +0.0
+    // to the positive double sum changes nothing).
+    const __m512 x = _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
+    const __m512 y = _mm512_add_ps(x, _mm512_permute_ps(x, 0xEE));  // [s0 + s2, s1 + s3, ..]
+    const __m512 z = _mm512_add_ps(y, _mm512_movehdup_ps(y));        // lane 0: (s0+s2) + (s1+s3)
+    const __m128 h = _mm512_castps512_ps128(
+        _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), z));
+    alignas(32) double h4[4];
+    _mm256_store_pd(h4, _mm256_cvtps_pd(h));
+    double bsum = 0.0;
+    for (int c = 0; c < 4; ++c) bsum += h4[c];
+    st[r]->sum = first ? bsum : std::fma(st[r]->sum, static_cast<double>(alpha[r]), bsum);
+    st[r]->mx = bmx[r];
+  }
 }
 
 // Dims [d0, d0 + 16 NZ) of NR rows: acc = acc * alpha (0 on the first block) + sum_i p[i] v_i in
@@ -269,6 +280,10 @@ struct Scratch {
   }
 };
 
+using ProbsFn = void (*)(const float* const*, const float*, int64_t, __m512, int64_t, bool, RowState* const*,
+                        float (*)[kB], float*);
+constexpr ProbsFn kProbs[kRows] = {rows_probs<1>, rows_probs<2>, rows_probs<3>, rows_probs<4>};
+
 // The rows of token t (its group, kRows at a time) over keys [j0, j0 + m).
 void token_block(const AttnTile& a, int64_t t, const float* kp, const float* vb, int64_t ldv, int64_t j0,
                  int64_t m, float* acc, RowState* st) {
@@ -278,14 +293,18 @@ void token_block(const AttnTile& a, int64_t t, const float* kp, const float* vb,
   for (int64_t g0 = 0; g0 < a.group; g0 += kRows) {
     const int nr = static_cast<int>(min64(kRows, a.group - g0));
     float alpha[kRows];
+    const float* qr[kRows];
     const float* pr[kRows];
     float* ar[kRows];
+    RowState* sr[kRows];
     for (int r = 0; r < nr; ++r) {
       const int64_t row = t * a.group + g0 + r;
-      alpha[r] = row_probs(a.q + t * a.ld_q + (g0 + r) * hd, kp, hd, scale, m, j0 == 0, st[row], p[r]);
+      qr[r] = a.q + t * a.ld_q + (g0 + r) * hd;
+      sr[r] = st + row;
       pr[r] = p[r];
       ar[r] = acc + row * hd;
     }
+    kProbs[nr - 1](qr, kp, hd, scale, m, j0 == 0, sr, p, alpha);
     accumulate_rows(nr, vb, ldv, m, hd, pr, j0 == 0, alpha, ar);
   }
 }
