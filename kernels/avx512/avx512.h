@@ -18,4 +18,9 @@ void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
             float* y, int64_t ldy);
 
+// KernelTable::attention_tile: the AVX2 kernel's per-row float operations on zmm (two keys per
+// zmm in the scores, up to four query rows per V pass, kernels/avx512/attention.cpp), bit-identical
+// to it; head dims that are not a multiple of 16 go to the AVX2 kernel.
+void attention_tile(const AttnTile& tile);
+
 }  // namespace lfmd::kernels::avx512

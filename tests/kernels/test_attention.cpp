@@ -240,6 +240,38 @@ TEST_CASE("attention_tile: an f16 / q8_0 cache gives the bits of an f32 cache of
   }
 }
 
+TEST_CASE("attention_tile: the avx512 table gives the avx2 table's bits") {
+  // Same per-row float operations on zmm (kernels/avx512/attention.cpp): key counts around the
+  // 16-key score groups and 32-key blocks, groups past its 4 rows per V pass, head dims of 1-4
+  // zmm per pass and beyond (hd % 16 != 0 goes to the AVX2 kernel), and scores spread wide
+  // enough (q scaled up) for exp's two-factor and saturating paths.
+  const KernelTable* avx2 = kernel_table(Isa::Avx2);
+  const KernelTable* avx512 = kernel_table(Isa::Avx512);
+  if (avx2 == nullptr || avx512 == nullptr) return;
+  std::mt19937 rng(9);
+  const std::vector<int64_t> keys = {0, 1, 7, 15, 16, 17, 31, 32, 33, 48, 255, 256, 257, 300};
+  for (int64_t hd : {8, 16, 32, 36, 48, 64, 80, 128, 144}) {
+    for (int64_t group : {1, 2, 3, 4, 5, 6}) {
+      for (KvType kt : kv_types(hd)) {
+        for (float qscale : {1.0f, 40.0f}) {
+          const std::string type = kv_type_name(kt);
+          CAPTURE(type);
+          CAPTURE(hd);
+          CAPTURE(group);
+          CAPTURE(qscale);
+          TileData d(rng, static_cast<int64_t>(keys.size()), group, hd, keys, kt);
+          for (float& x : d.q) x *= qscale;
+          const std::vector<float> a = d.run(*avx2, 1), b = d.run(*avx512, 2);
+          CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0);
+          const std::vector<float> c = d.run(*avx512, 0, 8, 4);  // a sub-tile, other alignment
+          for (int64_t t = 8; t < 12; ++t)
+            CHECK(std::memcmp(d.row(c, t, 0), d.row(a, t, 0), sizeof(float) * group * hd) == 0);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("kv rows: names, sizes and conversions") {
   KvType t = KvType::F32;
   CHECK((parse_kv_type("q8_0", &t) && t == KvType::Q8_0));
