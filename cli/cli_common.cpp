@@ -78,8 +78,7 @@ std::unique_ptr<LoadedModel> load_from_options(const config::Options& opts,
   lo.kv_type = kv_type_option(opts);
   lo.path = resolve_model_path(lo.path);
   if (lo.path.empty()) {
-    ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
-    lo.path = ensure_demo_model(&pool, say);
+    lo.path = ensure_demo_model(lo.n_threads, say);
     say("no --model given: using the built-in DEMO model " + lo.path);
     say("its weights are RANDOM - it produces gibberish; pass --model FILE.gguf for a real model");
   }

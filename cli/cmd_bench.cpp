@@ -24,7 +24,6 @@
 
 #include "engine/loader.h"
 #include "engine/testmodel/generator.h"
-#include "engine/thread_pool.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 
@@ -146,8 +145,7 @@ LoadOptions load_options(const config::Options& o, const Shape& sh) {
   lo.path = resolve_model_path(o.str("model"));
   lo.n_threads = static_cast<int>(o.integer("threads"));
   if (lo.path.empty()) {  // as serve and chat: the built-in demo model (random weights, tiny)
-    ThreadPool pool(lo.n_threads > 0 ? lo.n_threads : 2);
-    lo.path = ensure_demo_model(&pool, [](const std::string& line) { std::fprintf(stderr, "lfmd bench: %s\n", line.c_str()); });
+    lo.path = ensure_demo_model(lo.n_threads, [](const std::string& line) { std::fprintf(stderr, "lfmd bench: %s\n", line.c_str()); });
   }
   // Per sequence. Without --ctx the context is exactly what the run needs; with --ctx each
   // sequence's cache is allocated for the whole context up front, so rss_working_mb is the

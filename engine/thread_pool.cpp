@@ -97,27 +97,26 @@ void ThreadPool::wait_done(Done done) {
   }
 }
 
-void ThreadPool::run(const std::function<void(int)>& fn) {
+// run(): every worker enters, so the region stays open and its generation current until they all
+// finish (both counts, so that no late decrement of region_ lands on the next region).
+// run_shared(): closed after fn(0); a worker that has not entered by then skips the region.
+void ThreadPool::run_region(const std::function<void(int)>& fn, bool shared) {
   if (n_threads_ == 1) {
     fn(0);
     return;
   }
   start(fn);
   fn(0);
-  // Every worker enters: the region stays open and its generation current until they all finish
-  // (both counts, so that no late decrement of region_ lands on the next region).
-  wait_done([&] { return pending_.load() == 0 && (region_.load() & kInside) == 0; });
+  if (shared) region_.fetch_or(kClosed);
+  wait_done([&] { return (shared || pending_.load() == 0) && (region_.load() & kInside) == 0; });
+}
+
+void ThreadPool::run(const std::function<void(int)>& fn) {
+  run_region(fn, false);
 }
 
 void ThreadPool::run_shared(const std::function<void(int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0);
-    return;
-  }
-  start(fn);
-  fn(0);
-  region_.fetch_or(kClosed);  // from here on, a worker that has not entered skips the region
-  wait_done([&] { return (region_.load() & kInside) == 0; });
+  run_region(fn, true);
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t align,

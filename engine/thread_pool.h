@@ -43,6 +43,7 @@ class ThreadPool {
  private:
   void worker_loop(int index);
   void start(const std::function<void(int)>& fn);
+  void run_region(const std::function<void(int)>& fn, bool shared);
   bool enter(uint64_t generation);
   template <class Done>
   void wait_done(Done done);

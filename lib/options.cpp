@@ -7,7 +7,6 @@
 
 #include "../include/lfmd.h"
 #include "engine/testmodel/generator.h"
-#include "engine/thread_pool.h"
 #include "lib/session.h"
 #include "server/hub/hub.h"
 
@@ -120,8 +119,7 @@ OpenOptions parse_open_options(const std::string& options_json) {
 std::string resolve_model(const std::string& model, int threads) {
   if (model == LFMD_DEMO_MODEL) {
     try {
-      ThreadPool pool(threads > 0 ? threads : 2);
-      return ensure_demo_model(&pool, [](const std::string&) {});
+      return ensure_demo_model(threads, [](const std::string&) {});
     } catch (const std::exception& e) {
       throw Failure(LFMD_ERR_MODEL, std::string("cannot create the demo model: ") + e.what());
     }

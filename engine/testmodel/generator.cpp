@@ -220,14 +220,15 @@ void write_test_model(const TestModelPreset& p, DType type, uint64_t seed, const
   });
 }
 
-std::string ensure_demo_model(ThreadPool* pool, const std::function<void(const std::string&)>& log) {
+std::string ensure_demo_model(int n_threads, const std::function<void(const std::string&)>& log) {
   const std::string dir = default_cache_dir();
   make_dirs(dir);
   const std::string path = dir + "/demo-tiny-moe-q8_0-seed42-v1.gguf";
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) return path;
   if (log) log("generating the demo model (random weights) into " + path);
-  write_test_model(*find_test_model_preset("tiny-moe"), DType::Q8_0, 42, path, pool);
+  ThreadPool pool(n_threads > 0 ? n_threads : 2);  // only when the file must be made
+  write_test_model(*find_test_model_preset("tiny-moe"), DType::Q8_0, 42, path, &pool);
   return path;
 }
 

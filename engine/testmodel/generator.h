@@ -38,7 +38,7 @@ void write_test_model(const TestModelPreset& preset, kernels::DType type, uint64
                       const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // The demo model: generated once into the cache directory ($LFMD_CACHE_DIR, else
-// $XDG_CACHE_HOME/lfmd, else ~/.cache/lfmd) and reused. Returns its path.
-std::string ensure_demo_model(ThreadPool* pool, const std::function<void(const std::string&)>& log);
+// $XDG_CACHE_HOME/lfmd, else ~/.cache/lfmd) with n_threads (0 = 2) and reused. Returns its path.
+std::string ensure_demo_model(int n_threads, const std::function<void(const std::string&)>& log);
 
 }  // namespace lfmd
