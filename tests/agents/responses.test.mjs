@@ -152,7 +152,11 @@ describe('openai SDK: client.responses', () => {
   }
 
   it('max_output_tokens ends incomplete; a bad body is a 400 with a param', async () => {
-    const r = await client.responses.create({ model: 'lfmd', input: 'Go on.', max_output_tokens: 3 });
+    // Forced text longer than three tokens: the random-weight model's own sampling (random seed)
+    // could end its turn within three tokens.
+    const r = await client.responses.create({
+      model: 'lfmd', input: 'Go on.', max_output_tokens: 3, lfmd_forced_output: 'one two three four five six',
+    });
     assert.equal(r.status, 'incomplete');
     assert.deepEqual(r.incomplete_details, { reason: 'max_output_tokens' });
     assert.equal(r.usage.output_tokens, 3);

@@ -24,8 +24,10 @@ from lfmd_server import LfmdServer, RawStream, gen_model, user, wait_for  # noqa
 
 
 def chat_body(max_tokens, delay_ms, stream):
+    # Forced text of at least max_tokens tokens: the random-weight model, sampled with a random
+    # seed, ends its turn within 40 tokens about one time in fifteen.
     return {"messages": [user("Tell me a story")], "max_tokens": max_tokens, "stream": stream,
-            "lfmd_step_delay_ms": delay_ms}
+            "lfmd_step_delay_ms": delay_ms, "lfmd_forced_output": "story " * max_tokens}
 
 
 def data_events(stream):
