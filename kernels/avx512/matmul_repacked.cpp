@@ -241,6 +241,64 @@ void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, store, _mm512_sub_ps(acc[t], accm[t]));
 }
 
+// Q4_K, one 8-row group, one token (decode): lanes 0..7 take chunks 0 and 1 of a super-block
+// (sub-blocks 0..3), lanes 8..15 chunks 2 and 3 (sub-blocks 4..7), so every lane works where
+// q4_K_pair<1> leaves half idle. The halves' integer sums are added before the floats: per row the
+// same integers and the same float operations as q4_K_pair, so the same bits.
+void q4_K_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
+  constexpr size_t kGb = kRepackRows * sizeof(ref::BlockQ4_K);  // 1152 bytes per super-block
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
+  const __m512i n4 = _mm512_set1_epi8(0x0F);
+  const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512i idx[8];  // dword u of the low 32 activation bytes (low lanes) and of the high 32 (high lanes)
+  for (int u = 0; u < 8; ++u) idx[u] = _mm512_add_epi32(_mm512_set1_epi32(u), _mm512_slli_epi32(half, 3));
+  auto ld32 = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  auto ld8 = [](const uint8_t* p) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)); };
+  __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b, g += kGb) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
+    const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
+    // Scale and min bytes as [sub-block j][row] (the unpacking of q4_K_pair, one group).
+    const __m256i A = ld32(g + 32), B = ld32(g + 64), C = ld32(g + 96);
+    alignas(32) uint8_t sc[64], mn[64];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_and_si256(A, m6));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc + 32),
+                       _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(mn), _mm256_and_si256(B, m6));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(mn + 32),
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(C, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(B, 2), m30)));
+    const ref::BlockQ8_K& a = reinterpret_cast<const ref::BlockQ8_K*>(tok.qs)[b];
+    const uint8_t* aq = reinterpret_cast<const uint8_t*>(a.qs);
+    __m512i isum = _mm512_setzero_si512();
+    for (int p = 0; p < 2; ++p) {  // low lanes: chunk p (sub-blocks 2p, 2p+1); high: chunk p + 2
+      const __m512i alo = _mm512_inserti64x4(_mm512_castsi256_si512(ld32(aq + 64 * p)), ld32(aq + 64 * p + 128), 1);
+      const __m512i ahi = _mm512_inserti64x4(_mm512_castsi256_si512(ld32(aq + 64 * p + 32)), ld32(aq + 64 * p + 160), 1);
+      __m512i sl = _mm512_setzero_si512(), sh = _mm512_setzero_si512();
+      for (int u = 0; u < 8; ++u) {
+        const __m512i raw = load2(g + 128 + 32 * (8 * p + u), g + 128 + 32 * (8 * p + 16 + u));
+        sl = _mm512_dpbusd_epi32(sl, _mm512_and_si512(raw, n4), _mm512_permutexvar_epi32(idx[u], alo));
+        sh = _mm512_dpbusd_epi32(sh, _mm512_and_si512(_mm512_srli_epi16(raw, 4), n4), _mm512_permutexvar_epi32(idx[u], ahi));
+      }
+      const __m512i slo = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(ld8(sc + 16 * p), ld8(sc + 16 * p + 32)));
+      const __m512i shi = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(ld8(sc + 16 * p + 8), ld8(sc + 16 * p + 40)));
+      isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(sl, slo), _mm512_mullo_epi32(sh, shi)));
+    }
+    const __m256i isum8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+    __m256i msum = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      const __m256i mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(ld8(mn + 16 * k), ld8(mn + 16 * k + 8)));
+      const int32_t s0 = a.bsums[4 * k] + a.bsums[4 * k + 1], s1 = a.bsums[4 * k + 2] + a.bsums[4 * k + 3];
+      msum = _mm256_dpwssd_epi32(msum, mp, _mm256_set1_epi32(static_cast<int32_t>(
+                                               static_cast<uint16_t>(s0) | (static_cast<uint32_t>(s1) << 16))));
+    }
+    const __m256 da = _mm256_set1_ps(a.d);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum8), _mm256_mul_ps(dw, da), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmw, da), accm);
+  }
+  _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
+}
+
 constexpr int kNT = 4;
 using PairFn = void (*)(const uint8_t*, const uint8_t*, int64_t, const TokPtrs*, float*, int64_t,
                         __mmask16);
@@ -278,6 +336,7 @@ struct Job {
     for (; r < re; r += kRepackRows) {
       const uint8_t* g = w + (r / kRepackRows) * gb;
       if (nt == 1 && fns == kQ4_0) q4_0_group1(g, nb, tp[0], yt + r);
+      else if (nt == 1 && fns == kQ4_K) q4_K_group1(g, nb, tp[0], yt + r);
       else fns[nt - 1](g, g, nb, tp, yt + r, ldy, 0x00FF);
     }
   }

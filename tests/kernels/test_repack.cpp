@@ -271,7 +271,8 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
 }
 
 // Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2, AVX-512 and
-// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled over copies > L3), file layout vs repacked,
+// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled over
+// copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs repacked where the table repacks,
 // 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   std::mt19937 rng(1);
@@ -279,14 +280,15 @@ TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni}) {
     const KernelTable* k = kernel_table(isa);
     if (!k) continue;
-    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      const bool packs = k->repack_bytes(t, n_in, rows) > 0;  // Q6_K: the file layout only
       const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
-      const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
+      const int copies = getenv("LFMD_BENCH_HOT") ? 1 : static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
       std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
       std::vector<uint8_t> all(wbytes * copies), packed(wbytes * copies);
       for (int c = 0; c < copies; ++c) {
         std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
-        k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
+        if (packs) k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
       }
       std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in)), y(static_cast<size_t>(rows));
       PreparedActs acts;
@@ -296,10 +298,10 @@ TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
       acts.n_tok = 1;
       std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, 1));
       k->prepare_acts(t, acts, scratch.data());
-      for (int repacked = 0; repacked < 2; ++repacked) {
+      for (int repacked = 0; repacked < (packs ? 2 : 1); ++repacked) {
         for (int nth : {1, 2}) {
           double best = 1e30;
-          for (int rep = 0; rep < 4 * copies; ++rep) {
+          for (int rep = 0; rep < (copies == 1 ? 200 : 4 * copies); ++rep) {
             const size_t o = (rep % copies) * wbytes;
             auto part = [&](int64_t r0, int64_t r1) {
               if (repacked) k->matmul_repacked(t, packed.data() + o, rows, r0, r1, acts, y.data(), rows);
