@@ -98,13 +98,18 @@ uint64_t payload_bytes_of(const Hparams& hp, uint32_t kv_type, uint64_t n_tokens
   return n_tokens * kv_token_bytes_of(hp, kv_type) + 4 * (1 + n_snaps) * n_conv_of(hp) * conv;
 }
 
-// Calls f(pointer, bytes) for the stored rows [0, n) of one K or V cache, block by block.
-template <class Blocks, class F>
-bool for_rows(const Blocks& blocks, size_t row_bytes, int64_t n, F f) {
+// Calls f(rows, bytes) for the stored rows [0, n) of one K or V cache, block by block, as
+// token-major rows [rows][row_bytes] (the file's order; the blocks in memory are head-major):
+// gathered into `buf` before f when writing, scattered from it after f when reading.
+template <class F>
+bool for_rows(const SequenceState::Layer& l, const KvBlocks& kv, int64_t n, bool reading, F f) {
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min(n, kernels::kKvBlockTokens)) * l.row_bytes);
   bool ok = true;
-  for (int64_t b = 0; b * kernels::kKvBlockTokens < n; ++b) {
+  for (int64_t b = 0; ok && b * kernels::kKvBlockTokens < n; ++b) {
     const int64_t rows = std::min(kernels::kKvBlockTokens, n - b * kernels::kKvBlockTokens);
-    ok = ok && f(blocks.block(static_cast<size_t>(b)), static_cast<size_t>(rows) * row_bytes);
+    if (!reading) l.gather_rows(kv, b, rows, buf.data());
+    ok = f(buf.data(), static_cast<size_t>(rows) * l.row_bytes);
+    if (ok && reading) l.scatter_rows(kv, b, rows, buf.data());
   }
   return ok;
 }
@@ -331,7 +336,7 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
     for (const auto& l : state.layers()) {
       if (l.kv_dim == 0) continue;
       for (const KvBlocks* kv : {&l.k, &l.v}) {
-        for_rows(*kv, l.row_bytes, n, [&](const uint8_t* p, size_t bytes) {
+        for_rows(l, *kv, n, false, [&](const uint8_t* p, size_t bytes) {
           write_all(f.fd, p, bytes, &ps, tmp);
           return true;
         });
@@ -385,7 +390,7 @@ ReadStatus read_entry(const std::string& path, const DiskCacheKey& key, const Hp
   for (auto& l : st->layers()) {
     if (l.kv_dim == 0) continue;
     for (const KvBlocks* kv : {&l.k, &l.v}) {
-      ok = ok && for_rows(*kv, l.row_bytes, n, [&](uint8_t* p, size_t bytes) { return read_all(f.fd, p, bytes, &ps); });
+      ok = ok && for_rows(l, *kv, n, true, [&](uint8_t* p, size_t bytes) { return read_all(f.fd, p, bytes, &ps); });
     }
   }
   for (auto& l : st->layers()) {

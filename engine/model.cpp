@@ -21,13 +21,29 @@ KvBlocks::~KvBlocks() {
   for (size_t i = 0; i < ptr_.size(); ++i) ::munmap(ptr_[i], size_[i]);
 }
 
-void KvBlocks::add(size_t bytes) {
+void KvBlocks::add(int64_t tokens, size_t token_bytes) {
   static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t bytes = static_cast<size_t>(tokens) * token_bytes;
   const size_t len = std::max<size_t>(1, (bytes + page - 1) / page) * page;
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   ptr_.push_back(static_cast<uint8_t*>(p));
   size_.push_back(len);
+  tokens_.push_back(tokens);
+}
+
+void SequenceState::Layer::gather_rows(const KvBlocks& kv, int64_t b, int64_t n, uint8_t* dst) const {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    const uint8_t* src = head_rows(kv, b, h);
+    for (int64_t j = 0; j < n; ++j) std::memcpy(dst + j * row_bytes + h * head_bytes, src + j * head_bytes, head_bytes);
+  }
+}
+
+void SequenceState::Layer::scatter_rows(const KvBlocks& kv, int64_t b, int64_t n, const uint8_t* src) const {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    uint8_t* dst = head_rows(kv, b, h);
+    for (int64_t j = 0; j < n; ++j) std::memcpy(dst + j * head_bytes, src + j * row_bytes + h * head_bytes, head_bytes);
+  }
 }
 
 SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx, kernels::KvType kv_type)
@@ -40,9 +56,15 @@ SequenceState::SequenceState(const Hparams& hp, int64_t n_ctx, kernels::KvType k
   conv_rows_ = (hp.conv_l_cache - 1) * hp.n_embd;
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     if (hp.is_attention(l)) {
-      layers_[l].kv_dim = hp.n_head_kv[l] * hp.head_dim;
-      layers_[l].row_bytes = kernels::kv_row_bytes(kv_type, layers_[l].kv_dim);
-      kv_token_bytes_ += 2 * layers_[l].row_bytes;
+      Layer& a = layers_[l];
+      a.kv_dim = hp.n_head_kv[l] * hp.head_dim;
+      a.n_heads = hp.n_head_kv[l];
+      a.head_bytes = kernels::kv_row_bytes(kv_type, hp.head_dim);
+      a.row_bytes = static_cast<size_t>(a.n_heads) * a.head_bytes;
+      a.max_blocks = (n_ctx + kKvBlockTokens - 1) / kKvBlockTokens;
+      a.k_heads.assign(static_cast<size_t>(a.n_heads * a.max_blocks), nullptr);
+      a.v_heads.assign(static_cast<size_t>(a.n_heads * a.max_blocks), nullptr);
+      kv_token_bytes_ += 2 * a.row_bytes;
     } else {
       layers_[l].conv.assign(conv_rows_, 0.0f);
       layers_[l].conv_slot = n_conv_layers_++;
@@ -71,9 +93,12 @@ void SequenceState::reserve(int64_t n_tokens) {
   for (; n_blocks_ < need; ++n_blocks_) {
     for (auto& l : layers_) {
       if (l.kv_dim == 0) continue;
-      const size_t bytes = static_cast<size_t>(block_tokens(n_blocks_)) * l.row_bytes;
-      l.k.add(bytes);
-      l.v.add(bytes);
+      l.k.add(block_tokens(n_blocks_), l.row_bytes);
+      l.v.add(block_tokens(n_blocks_), l.row_bytes);
+      for (int64_t h = 0; h < l.n_heads; ++h) {
+        l.k_heads[static_cast<size_t>(h * l.max_blocks + n_blocks_)] = l.head_rows(l.k, n_blocks_, h);
+        l.v_heads[static_cast<size_t>(h * l.max_blocks + n_blocks_)] = l.head_rows(l.v, n_blocks_, h);
+      }
     }
   }
 }
@@ -142,9 +167,11 @@ void SequenceState::copy_prefix_from(const SequenceState& src, int64_t n) {
     const Layer& s = src.layers_[l];
     if (d.kv_dim > 0) {
       for (int64_t b = 0; b * kKvBlockTokens < n; ++b) {
-        const size_t bytes = static_cast<size_t>(std::min(kKvBlockTokens, n - b * kKvBlockTokens)) * d.row_bytes;
-        std::memcpy(d.k.block(b), s.k.block(b), bytes);
-        std::memcpy(d.v.block(b), s.v.block(b), bytes);
+        const size_t bytes = static_cast<size_t>(std::min(kKvBlockTokens, n - b * kKvBlockTokens)) * d.head_bytes;
+        for (int64_t h = 0; h < d.n_heads; ++h) {
+          std::memcpy(d.head_rows(d.k, b, h), s.head_rows(s.k, b, h), bytes);
+          std::memcpy(d.head_rows(d.v, b, h), s.head_rows(s.v, b, h), bytes);
+        }
       }
     } else if (n == 0) {
       std::fill(d.conv.begin(), d.conv.end(), 0.0f);

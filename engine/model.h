@@ -40,25 +40,28 @@ struct Hparams {
 };
 
 // Storage blocks of one attention layer's K (or V) cache: block b holds positions
-// [b * kKvBlockTokens, ...) as rows of row_bytes, 64-byte aligned. Blocks are never moved.
+// [b * kKvBlockTokens, b * kKvBlockTokens + tokens(b)), page-aligned. Blocks are never moved.
 class KvBlocks {
  public:
   KvBlocks() = default;
-  KvBlocks(KvBlocks&& o) noexcept : ptr_(std::move(o.ptr_)), size_(std::move(o.size_)) {
+  KvBlocks(KvBlocks&& o) noexcept
+      : ptr_(std::move(o.ptr_)), size_(std::move(o.size_)), tokens_(std::move(o.tokens_)) {
     o.ptr_.clear();
     o.size_.clear();
+    o.tokens_.clear();
   }
   KvBlocks& operator=(KvBlocks&&) = delete;
   KvBlocks(const KvBlocks&) = delete;
   ~KvBlocks();
-  void add(size_t bytes);  // appends one block of `bytes` (zeroed)
+  void add(int64_t tokens, size_t token_bytes);  // appends one zeroed block of `tokens` tokens
   size_t count() const { return ptr_.size(); }
   uint8_t* block(size_t b) const { return ptr_[b]; }
-  const uint8_t* const* data() const { return ptr_.data(); }
+  int64_t tokens(size_t b) const { return tokens_[b]; }
 
  private:
   std::vector<uint8_t*> ptr_;
-  std::vector<size_t> size_;  // mapped bytes of each block
+  std::vector<size_t> size_;     // mapped bytes of each block
+  std::vector<int64_t> tokens_;  // tokens each block holds
 };
 
 // Per-sequence state: the KV cache of attention layers and the conv rows of short-conv layers.
@@ -68,14 +71,29 @@ class KvBlocks {
 // tokens let a copy of this state resume exactly at any multiple of the interval (prefix cache).
 class SequenceState {
  public:
+  // K and V blocks are head-major: block b holds, for each KV head h, its rows of the block's
+  // tokens contiguously ([h][tokens(b)][head_bytes]), so attention over one head streams them.
   struct Layer {
     int64_t kv_dim = 0;        // Hkv * head_dim (0 for conv layers)
-    size_t row_bytes = 0;      // bytes of one stored K (or V) row: kv_row_bytes(type, kv_dim)
-    KvBlocks k, v;             // storage blocks of rows [pos][kv_dim]
+    int64_t n_heads = 0;       // Hkv
+    size_t head_bytes = 0;     // one head of one token: kv_row_bytes(type, head_dim)
+    size_t row_bytes = 0;      // one token, every head: n_heads * head_bytes
+    KvBlocks k, v;             // storage blocks
     std::vector<float> conv;   // [L-1][D], oldest row first (conv layers)
     int64_t conv_slot = -1;    // index among conv layers (-1 for attention layers)
-    uint8_t* k_row(int64_t pos) const { return k.block(pos / kernels::kKvBlockTokens) + (pos % kernels::kKvBlockTokens) * row_bytes; }
-    uint8_t* v_row(int64_t pos) const { return v.block(pos / kernels::kKvBlockTokens) + (pos % kernels::kKvBlockTokens) * row_bytes; }
+    // Head h's rows in each block, [h][max blocks] (kernels::AttnTile k_blocks / v_blocks).
+    std::vector<const uint8_t*> k_heads, v_heads;
+    int64_t max_blocks = 0;
+    uint8_t* head_rows(const KvBlocks& kv, int64_t b, int64_t h) const {
+      return kv.block(static_cast<size_t>(b)) + static_cast<size_t>(h * kv.tokens(static_cast<size_t>(b))) * head_bytes;
+    }
+    // Head h's row of position pos in K (or V).
+    uint8_t* head_row(const KvBlocks& kv, int64_t pos, int64_t h) const {
+      return head_rows(kv, pos / kernels::kKvBlockTokens, h) + (pos % kernels::kKvBlockTokens) * head_bytes;
+    }
+    // Rows [0, n) of block b as token-major rows [n][row_bytes] into dst, or back from src.
+    void gather_rows(const KvBlocks& kv, int64_t b, int64_t n, uint8_t* dst) const;
+    void scatter_rows(const KvBlocks& kv, int64_t b, int64_t n, const uint8_t* src) const;
   };
 
   // Throws std::invalid_argument when kv_type cannot hold the model's heads (q8_0 needs
@@ -111,7 +129,7 @@ class SequenceState {
   // The largest n <= limit at which a copy can start.
   int64_t resume_point(int64_t limit) const;
   // Becomes a copy of `src` (same kv_type) at n tokens (src.can_resume_at(n)): KV rows [0, n)
-  // (whole storage blocks by one memcpy each), the conv rows
+  // (each head's rows of a block by one memcpy), the conv rows
   // at n and the snapshots up to n. Bit-exact: continuing from here equals continuing src.
   void copy_prefix_from(const SequenceState& src, int64_t n);
 

@@ -109,7 +109,8 @@ struct AttnTile {
   KvType kv_type = KvType::F32;
   const uint8_t* const* k_blocks = nullptr;  // storage blocks of kKvBlockTokens rows
   const uint8_t* const* v_blocks = nullptr;
-  size_t row_bytes = 0;    // bytes of one stored row (every KV head of a token)
+  size_t row_bytes = 0;    // bytes from key j's row to key j+1's in a block (the engine's
+                           // head-major blocks: one head's row; token-major: every head's)
   size_t head_offset = 0;  // bytes from a row's start to this KV head (q8_0: whole blocks)
   float scale = 1.0f;  // multiplies q.k
   float* out = nullptr;

@@ -465,8 +465,10 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     K.rope_neox(kt, Hkv, hd, b.pos[t], hp_.rope_freq_base);
     SequenceState::Layer& cache = b.seq[t]->layers()[il];
     const kernels::KvType kv_type = b.seq[t]->kv_type();
-    kernels::kv_store_row(kv_type, kt, cache.k_row(b.pos[t]), kvd);
-    kernels::kv_store_row(kv_type, vbuf_.data() + t * kvd, cache.v_row(b.pos[t]), kvd);
+    for (int64_t h = 0; h < Hkv; ++h) {
+      kernels::kv_store_row(kv_type, kt + h * hd, cache.head_row(cache.k, b.pos[t], h), hd);
+      kernels::kv_store_row(kv_type, vbuf_.data() + t * kvd + h * hd, cache.head_row(cache.v, b.pos[t], h), hd);
+    }
   }
   // All keys of the batch are in the caches now; each token attends to positions <= its own.
   attn_n_kv_.resize(T);
@@ -483,10 +485,11 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
     tile.group = group;
     tile.head_dim = hd;
     tile.kv_type = b.seq[it.t0]->kv_type();
-    tile.k_blocks = cache.k.data();
-    tile.v_blocks = cache.v.data();
-    tile.row_bytes = cache.row_bytes;
-    tile.head_offset = kernels::kv_row_bytes(tile.kv_type, it.kv_head * hd);
+    // Head-major blocks (model.h): this head's rows are contiguous in each block.
+    tile.k_blocks = cache.k_heads.data() + it.kv_head * cache.max_blocks;
+    tile.v_blocks = cache.v_heads.data() + it.kv_head * cache.max_blocks;
+    tile.row_bytes = cache.head_bytes;
+    tile.head_offset = 0;
     tile.scale = scale;
     tile.out = y_.data() + it.t0 * qd + it.kv_head * group * hd;
     tile.ld_out = qd;

@@ -53,8 +53,9 @@ TEST_CASE("SequenceState: bytes_at(n) is bytes() once the state holds n tokens")
       const size_t want = s.bytes_at(n);
       grow(s, n);
       CHECK(s.bytes() == want);
-      if (!first) first = s.layers()[1].k_row(0);
-      CHECK(s.layers()[1].k_row(0) == first);  // rows never move
+      const auto& l = s.layers()[1];
+      if (!first) first = l.head_row(l.k, 0, 0);
+      CHECK(l.head_row(l.k, 0, 0) == first);  // rows never move
     }
     // 4 blocks (the last one partial) + conv + 10 interval snapshots + the point at 333.
     CHECK(s.bytes() == 1000 * token + conv + 11 * conv);
@@ -70,21 +71,41 @@ TEST_CASE("SequenceState: bytes_at(n) is bytes() once the state holds n tokens")
 
 TEST_CASE("SequenceState: copy_prefix_from copies rows across storage blocks exactly") {
   const Hparams hp = small_hp();
-  SequenceState a(hp, 700, KvType::F16);
+  SequenceState a(hp, 700, KvType::F16);  // last block: 188 tokens
   a.set_snapshot_interval(100);
   grow(a, 650);
   auto& la = a.layers()[1];
+  REQUIRE(la.n_heads > 1);
   for (int64_t p = 0; p < 650; ++p) {
-    std::memset(la.k_row(p), static_cast<int>(p & 0xff), la.row_bytes);
-    std::memset(la.v_row(p), static_cast<int>((p * 7) & 0xff), la.row_bytes);
+    for (int64_t h = 0; h < la.n_heads; ++h) {
+      std::memset(la.head_row(la.k, p, h), static_cast<int>((p + 31 * h) & 0xff), la.head_bytes);
+      std::memset(la.head_row(la.v, p, h), static_cast<int>((p * 7 + h) & 0xff), la.head_bytes);
+    }
   }
-  SequenceState b(hp, 700, KvType::F16);
+  // Head-major blocks: a head's rows are contiguous, and the attention tiles' pointers see them.
+  CHECK(la.head_row(la.k, 301, 1) == la.head_row(la.k, 300, 1) + la.head_bytes);
+  CHECK(la.k_heads[static_cast<size_t>(1 * la.max_blocks + 2)] == la.head_row(la.k, 512, 1));
+  CHECK(la.v_heads[static_cast<size_t>(0 * la.max_blocks + 1)] == la.head_row(la.v, 256, 0));
+  SequenceState b(hp, 1000, KvType::F16);  // another last-block size: heads sit elsewhere in it
   b.copy_prefix_from(a, 600);
   CHECK(b.n_past() == 600);
+  const auto& lb = b.layers()[1];
   for (int64_t p = 0; p < 600; ++p) {
-    CHECK(std::memcmp(b.layers()[1].k_row(p), la.k_row(p), la.row_bytes) == 0);
-    CHECK(std::memcmp(b.layers()[1].v_row(p), la.v_row(p), la.row_bytes) == 0);
+    for (int64_t h = 0; h < la.n_heads; ++h) {
+      CHECK(std::memcmp(lb.head_row(lb.k, p, h), la.head_row(la.k, p, h), la.head_bytes) == 0);
+      CHECK(std::memcmp(lb.head_row(lb.v, p, h), la.head_row(la.v, p, h), la.head_bytes) == 0);
+    }
   }
+  // gather / scatter (the disk cache's token-major rows) round-trip a partial block.
+  std::vector<uint8_t> rows(88 * la.row_bytes);
+  la.gather_rows(la.k, 2, 88, rows.data());
+  CHECK(rows[3 * la.row_bytes + 1 * la.head_bytes] == static_cast<uint8_t>((515 + 31) & 0xff));
+  SequenceState c2(hp, 700, KvType::F16);
+  c2.reserve(600);
+  auto& lc = c2.layers()[1];
+  lc.scatter_rows(lc.k, 2, 88, rows.data());
+  for (int64_t h = 0; h < la.n_heads; ++h)
+    CHECK(std::memcmp(lc.head_rows(lc.k, 2, h), la.head_rows(la.k, 2, h), 88 * la.head_bytes) == 0);
   SequenceState c(hp, 700, KvType::F32);
   CHECK_THROWS_AS(c.copy_prefix_from(a, 600), std::logic_error);  // another KV type
 }

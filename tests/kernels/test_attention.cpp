@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
+#include <cstdio>
 #include <string>
+#include <thread>
+#include <sys/mman.h>
 
 #include "tests/kernels/test_util.h"
 
@@ -269,6 +273,130 @@ TEST_CASE("attention_tile: the avx512 table gives the avx2 table's bits") {
         }
       }
     }
+  }
+}
+
+namespace {
+
+// A cache of n_heads KV heads (storage blocks of kKvBlockTokens rows) and the queries of all
+// heads, [n_tok][ld_q] with ld_q = n_heads * group * hd + 5.
+struct MultiHead {
+  int64_t n_tok, group, hd, n_heads, ld_q;
+  KvType kt;
+  size_t row_bytes;
+  std::vector<int64_t> n_kv;
+  std::vector<float> q;
+  std::vector<std::vector<uint8_t>> kst, vst;
+  std::vector<const uint8_t*> kp, vp;
+  bool head_major = false;
+
+  MultiHead(std::mt19937& rng, int64_t n_tok_, int64_t group_, int64_t hd_, int64_t n_heads_, KvType kt_,
+            std::vector<int64_t> n)
+      : n_tok(n_tok_), group(group_), hd(hd_), n_heads(n_heads_), ld_q(n_heads_ * group_ * hd_ + 5), kt(kt_),
+        row_bytes(kv_row_bytes(kt_, n_heads_ * hd_)), n_kv(std::move(n)) {
+    const int64_t max_kv = std::max<int64_t>(1, *std::max_element(n_kv.begin(), n_kv.end()));
+    q = random_floats(rng, n_tok * ld_q, -2.0f, 2.0f);
+    for (auto* st : {&kst, &vst}) {
+      st->assign((max_kv + kKvBlockTokens - 1) / kKvBlockTokens, std::vector<uint8_t>(kKvBlockTokens * row_bytes));
+      for (int64_t j = 0; j < max_kv; ++j)
+        kv_store_row(kt, random_floats(rng, n_heads * hd, -2.0f, 2.0f).data(),
+                     (*st)[j / kKvBlockTokens].data() + (j % kKvBlockTokens) * row_bytes, n_heads * hd);
+    }
+    for (size_t b = 0; b < kst.size(); ++b) kp.push_back(kst[b].data()), vp.push_back(vst[b].data());
+    if (getenv("LFMD_BENCH_HEADMAJOR")) {
+      // Same bytes, each storage block rearranged as [head][kKvBlockTokens][head bytes]; per-head
+      // block pointers with row_bytes = head bytes.
+      const size_t hb = kv_row_bytes(kt, hd);
+      for (auto* st : {&kst, &vst})
+        for (auto& blk : *st) {
+          std::vector<uint8_t> t(blk.size());
+          for (int64_t j = 0; j < kKvBlockTokens; ++j)
+            for (int64_t h = 0; h < n_heads; ++h)
+              std::memcpy(t.data() + (h * kKvBlockTokens + j) * hb, blk.data() + j * row_bytes + h * hb, hb);
+          blk = t;
+        }
+      head_major = true;
+      for (size_t b = 0; b < kst.size(); ++b) kp[b] = kst[b].data(), vp[b] = vst[b].data();
+    }
+    if (getenv("LFMD_BENCH_HUGE")) {
+      const size_t bb = kKvBlockTokens * row_bytes, total = 2 * kst.size() * bb;
+      void* p = aligned_alloc(2u << 20, (total + (2u << 20) - 1) / (2u << 20) * (2u << 20));
+      madvise(p, total, MADV_HUGEPAGE);
+      uint8_t* u = static_cast<uint8_t*>(p);
+      for (size_t b = 0; b < kst.size(); ++b) {
+        std::memcpy(u + 2 * b * bb, kst[b].data(), bb);
+        std::memcpy(u + (2 * b + 1) * bb, vst[b].data(), bb);
+        kp[b] = u + 2 * b * bb;
+        vp[b] = u + (2 * b + 1) * bb;
+      }
+    }
+  }
+  // KV head h's tile into out ([n_tok][ld_q]).
+  void run(const KernelTable& table, int64_t h0, std::vector<float>& out) const {
+    AttnTile a;
+    a.q = q.data() + h0 * group * hd;
+    a.ld_q = ld_q;
+    a.n_kv = n_kv.data();
+    a.n_tok = n_tok;
+    a.group = group;
+    a.head_dim = hd;
+    a.kv_type = kt;
+    std::vector<const uint8_t*> kh = kp, vh = vp;
+    a.k_blocks = kp.data();
+    a.v_blocks = vp.data();
+    a.row_bytes = row_bytes;
+    a.head_offset = kv_row_bytes(kt, h0 * hd);
+    if (head_major) {
+      const size_t hb = kv_row_bytes(kt, hd);
+      for (size_t b = 0; b < kh.size(); ++b) kh[b] += h0 * kKvBlockTokens * hb, vh[b] += h0 * kKvBlockTokens * hb;
+      a.k_blocks = kh.data();
+      a.v_blocks = vh.data();
+      a.row_bytes = hb;
+      a.head_offset = 0;
+    }
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    a.out = out.data() + h0 * group * hd;
+    a.ld_out = ld_q;
+    table.attention_tile(a);
+  }
+};
+
+}  // namespace
+
+// Manual benchmark: ./lfmd_kernel_tests -tc="bench: decode attention*" --no-skip. One token
+// after 8,000 keys (LFMD_BENCH_KEYS) of the 8B-A1B shape (8 KV heads of 64, 4 query heads each,
+// f16 cache), six layers' caches (96 MiB, past the L3; LFMD_BENCH_HOT=1: one layer, from cache),
+// two threads of four heads each; best of several passes, as GB/s of cache read. Measured here:
+// ~15 GB/s from memory and only ~22-27 from cache, so the decode tile is bound by its
+// instructions (~75 cycles per key and KV head), not by its strided reads.
+TEST_CASE("bench: decode attention after 8,000 keys" * doctest::skip()) {
+  std::mt19937 rng(3);
+  const char* err = nullptr;
+  const KernelTable* table = select_kernels(nullptr, &err);
+  REQUIRE(table != nullptr);
+  std::vector<MultiHead> layers;
+  const int n_layers = getenv("LFMD_BENCH_HOT") ? 1 : 6;  // 1: 16 MiB, from the L3
+  const int64_t keys = getenv("LFMD_BENCH_KEYS") ? atoll(getenv("LFMD_BENCH_KEYS")) : 8000;
+  for (int l = 0; l < n_layers; ++l) layers.emplace_back(rng, 1, 4, 64, 8, KvType::F16, std::vector<int64_t>{keys});
+  const double bytes = n_layers * 2.0 * keys * layers[0].row_bytes;
+  std::vector<float> out(layers[0].q.size());
+  {
+    double best = 1e30;
+    for (int rep = 0; rep < 10; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (const MultiHead& m : layers) {
+        auto half = [&](int64_t h0) {
+          std::vector<float> o(m.q.size());
+          for (int64_t h = h0; h < h0 + 4; ++h) m.run(*table, h, o);
+        };
+        std::thread th(half, 4);
+        half(0);
+        th.join();
+      }
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("%s: %.3f ms for %d layers, %.1f GB/s\n", isa_name(table->isa), best * 1e3, n_layers,
+                bytes / best * 1e-9);
   }
 }
 
