@@ -36,6 +36,19 @@ static inline int hsum_epi32(__m128i v) {
   return _mm_cvtsi128_si32(v);
 }
 // Q4_K/Q5_K packed 6-bit scales -> sc[0..7], m[0..7] (same rule as ref::scale_min_k4, 4 at a time).
+// A repacked Q4_K super-block of 8 rows (kernels.h: its 12 packed scale bytes as [k][row] at
+// g + 32): the rows' 6-bit scales and mins as [sub-block j][row], 64 bytes each.
+static inline void unpack_scales_k4_group(const uint8_t* g, uint8_t* sc, uint8_t* mn) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
+  const __m256i A = ld256(g + 32), B = ld256(g + 64), C = ld256(g + 96);  // k 0..3, 4..7, 8..11
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc), _mm256_and_si256(A, m6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc + 32),
+                      _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(mn), _mm256_and_si256(B, m6));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(mn + 32),
+                      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(C, 4), m4),
+                                      _mm256_and_si256(_mm256_srli_epi16(B, 2), m30)));
+}
 static inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]) {
   uint32_t u[3];
   std::memcpy(u, packed, 12);

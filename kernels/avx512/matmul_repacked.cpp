@@ -6,8 +6,9 @@
 // products into the lane's int32, so a 32-column block of 16 rows is 8 vpdpbusd per token.
 // Floats: per row and block exactly the AVX2 kernel's operations (acc = fma(float(isum),
 // d_w * d_a, acc), blocks in order), so results are bit-identical to the AVX2 table.
-// Compiled with AVX-512 flags: only intrinsics and local helpers here (no shared inline or
-// template code whose out-of-line copy the linker could hand to non-AVX-512 callers).
+// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of
+// lane_helpers.h (no shared inline or template code whose out-of-line copy the linker could
+// hand to non-AVX-512 callers).
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers pass _mm512_undefined_* as the unused merge source of cvtph2ps,
@@ -19,6 +20,7 @@
 #include <cstring>
 
 #include "kernels/avx2/common.h"  // declarations only (MatCtx, Q8_0ActsLayout); no inline use
+#include "kernels/avx2/lane_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avx512/avx512.h"
 
 namespace lfmd::kernels::avx512 {
@@ -247,33 +249,24 @@ void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
 // same integers and the same float operations as q4_K_pair, so the same bits.
 void q4_K_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
   constexpr size_t kGb = kRepackRows * sizeof(ref::BlockQ4_K);  // 1152 bytes per super-block
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
   const __m512i n4 = _mm512_set1_epi8(0x0F);
   const __m512i half = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   __m512i idx[8];  // dword u of the low 32 activation bytes (low lanes) and of the high 32 (high lanes)
   for (int u = 0; u < 8; ++u) idx[u] = _mm512_add_epi32(_mm512_set1_epi32(u), _mm512_slli_epi32(half, 3));
-  auto ld32 = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  using x86::ld256;
   auto ld8 = [](const uint8_t* p) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)); };
   __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g += kGb) {
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g)));
     const __m256 dmw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + 16)));
-    // Scale and min bytes as [sub-block j][row] (the unpacking of q4_K_pair, one group).
-    const __m256i A = ld32(g + 32), B = ld32(g + 64), C = ld32(g + 96);
-    alignas(32) uint8_t sc[64], mn[64];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_and_si256(A, m6));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc + 32),
-                       _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mn), _mm256_and_si256(B, m6));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mn + 32),
-                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(C, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(B, 2), m30)));
+    alignas(32) uint8_t sc[64], mn[64];  // [sub-block j][row]
+    x86::unpack_scales_k4_group(g, sc, mn);
     const ref::BlockQ8_K& a = reinterpret_cast<const ref::BlockQ8_K*>(tok.qs)[b];
     const uint8_t* aq = reinterpret_cast<const uint8_t*>(a.qs);
     __m512i isum = _mm512_setzero_si512();
     for (int p = 0; p < 2; ++p) {  // low lanes: chunk p (sub-blocks 2p, 2p+1); high: chunk p + 2
-      const __m512i alo = _mm512_inserti64x4(_mm512_castsi256_si512(ld32(aq + 64 * p)), ld32(aq + 64 * p + 128), 1);
-      const __m512i ahi = _mm512_inserti64x4(_mm512_castsi256_si512(ld32(aq + 64 * p + 32)), ld32(aq + 64 * p + 160), 1);
+      const __m512i alo = _mm512_inserti64x4(_mm512_castsi256_si512(ld256(aq + 64 * p)), ld256(aq + 64 * p + 128), 1);
+      const __m512i ahi = _mm512_inserti64x4(_mm512_castsi256_si512(ld256(aq + 64 * p + 32)), ld256(aq + 64 * p + 160), 1);
       __m512i sl = _mm512_setzero_si512(), sh = _mm512_setzero_si512();
       for (int u = 0; u < 8; ++u) {
         const __m512i raw = load2(g + 128 + 32 * (8 * p + u), g + 128 + 32 * (8 * p + 16 + u));

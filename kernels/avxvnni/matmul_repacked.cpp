@@ -5,13 +5,15 @@
 // Integers equal the AVX2 kernel's (its int16 partial sums never saturate); floats per row and
 // block are exactly its operations (acc = fma(float(isum), d_w * d_a, acc), blocks in order), so
 // results are bit-identical to the AVX2 table.
-// Compiled with AVX-VNNI flags: only intrinsics and local helpers here (no shared inline or
-// template code whose out-of-line copy the linker could hand to non-VNNI callers).
+// Compiled with AVX-VNNI flags: only intrinsics, local helpers and the static ones of
+// lane_helpers.h (no shared inline or template code whose out-of-line copy the linker could
+// hand to non-VNNI callers).
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "kernels/avx2/common.h"  // declarations only (Q8_0ActsLayout); no inline use
+#include "kernels/avx2/lane_helpers.h"  // static: compiled under this file's flags
 #include "kernels/avxvnni/avxvnni.h"
 
 namespace lfmd::kernels::avxvnni {
@@ -104,21 +106,13 @@ void q8_0_group(const uint8_t* g, int64_t nb, const TokPtrs* tok, float* y, int6
 template <int NT>
 void q4_K_group(const uint8_t* g, int64_t nb, const TokPtrs* tok, float* y, int64_t ldy) {
   constexpr size_t kGb = kRepackRows * sizeof(ref::BlockQ4_K);  // 1152 bytes per super-block
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m6 = _mm256_set1_epi8(0x3F), m30 = _mm256_set1_epi8(0x30);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
   __m256 acc[NT], accm[NT];
   for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g += kGb) {
     const __m256 dw = scales(g), dmw = scales(g + 16);
-    // Packed scale bytes k = 0..11 of the 8 rows, [k][row]: A = k 0..3, B = 4..7, C = 8..11.
-    const __m256i A = load(g + 32), B = load(g + 64), C = load(g + 96);
     alignas(32) uint8_t sc[64], mn[64];  // [sub-block j][row]
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_and_si256(A, m6));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc + 32),
-                       _mm256_or_si256(_mm256_and_si256(C, m4), _mm256_and_si256(_mm256_srli_epi16(A, 2), m30)));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mn), _mm256_and_si256(B, m6));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(mn + 32),
-                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(C, 4), m4),
-                                       _mm256_and_si256(_mm256_srli_epi16(B, 2), m30)));
+    x86::unpack_scales_k4_group(g, sc, mn);
     __m256i s32[8];  // lane = row's scale of sub-block j
     for (int j = 0; j < 8; ++j)
       s32[j] = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc + 8 * j)));
