@@ -135,6 +135,9 @@ struct KernelTable {
   // per matmul; matmul also works with acts.q == nullptr (it then quantizes privately, slower).
   // The prepared form depends only on the activation format of wt: acts prepared for Q4_0 serve
   // Q8_0 weights and vice versa, and likewise among Q4_K/Q5_K/Q6_K (same n_in, x, n_tok).
+  // Tokens are prepared independently, S = acts_tok_stride() bytes apart from a 64-byte-aligned
+  // scratch (acts_bytes(n) = 64 + n * S): tokens [t0, t1) prepared alone into scratch + t0 * S
+  // give the same bytes, so disjoint ranges can be prepared concurrently (tested per table).
   void (*prepare_acts)(DType wt, PreparedActs& acts, void* scratch);
   void (*matmul)(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
                  const PreparedActs& acts, float* y, int64_t ldy);
@@ -175,6 +178,12 @@ struct KernelTable {
   // the other rows of the tile (batch invariance).
   void (*attention_tile)(const AttnTile& tile);
 };
+
+// Bytes between consecutive tokens' prepared activations (0: the table prepares none for wt).
+inline size_t acts_tok_stride(const KernelTable& k, DType wt, int64_t n_in) {
+  const size_t one = k.acts_bytes(wt, n_in, 1);
+  return one == 0 ? 0 : k.acts_bytes(wt, n_in, 2) - one;
+}
 
 // The table for `isa`; nullptr if that ISA is not compiled in or not supported by this CPU.
 const KernelTable* kernel_table(Isa isa);

@@ -125,6 +125,13 @@ class Lfm2Model final : public Model {
   };
   std::vector<RowUnit> units_;
   std::vector<std::atomic<uint64_t>> shares_;  // per worker: [next unit, end) of its share
+  // fn(t0, t1) over [0, n) tokens: split over the pool from kParallelRows tokens, else inline.
+  static constexpr int64_t kParallelRows = 16;
+  template <class Fn>
+  void for_rows(int64_t n, const Fn& fn) {
+    if (ctx_.pool && ctx_.pool->size() > 1 && n >= kParallelRows) ctx_.pool->parallel_for(n, 1, fn);
+    else fn(0, n);
+  }
   void matmul_jobs(const std::vector<MatJob>& jobs,
                    const std::function<void(size_t, int64_t, int64_t)>& after = {});
   void conv_block(const Layer& L, int64_t il, const Batch& b);
@@ -342,7 +349,17 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     a.ldx = m.ldx;
     a.n_in = m.w->n_in;
     a.n_tok = m.n_tok;
-    if (K.acts_bytes(m.w->type, m.w->n_in, m.n_tok) > 0) K.prepare_acts(m.w->type, a, base + off[j]);
+    const size_t stride = kernels::acts_tok_stride(K, m.w->type, m.w->n_in);
+    if (stride == 0) continue;
+    // Tokens split over the pool (a serial prepare left the other core idle for ~7 % of a
+    // 350M prefill); the halves are the bytes of one whole prepare (kernels.h).
+    for_rows(m.n_tok, [&](int64_t t0, int64_t t1) {
+      kernels::PreparedActs part = a;
+      part.x = a.x + t0 * a.ldx;
+      part.n_tok = t1 - t0;
+      K.prepare_acts(m.w->type, part, base + off[j] + t0 * stride);
+    });
+    a.q = base + off[j];  // 64-byte aligned, so where prepare_acts puts token 0
   }
   // Units: multiples of 16 rows (kernels::kRepackRows divides 16), ~matmul_unit_bytes each.
   units_.clear();
@@ -456,20 +473,23 @@ void Lfm2Model::attention_block(const Layer& L, int64_t il, const Batch& b) {
   jobs_.push_back({&L.wk, 0, a_.data(), D, T, kbuf_.data(), kvd, L.wk.type == L.wq.type});
   jobs_.push_back({&L.wv, 0, a_.data(), D, T, vbuf_.data(), kvd, L.wv.type == L.wk.type});
   matmul_jobs(jobs_);
-  for (int64_t t = 0; t < T; ++t) {
-    float* qt = q + t * qd;
-    float* kt = kbuf_.data() + t * kvd;
-    for (int64_t h = 0; h < Hq; ++h) K.rmsnorm(qt + h * hd, L.q_norm.data(), hd, hp_.norm_eps, qt + h * hd);
-    for (int64_t h = 0; h < Hkv; ++h) K.rmsnorm(kt + h * hd, L.k_norm.data(), hd, hp_.norm_eps, kt + h * hd);
-    K.rope_neox(qt, Hq, hd, b.pos[t], hp_.rope_freq_base);
-    K.rope_neox(kt, Hkv, hd, b.pos[t], hp_.rope_freq_base);
-    SequenceState::Layer& cache = b.seq[t]->layers()[il];
-    const kernels::KvType kv_type = b.seq[t]->kv_type();
-    for (int64_t h = 0; h < Hkv; ++h) {
-      kernels::kv_store_row(kv_type, kt + h * hd, cache.head_row(cache.k, b.pos[t], h), hd);
-      kernels::kv_store_row(kv_type, vbuf_.data() + t * kvd + h * hd, cache.head_row(cache.v, b.pos[t], h), hd);
+  // Per token: q/k norms, RoPE, K and V rows into the cache (distinct rows: tokens split over the pool).
+  for_rows(T, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* qt = q + t * qd;
+      float* kt = kbuf_.data() + t * kvd;
+      for (int64_t h = 0; h < Hq; ++h) K.rmsnorm(qt + h * hd, L.q_norm.data(), hd, hp_.norm_eps, qt + h * hd);
+      for (int64_t h = 0; h < Hkv; ++h) K.rmsnorm(kt + h * hd, L.k_norm.data(), hd, hp_.norm_eps, kt + h * hd);
+      K.rope_neox(qt, Hq, hd, b.pos[t], hp_.rope_freq_base);
+      K.rope_neox(kt, Hkv, hd, b.pos[t], hp_.rope_freq_base);
+      SequenceState::Layer& cache = b.seq[t]->layers()[il];
+      const kernels::KvType kv_type = b.seq[t]->kv_type();
+      for (int64_t h = 0; h < Hkv; ++h) {
+        kernels::kv_store_row(kv_type, kt + h * hd, cache.head_row(cache.k, b.pos[t], h), hd);
+        kernels::kv_store_row(kv_type, vbuf_.data() + t * kvd + h * hd, cache.head_row(cache.v, b.pos[t], h), hd);
+      }
     }
-  }
+  });
   // All keys of the batch are in the caches now; each token attends to positions <= its own.
   attn_n_kv_.resize(T);
   for (int64_t t = 0; t < T; ++t) attn_n_kv_[t] = b.pos[t] + 1;
@@ -665,15 +685,25 @@ void Lfm2Model::forward(const Batch& b, float* logits) {
     }
     kernels::dequantize_row(tok_embd_.type, row, x_.data() + t * D, D);
   }
+  // x += o (the block's output) then a = rmsnorm(x), token by token over the pool.
+  auto residual_norm = [&](const std::vector<float>& w, bool add) {
+    for_rows(T, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* x = x_.data() + t * D;
+        if (add) for (int64_t i = 0; i < D; ++i) x[i] = x[i] + o_[t * D + i];
+        K.rmsnorm(x, w.data(), D, hp_.norm_eps, a_.data() + t * D);
+      }
+    });
+  };
   for (int64_t il = 0; il < hp_.n_layer; ++il) {
     const Layer& L = layers_[il];
-    for (int64_t t = 0; t < T; ++t) K.rmsnorm(x_.data() + t * D, L.attn_norm.data(), D, hp_.norm_eps, a_.data() + t * D);
+    if (il == 0) residual_norm(L.attn_norm, false);
     if (hp_.is_attention(il)) attention_block(L, il, b); else conv_block(L, il, b);
-    for (int64_t i = 0; i < T * D; ++i) x_[i] = x_[i] + o_[i];
-    for (int64_t t = 0; t < T; ++t) K.rmsnorm(x_.data() + t * D, L.ffn_norm.data(), D, hp_.norm_eps, a_.data() + t * D);
+    residual_norm(L.ffn_norm, true);
     if (hp_.is_moe(il)) moe_ffn(L, T); else dense_ffn(L, T);
-    for (int64_t i = 0; i < T * D; ++i) x_[i] = x_[i] + o_[i];
+    if (il + 1 < hp_.n_layer) residual_norm(layers_[il + 1].attn_norm, true);
   }
+  for (int64_t i = 0; i < T * D; ++i) x_[i] = x_[i] + o_[i];
   for (auto& [s, n] : next) s->set_n_past(n);
 
   int64_t n_out = 0;

@@ -244,6 +244,42 @@ TEST_CASE("matmul: results independent of row split; prepared acts optional and 
   }
 }
 
+// The engine prepares disjoint token ranges on different threads (kernels.h prepare_acts): a
+// range prepared alone into scratch + t0 * acts_tok_stride() must give the whole prepare's bytes.
+TEST_CASE("prepare_acts: token ranges prepared apart give the bytes of one prepare") {
+  std::mt19937 rng(5);
+  const int64_t n_tok = 9;
+  for (const KernelTable* k : all_tables()) {
+    for (DType t : {DType::F16, DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      for (int64_t n_in : {256, 768}) {
+        const std::string iname = isa_name(k->isa);
+        CAPTURE(iname);
+        CAPTURE(type_info(t).name);
+        const size_t stride = acts_tok_stride(*k, t, n_in), bytes = k->acts_bytes(t, n_in, n_tok);
+        if (bytes == 0) {
+          CHECK(stride == 0);
+          continue;
+        }
+        REQUIRE(stride % 64 == 0);
+        REQUIRE(bytes == 64 + stride * n_tok);
+        std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok));
+        PreparedActs whole{x.data(), n_in, n_in, n_tok, nullptr};
+        std::vector<uint8_t> a(bytes + 64), b(bytes + 64);
+        uint8_t* a0 = a.data() + (64 - reinterpret_cast<uintptr_t>(a.data()) % 64) % 64;
+        uint8_t* b0 = b.data() + (64 - reinterpret_cast<uintptr_t>(b.data()) % 64) % 64;
+        k->prepare_acts(t, whole, a0);
+        CHECK(whole.q == a0);
+        for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 4}, {4, 5}, {5, 9}}) {
+          PreparedActs part{x.data() + t0 * n_in, n_in, n_in, t1 - t0, nullptr};
+          k->prepare_acts(t, part, b0 + t0 * stride);
+          CHECK(part.q == b0 + t0 * stride);
+        }
+        CHECK(std::memcmp(a0, b0, stride * n_tok) == 0);
+      }
+    }
+  }
+}
+
 // Batch invariance inside each table: a token's floats do not depend on the other tokens of its
 // call (tile width, position in the tile). The AVX-512 / AVX-VNNI tables repeat the AVX2 table's
 // float operations: equal to it bit for bit. Random shapes with tail rows and misaligned data.
