@@ -51,8 +51,10 @@ inline __m512 scales2(const uint8_t* a, const uint8_t* b) {
 // Several tokens read two groups gb bytes apart: two weight streams, which the hardware
 // prefetcher serves ~2x slower from memory than one (1792 x 2048 Q4_0, 2-4 tokens: 11-13 against
 // 17-27 GB/s on one Zen 5 core). So each pair kernel prefetches both, `lines` cache lines
-// kPrefetchAhead bytes ahead (the best of 1152 / 2304 / 4608). A lone group (one stream) is left
-// to the hardware, which measured faster there.
+// kPrefetchAhead bytes ahead (the best of 1152 / 2304 / 4608), for the first token tile of a row
+// chunk only (`pf`): later tiles find the chunk in L2, where the prefetches only cost issue slots
+// (Q4_K GEMM from L2 measured ~15 % faster without them). A lone group (one stream) is left to the hardware,
+// which measured faster there.
 constexpr int64_t kPrefetchAhead = 2304;
 inline void prefetch_ahead(const uint8_t* p, int lines) {
   for (int l = 0; l < lines; ++l) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchAhead + 64 * l, _MM_HINT_T0);
@@ -68,12 +70,12 @@ struct TokPtrs {
 // Q4_0: unsigned nibbles (0..15) . a, minus 8 * sum(a) for the -8 bias.
 template <int NT>
 void q4_0_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* tok, float* y,
-               int64_t ldy, __mmask16 store) {
+               int64_t ldy, __mmask16 store, bool pf) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g0 += 144, g1 += 144) {
-    if (g1 != g0 && (b & 3) == 0) prefetch_ahead(g0, 9), prefetch_ahead(g1, 9);  // 4 blocks: 576 bytes
+    if (pf && (b & 3) == 0) prefetch_ahead(g0, 9), prefetch_ahead(g1, 9);  // 4 blocks: 576 bytes
     const __m512 dw = scales2(g0, g1);
     __m512i q[8];
     for (int u = 0; u < 4; ++u) {
@@ -143,12 +145,12 @@ void q4_0_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
 // = 16 * s8, subtracted per block (|lane| <= 32 * 255 * 128: no overflow).
 template <int NT>
 void q8_0_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* tok, float* y,
-               int64_t ldy, __mmask16 store) {
+               int64_t ldy, __mmask16 store, bool pf) {
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g0 += 272, g1 += 272) {
-    if (g1 != g0 && (b & 3) == 0) prefetch_ahead(g0, 17), prefetch_ahead(g1, 17);  // 4 blocks: 1088 bytes
+    if (pf && (b & 3) == 0) prefetch_ahead(g0, 17), prefetch_ahead(g1, 17);  // 4 blocks: 1088 bytes
     const __m512 dw = scales2(g0, g1);
     __m512i q[8];
     for (int u = 0; u < 8; ++u) q[u] = _mm512_xor_si512(load2(g0 + 16 + 32 * u, g1 + 16 + 32 * u), flip);
@@ -168,19 +170,28 @@ void q8_0_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, store, acc[t]);
 }
 
+// Sums of a Q8_K block's activations over its 8 sub-blocks of 32 (bsums are per 16), as int16
+// pairs: dword kPairDword[k] of the result = (sum over sub-block 2k, sum over 2k + 1) (each
+// |sum| <= 32 * 127, exact in int16). The same integers as summing the bsums one by one.
+constexpr int kPairDword[4] = {0, 1, 4, 5};
+inline __m512i sub_block_sum_pairs(const int16_t* bsums) {
+  const __m256i s32 = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums)), _mm256_set1_epi16(1));
+  return _mm512_castsi256_si512(_mm256_packs_epi32(s32, s32));  // per 128-bit lane: s0..s3 as int16
+}
+
 // Q4_K (layout in kernels.h), two groups per zmm. Per sub-block j of 32 columns: 8 vpdpbusd give
 // the lane's q . a over j, times the row's 6-bit scale (vpmulld) into isum; the min term is
 // sum_j m_j * sum(a over j), 4 vpdpwssd on int16 pairs. Integers equal the AVX2 kernel's; floats
 // per super-block: acc += isum * (d * da), accm += msum * (dmin * da), y = acc - accm.
 template <int NT>
 void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* tok, float* y,
-               int64_t ldy, __mmask16 store) {
+               int64_t ldy, __mmask16 store, bool pf) {
   constexpr size_t kGb = kRepackRows * sizeof(ref::BlockQ4_K);  // 1152 bytes per super-block
   const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
   __m512 acc[NT], accm[NT];
   for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b, g0 += kGb, g1 += kGb) {
-    if (g1 != g0) prefetch_ahead(g0, 18), prefetch_ahead(g1, 18);  // 1152 bytes
+    if (pf) prefetch_ahead(g0, 18), prefetch_ahead(g1, 18);  // 1152 bytes
     const __m512 dw = scales2(g0, g1), dmw = scales2(g0 + 16, g1 + 16);
     // Packed scale bytes [k][row] of both groups: A = k 0..3, B = 4..7, C = 8..11.
     const __m512i A = load2(g0 + 32, g1 + 32), B = load2(g0 + 64, g1 + 64), C = load2(g0 + 96, g1 + 96);
@@ -228,13 +239,10 @@ void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
     }
     for (int t = 0; t < NT; ++t) {
       const ref::BlockQ8_K& a = reinterpret_cast<const ref::BlockQ8_K*>(tok[t].qs)[b];
+      const __m512i bs = sub_block_sum_pairs(a.bsums);
       __m512i msum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        // Sums of a over sub-blocks 2k and 2k+1 (bsums are per 16) as one int16 pair.
-        const int32_t s0 = a.bsums[4 * k] + a.bsums[4 * k + 1], s1 = a.bsums[4 * k + 2] + a.bsums[4 * k + 3];
-        msum = _mm512_dpwssd_epi32(msum, mp[k], _mm512_set1_epi32(static_cast<int32_t>(
-                                                    static_cast<uint16_t>(s0) | (static_cast<uint32_t>(s1) << 16))));
-      }
+      for (int k = 0; k < 4; ++k)
+        msum = _mm512_dpwssd_epi32(msum, mp[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(kPairDword[k]), bs));
       const __m512 da = _mm512_set1_ps(a.d);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, da), acc[t]);
       accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmw, da), accm[t]);
@@ -294,7 +302,7 @@ void q4_K_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
 
 constexpr int kNT = 4;
 using PairFn = void (*)(const uint8_t*, const uint8_t*, int64_t, const TokPtrs*, float*, int64_t,
-                        __mmask16);
+                        __mmask16, bool);
 constexpr PairFn kQ4_0[kNT] = {q4_0_pair<1>, q4_0_pair<2>, q4_0_pair<3>, q4_0_pair<4>};
 constexpr PairFn kQ8_0[kNT] = {q8_0_pair<1>, q8_0_pair<2>, q8_0_pair<3>, q8_0_pair<4>};
 constexpr PairFn kQ4_K[kNT] = {q4_K_pair<1>, q4_K_pair<2>, q4_K_pair<3>, q4_K_pair<4>};
@@ -319,18 +327,18 @@ struct Job {
   // (decode): one group at a time, one stream (two groups gb bytes apart as two streams measured
   // ~1.6x slower, GEMV bench in tests/kernels/test_repack.cpp); Q4_0 fills the vector with two
   // blocks of the group (q4_0_group1), Q8_0 / Q4_K leave its upper half unused.
-  void groups(int64_t r, int64_t re, int64_t t0, int nt, float* yt, int64_t ldy) const {
+  void groups(int64_t r, int64_t re, int64_t t0, int nt, float* yt, int64_t ldy, bool pf) const {
     TokPtrs tp[kNT];
     for (int t = 0; t < nt; ++t) tp[t] = tok(t0 + t);
     for (; nt > 1 && r + 2 * kRepackRows <= re; r += 2 * kRepackRows) {
       const uint8_t* g = w + (r / kRepackRows) * gb;
-      fns[nt - 1](g, g + gb, nb, tp, yt + r, ldy, 0xFFFF);
+      fns[nt - 1](g, g + gb, nb, tp, yt + r, ldy, 0xFFFF, pf);
     }
     for (; r < re; r += kRepackRows) {
       const uint8_t* g = w + (r / kRepackRows) * gb;
       if (nt == 1 && fns == kQ4_0) q4_0_group1(g, nb, tp[0], yt + r);
       else if (nt == 1 && fns == kQ4_K) q4_K_group1(g, nb, tp[0], yt + r);
-      else fns[nt - 1](g, g, nb, tp, yt + r, ldy, 0x00FF);
+      else fns[nt - 1](g, g, nb, tp, yt + r, ldy, 0x00FF, false);
     }
   }
 };
@@ -358,13 +366,13 @@ void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_
   const int64_t n_tok = acts.n_tok;
   if (r0 < g_end) {
     if (n_tok == 1) {
-      job.groups(r0, g_end, 0, 1, y, ldy);
+      job.groups(r0, g_end, 0, 1, y, ldy, false);
     } else {
       // Groups in chunks of ~128 KiB of weights (even count), kept in L2 across token tiles.
       const int64_t chunk = imax(2, static_cast<int64_t>((128u << 10) / job.gb) & ~int64_t{1}) * kRepackRows;
       for (int64_t rc = r0; rc < g_end; rc += chunk) {
         const int64_t re = imin(g_end, rc + chunk);
-        for (int64_t t0 = 0; t0 < n_tok; t0 += kNT) job.groups(rc, re, t0, static_cast<int>(imin(kNT, n_tok - t0)), y + t0 * ldy, ldy);
+        for (int64_t t0 = 0; t0 < n_tok; t0 += kNT) job.groups(rc, re, t0, static_cast<int>(imin(kNT, n_tok - t0)), y + t0 * ldy, ldy, t0 == 0);
       }
     }
   }
@@ -376,7 +384,7 @@ void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_
     aside.w = job.w + (gr / kRepackRows) * job.gb;
     for (int64_t t0 = 0; t0 < n_tok; t0 += kNT) {
       const int nt = static_cast<int>(imin(kNT, n_tok - t0));
-      aside.groups(0, kRepackRows, t0, nt, tmp, kRepackRows);
+      aside.groups(0, kRepackRows, t0, nt, tmp, kRepackRows, false);
       for (int t = 0; t < nt; ++t)
         for (int64_t r = gr; r < g_lim; ++r) y[(t0 + t) * ldy + r] = tmp[t * kRepackRows + (r - gr)];
     }

@@ -378,11 +378,12 @@ TEST_CASE("bench: GEMV / small-batch matmul, n_in=2048, 5632 rows" * doctest::sk
 }
 
 // Manual benchmark of the prefill tiles: ./lfmd_kernel_tests -tc="bench: prefill*" --no-skip.
-// One thread, 64 tokens, an LFM2-350M ffn_down shape (4608 -> 1024); the tables take turns in each
-// repetition (same machine load), best of 9.
+// One thread, 64 tokens, an LFM2-350M ffn_down shape (4608 -> 1024; LFMD_BENCH_ROWS=64: weights
+// that stay in L1/L2, the kernels' own speed); the tables take turns in each repetition (same
+// machine load), best of 9.
 TEST_CASE("bench: prefill matmul, 64 tokens, n_in=4608, 1024 rows" * doctest::skip()) {
   std::mt19937 rng(1);
-  const int64_t n_in = 4608, rows = 1024, n_tok = 64;
+  const int64_t n_in = 4608, rows = getenv("LFMD_BENCH_ROWS") ? atoi(getenv("LFMD_BENCH_ROWS")) : 1024, n_tok = 64;
   std::vector<const KernelTable*> tabs;
   for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni})
     if (const KernelTable* k = kernel_table(isa)) tabs.push_back(k);
