@@ -37,9 +37,11 @@ void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
         continue;
       }
       float vmax = 0.0f;  // signed value of the first element of largest magnitude
-      for (int k = 0; k < ref::QK_K; ++k) {
-        if (std::fabs(x[k]) == amax) {
-          vmax = x[k];
+      const __m256 am = _mm256_set1_ps(amax);
+      for (int k = 0; k < ref::QK_K; k += 8) {
+        const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), am, _CMP_EQ_OQ));
+        if (hit) {
+          vmax = x[k + __builtin_ctz(static_cast<unsigned>(hit))];
           break;
         }
       }
@@ -55,10 +57,15 @@ void quantize_tokens(const PreparedActs& acts, uint8_t* base) {
             _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3)), perm);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk.qs + k), q);
       }
-      for (int g = 0; g < 16; ++g) {
-        int s = 0;
-        for (int l = 0; l < 16; ++l) s += blk.qs[16 * g + l];
-        blk.bsums[g] = static_cast<int16_t>(s);
+      // Sums of 16: q ^ 0x80 = q + 128 as unsigned, so each 8-byte psadbw sum is sum(q) + 1024.
+      const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+      for (int k = 0; k < ref::QK_K; k += 32) {
+        const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + k)), flip),
+                                            _mm256_setzero_si256());  // 4 x int64: sums of 8 bytes
+        alignas(32) int64_t s8[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(s8), sad);
+        blk.bsums[k / 16] = static_cast<int16_t>(s8[0] + s8[1] - 2048);
+        blk.bsums[k / 16 + 1] = static_cast<int16_t>(s8[2] + s8[3] - 2048);
       }
       blk.d = 1.0f / iscale;
     }

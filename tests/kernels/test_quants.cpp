@@ -339,6 +339,38 @@ TEST_CASE("activation quantization Q8_K") {
   CHECK(a[0].bsums[3] == 0);
 }
 
+// Every table's prepared Q8_K activations are the reference's bytes: the largest magnitude found
+// first wins a tie between +m and -m, an all-zero block has d = 0, and bsums are exact.
+TEST_CASE("activation quantization Q8_K: prepared form of every table equals the reference") {
+  std::mt19937 rng(9);
+  const int64_t n = 1024, n_tok = 3;
+  std::vector<float> x = random_floats(rng, static_cast<size_t>(n * n_tok), -2.0f, 2.0f);
+  x[17] = -4.0f, x[200] = 4.0f;          // tie: the first (negative) one sets the sign
+  x[256 + 9] = 3.0f, x[256 + 250] = -3.0f;
+  for (int64_t i = 512; i < 768; ++i) x[i] = 0.0f;  // an all-zero block
+  x[n + 255] = 6.0f;                                  // the extreme in a block's last element
+  std::vector<ref::BlockQ8_K> want(static_cast<size_t>(n / 256 * n_tok));
+  for (int64_t t = 0; t < n_tok; ++t) ref::quantize_act_q8_K(x.data() + t * n, want.data() + t * (n / 256), n);
+  for (const KernelTable* k : all_tables()) {
+    const size_t stride = acts_tok_stride(*k, DType::Q4_K, n);
+    if (stride == 0) continue;
+    CAPTURE(std::string(isa_name(k->isa)));
+    PreparedActs acts{x.data(), n, n, n_tok, nullptr};
+    std::vector<uint8_t> scratch(k->acts_bytes(DType::Q4_K, n, n_tok));
+    k->prepare_acts(DType::Q4_K, acts, scratch.data());
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t b = 0; b < n / 256; ++b) {
+        const auto& got = reinterpret_cast<const ref::BlockQ8_K*>(static_cast<const uint8_t*>(acts.q) + t * stride)[b];
+        const auto& ref_blk = want[static_cast<size_t>(t * (n / 256) + b)];
+        CAPTURE(t);
+        CAPTURE(b);
+        CHECK(got.d == ref_blk.d);
+        CHECK(std::memcmp(got.qs, ref_blk.qs, sizeof(got.qs)) == 0);
+        CHECK(std::memcmp(got.bsums, ref_blk.bsums, sizeof(got.bsums)) == 0);
+      }
+  }
+}
+
 TEST_CASE("integer dot references agree with the f32 dot of dequantized rows") {
   std::mt19937 rng(11);
   const int n = 1024;
