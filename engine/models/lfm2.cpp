@@ -135,6 +135,7 @@ class Lfm2Model final : public Model {
   void matmul_jobs(const std::vector<MatJob>& jobs,
                    const std::function<void(size_t, int64_t, int64_t)>& after = {});
   void conv_block(const Layer& L, int64_t il, const Batch& b);
+  std::vector<float*> conv_snaps_;  // per batch token: its snapshot rows (or null), conv_block
   void attention_block(const Layer& L, int64_t il, const Batch& b);
   void plan_attention_tiles(const Batch& b, int64_t n_kv_heads);
   void dense_ffn(const Layer& L, int64_t n_tok);
@@ -441,24 +442,34 @@ void Lfm2Model::conv_block(const Layer& L, int64_t il, const Batch& b) {
   const kernels::KernelTable& K = *ctx_.kernels;
   const int64_t D = hp_.n_embd, T = static_cast<int64_t>(b.size()), Lc = hp_.conv_l_cache;
   matmul(L.in_proj, 0, a_.data(), D, T, wide_.data(), 3 * D);  // [T][B | C | x]
-  std::vector<float> bx(D), conv(D);
-  std::vector<const float*> hist(Lc - 1);
-  for (int64_t t = 0; t < T; ++t) {
-    const float* B = wide_.data() + t * 3 * D;
-    const float* C = B + D;
-    const float* X = B + 2 * D;
-    for (int64_t c = 0; c < D; ++c) bx[c] = B[c] * X[c];
-    std::vector<float>& state = b.seq[t]->layers()[il].conv;  // [L-1][D], oldest first
-    for (int64_t k = 0; k < Lc - 1; ++k) hist[k] = state.data() + k * D;
-    K.conv_step(hist.data(), bx.data(), L.conv_kernel.data(), Lc, D, conv.data());
-    float* y = y_.data() + t * D;
-    for (int64_t c = 0; c < D; ++c) y[c] = C[c] * conv[c];
-    // Shift the window: drop the oldest row, append this token's B*x.
-    std::memmove(state.data(), state.data() + D, sizeof(float) * D * (Lc - 2));
-    std::memcpy(state.data() + (Lc - 2) * D, bx.data(), sizeof(float) * D);
-    // Keep the rows at snapshot points so a copy of this sequence can resume there exactly.
-    if (float* snap = b.seq[t]->snapshot_rows(b.pos[t] + 1, il)) std::memcpy(snap, state.data(), sizeof(float) * D * (Lc - 1));
-  }
+  // Snapshot rows looked up serially (the lookup may allocate); then the tokens in order, the
+  // channels split over the pool (depthwise: a channel never reads another's state).
+  conv_snaps_.resize(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) conv_snaps_[t] = b.seq[t]->snapshot_rows(b.pos[t] + 1, il);
+  auto channels = [&](int64_t c0, int64_t c1) {
+    const int64_t n = c1 - c0;
+    std::vector<float> bx(static_cast<size_t>(n)), conv(static_cast<size_t>(n));
+    std::vector<const float*> hist(Lc - 1);
+    for (int64_t t = 0; t < T; ++t) {
+      const float* B = wide_.data() + t * 3 * D + c0;
+      const float* C = B + D;
+      const float* X = B + 2 * D;
+      for (int64_t c = 0; c < n; ++c) bx[c] = B[c] * X[c];
+      float* state = b.seq[t]->layers()[il].conv.data();  // [L-1][D], oldest first
+      for (int64_t k = 0; k < Lc - 1; ++k) hist[k] = state + k * D + c0;
+      K.conv_step(hist.data(), bx.data(), L.conv_kernel.data() + c0 * Lc, Lc, n, conv.data());
+      float* y = y_.data() + t * D + c0;
+      for (int64_t c = 0; c < n; ++c) y[c] = C[c] * conv[c];
+      // Shift the window: drop the oldest row, append this token's B*x.
+      for (int64_t k = 0; k + 1 < Lc - 1; ++k) std::memcpy(state + k * D + c0, state + (k + 1) * D + c0, sizeof(float) * n);
+      std::memcpy(state + (Lc - 2) * D + c0, bx.data(), sizeof(float) * n);
+      // Keep the rows at snapshot points so a copy of this sequence can resume there exactly.
+      if (float* snap = conv_snaps_[t])
+        for (int64_t k = 0; k < Lc - 1; ++k) std::memcpy(snap + k * D + c0, state + k * D + c0, sizeof(float) * n);
+    }
+  };
+  if (ctx_.pool && ctx_.pool->size() > 1 && T >= kParallelRows) ctx_.pool->parallel_for(D, 16, channels);
+  else channels(0, D);
   matmul(L.out_proj, 0, y_.data(), D, T, o_.data(), D);
 }
 
