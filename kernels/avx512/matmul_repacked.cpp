@@ -195,25 +195,23 @@ void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
     const __m512 dw = scales2(g0, g1), dmw = scales2(g0 + 16, g1 + 16);
     // Packed scale bytes [k][row] of both groups: A = k 0..3, B = 4..7, C = 8..11.
     const __m512i A = load2(g0 + 32, g1 + 32), B = load2(g0 + 64, g1 + 64), C = load2(g0 + 96, g1 + 96);
-    alignas(64) uint8_t sc[128], mn[128];  // [sub-block half][group][j % 4][row]
-    _mm512_store_si512(sc, _mm512_and_si512(A, m6));
-    _mm512_store_si512(sc + 64, _mm512_or_si512(_mm512_and_si512(C, m4),
-                                                _mm512_and_si512(_mm512_srli_epi16(A, 2), m30)));
-    _mm512_store_si512(mn, _mm512_and_si512(B, m6));
-    _mm512_store_si512(mn + 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(C, 4), m4),
-                                                _mm512_and_si512(_mm512_srli_epi16(B, 2), m30)));
-    auto at = [](const uint8_t* v, int j) { return v + 64 * (j >> 2) + 8 * (j & 3); };  // group 0
-    __m512i s32[8];  // lane = row's scale of sub-block j
-    for (int j = 0; j < 8; ++j)
-      s32[j] = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(sc, j))),
-                                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(sc, j) + 32))));
+    // 6-bit scales / mins as bytes [j % 4][row] per group (group 0 in the low 256 bits): sub-blocks
+    // 0..3 in sa / ma, 4..7 in sb / mb. Qword q of a vector = sub-block q % 4 of group q / 4.
+    const __m512i sa = _mm512_and_si512(A, m6), ma = _mm512_and_si512(B, m6);
+    const __m512i sb = _mm512_or_si512(_mm512_and_si512(C, m4), _mm512_and_si512(_mm512_srli_epi16(A, 2), m30));
+    const __m512i mb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(C, 4), m4), _mm512_and_si512(_mm512_srli_epi16(B, 2), m30));
+    __m512i s32[8];  // lane = row's scale of sub-block j (lanes 0..7 group 0, 8..15 group 1)
+    for (int j = 0; j < 8; ++j) {
+      const __m512i both = _mm512_permutexvar_epi64(_mm512_set_epi64(0, 0, 0, 0, 0, 0, 4 + j % 4, j % 4), j < 4 ? sa : sb);
+      s32[j] = _mm512_cvtepu8_epi32(_mm512_castsi512_si128(both));
+    }
     __m512i mp[4];  // lane = int16 pair (m_2k, m_2k+1) of the row
     for (int k = 0; k < 4; ++k) {
-      const __m128i lo = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(mn, 2 * k))),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(mn, 2 * k + 1))));
-      const __m128i hi = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(mn, 2 * k) + 32)),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(at(mn, 2 * k + 1) + 32)));
-      mp[k] = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+      const int q = 2 * (k % 2);  // sub-blocks 2k, 2k+1 are qwords q, q+1 of ma (k < 2) or mb
+      const __m512i x = _mm512_permutexvar_epi64(_mm512_set_epi64(0, 0, 5 + q, 1 + q, 0, 0, 4 + q, q), k < 2 ? ma : mb);
+      const __m128i a = _mm512_castsi512_si128(x), b = _mm512_extracti32x4_epi32(x, 2);
+      mp[k] = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)),
+                                                           _mm_unpackhi_epi8(a, b), 1));
     }
     __m512i isum[NT];
     for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
