@@ -125,12 +125,23 @@ class Lfm2Model final : public Model {
   };
   std::vector<RowUnit> units_;
   std::vector<std::atomic<uint64_t>> shares_;  // per worker: [next unit, end) of its share
-  // fn(t0, t1) over [0, n) tokens: split over the pool from kParallelRows tokens, else inline.
+  // fn(b, e) over [0, n) (tokens, or channels in multiples of `align`): from kParallelRows items,
+  // one share per thread taken from a shared counter (run_shared: a worker kept off its core is
+  // not waited for; the engine thread takes its share too), else inline. Callers' work per item
+  // must not depend on the split.
   static constexpr int64_t kParallelRows = 16;
   template <class Fn>
-  void for_rows(int64_t n, const Fn& fn) {
-    if (ctx_.pool && ctx_.pool->size() > 1 && n >= kParallelRows) ctx_.pool->parallel_for(n, 1, fn);
-    else fn(0, n);
+  void for_rows(int64_t n, const Fn& fn, int64_t align = 1) {
+    const int workers = ctx_.pool ? ctx_.pool->size() : 1;
+    if (workers <= 1 || n < kParallelRows) {
+      fn(0, n);
+      return;
+    }
+    const int64_t chunk = (n + workers * align - 1) / (workers * align) * align;  // one share per thread
+    std::atomic<int64_t> next{0};
+    ctx_.pool->run_shared([&](int) {
+      for (int64_t b; (b = next.fetch_add(chunk, std::memory_order_relaxed)) < n;) fn(b, std::min(n, b + chunk));
+    });
   }
   void matmul_jobs(const std::vector<MatJob>& jobs,
                    const std::function<void(size_t, int64_t, int64_t)>& after = {});
@@ -468,8 +479,7 @@ void Lfm2Model::conv_block(const Layer& L, int64_t il, const Batch& b) {
         for (int64_t k = 0; k < Lc - 1; ++k) std::memcpy(snap + k * D + c0, state + k * D + c0, sizeof(float) * n);
     }
   };
-  if (ctx_.pool && ctx_.pool->size() > 1 && T >= kParallelRows) ctx_.pool->parallel_for(D, 16, channels);
-  else channels(0, D);
+  if (T >= kParallelRows) for_rows(D, channels, 16); else channels(0, D);
   matmul(L.out_proj, 0, y_.data(), D, T, o_.data(), D);
 }
 
