@@ -62,4 +62,18 @@ static inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_
   std::memcpy(m + 4, &m47, 4);
 }
 
+// Sums of a Q8_K block's activations over its 8 sub-blocks of 32 (bsums are per 16) as int16
+// pairs (each |sum| <= 32 * 127): dword kSumPairDword[k] = (sum over sub-block 2k, over 2k + 1),
+// the min-term multiplier of the repacked Q4_K kernels' vpdpwssd. Same integers as adding the
+// bsums one by one.
+static constexpr int kSumPairDword[4] = {0, 1, 4, 5};
+static inline __m256i sub_block_sum_pairs(const int16_t* bsums) {
+  const __m256i s32 = _mm256_madd_epi16(ld256(bsums), _mm256_set1_epi16(1));
+  return _mm256_packs_epi32(s32, s32);  // per 128-bit lane: the lane's four sums as int16
+}
+// Pair k of sub_block_sum_pairs() in every dword.
+static inline __m256i sub_block_sum_pair(__m256i pairs, int k) {
+  return _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(kSumPairDword[k]));
+}
+
 }  // namespace lfmd::kernels::x86

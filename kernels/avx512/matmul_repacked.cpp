@@ -170,15 +170,6 @@ void q8_0_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(y + t * ldy, store, acc[t]);
 }
 
-// Sums of a Q8_K block's activations over its 8 sub-blocks of 32 (bsums are per 16), as int16
-// pairs: dword kPairDword[k] of the result = (sum over sub-block 2k, sum over 2k + 1) (each
-// |sum| <= 32 * 127, exact in int16). The same integers as summing the bsums one by one.
-constexpr int kPairDword[4] = {0, 1, 4, 5};
-inline __m512i sub_block_sum_pairs(const int16_t* bsums) {
-  const __m256i s32 = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums)), _mm256_set1_epi16(1));
-  return _mm512_castsi256_si512(_mm256_packs_epi32(s32, s32));  // per 128-bit lane: s0..s3 as int16
-}
-
 // Q4_K (layout in kernels.h), two groups per zmm. Per sub-block j of 32 columns: 8 vpdpbusd give
 // the lane's q . a over j, times the row's 6-bit scale (vpmulld) into isum; the min term is
 // sum_j m_j * sum(a over j), 4 vpdpwssd on int16 pairs. Integers equal the AVX2 kernel's; floats
@@ -237,10 +228,10 @@ void q4_K_pair(const uint8_t* g0, const uint8_t* g1, int64_t nb, const TokPtrs* 
     }
     for (int t = 0; t < NT; ++t) {
       const ref::BlockQ8_K& a = reinterpret_cast<const ref::BlockQ8_K*>(tok[t].qs)[b];
-      const __m512i bs = sub_block_sum_pairs(a.bsums);
+      const __m512i bs = _mm512_castsi256_si512(x86::sub_block_sum_pairs(a.bsums));
       __m512i msum = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k)
-        msum = _mm512_dpwssd_epi32(msum, mp[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(kPairDword[k]), bs));
+        msum = _mm512_dpwssd_epi32(msum, mp[k], _mm512_permutexvar_epi32(_mm512_set1_epi32(x86::kSumPairDword[k]), bs));
       const __m512 da = _mm512_set1_ps(a.d);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, da), acc[t]);
       accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmw, da), accm[t]);
@@ -284,12 +275,11 @@ void q4_K_group1(const uint8_t* g, int64_t nb, const TokPtrs& tok, float* y) {
       isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(sl, slo), _mm512_mullo_epi32(sh, shi)));
     }
     const __m256i isum8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+    const __m256i bs = x86::sub_block_sum_pairs(a.bsums);
     __m256i msum = _mm256_setzero_si256();
     for (int k = 0; k < 4; ++k) {
       const __m256i mp = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(ld8(mn + 16 * k), ld8(mn + 16 * k + 8)));
-      const int32_t s0 = a.bsums[4 * k] + a.bsums[4 * k + 1], s1 = a.bsums[4 * k + 2] + a.bsums[4 * k + 3];
-      msum = _mm256_dpwssd_epi32(msum, mp, _mm256_set1_epi32(static_cast<int32_t>(
-                                               static_cast<uint16_t>(s0) | (static_cast<uint32_t>(s1) << 16))));
+      msum = _mm256_dpwssd_epi32(msum, mp, x86::sub_block_sum_pair(bs, k));
     }
     const __m256 da = _mm256_set1_ps(a.d);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum8), _mm256_mul_ps(dw, da), acc);

@@ -144,13 +144,9 @@ void q4_K_group(const uint8_t* g, int64_t nb, const TokPtrs* tok, float* y, int6
     }
     for (int t = 0; t < NT; ++t) {
       const ref::BlockQ8_K& a = reinterpret_cast<const ref::BlockQ8_K*>(tok[t].qs)[b];
+      const __m256i bs = x86::sub_block_sum_pairs(a.bsums);
       __m256i msum = _mm256_setzero_si256();
-      for (int k = 0; k < 4; ++k) {
-        // Sums of a over sub-blocks 2k and 2k+1 (bsums are per 16) as one int16 pair.
-        const int32_t s0 = a.bsums[4 * k] + a.bsums[4 * k + 1], s1 = a.bsums[4 * k + 2] + a.bsums[4 * k + 3];
-        msum = _mm256_dpwssd_avx_epi32(msum, mp[k], _mm256_set1_epi32(static_cast<int32_t>(
-                                                        static_cast<uint16_t>(s0) | (static_cast<uint32_t>(s1) << 16))));
-      }
+      for (int k = 0; k < 4; ++k) msum = _mm256_dpwssd_avx_epi32(msum, mp[k], x86::sub_block_sum_pair(bs, k));
       const __m256 da = _mm256_set1_ps(a.d);
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dw, da), acc[t]);
       accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmw, da), accm[t]);
