@@ -25,7 +25,7 @@ std::vector<OptionSpec> model_options() {
       {"batch", OptType::Int, "512", "tokens per forward pass during prefill", 1, 65536, 'b'},
       {"isa", OptType::String, "", "kernel set: scalar | avx2 | avx512 | avxvnni | neon | i8mm (default: best for this CPU)"},
       {"repack", OptType::Bool, "true",
-       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512/AVX-VNNI (--no-repack: use "
+       "repack Q4_0/Q4_K weights into interleaved tiles at load, AVX2/AVX-512/AVX-VNNI/i8mm (--no-repack: use "
        "the mapping)"},
       {"kv-type", OptType::String, kernels::kv_type_name(kDefaultKvType),
        "KV cache element type: f32 | f16 | q8_0 (q8_0 needs a head dimension multiple of 32)"},

@@ -118,9 +118,12 @@ void q8_0_prepare(PreparedActs& acts, void* scratch);
 void matmul_q8_0(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
 // Bytes between tokens of the prepared Q8_0 activations ([nb][32] int8, then [nb] f32 scales).
 size_t q8_0_tok_stride(int64_t n_in);
-// Q4_0 on the repacked layout with smmla (kernels/neon_i8mm/, +i8mm: call only if the CPU has it).
+// Q4_0 / Q4_K on the repacked layout with smmla (kernels/neon_i8mm/, +i8mm: call only if the CPU
+// has it).
 void matmul_repacked_i8mm(DType wt, const MatCtx& c, int64_t n_rows, int64_t r0, int64_t r1);
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok);
+// Bytes between tokens of the prepared Q8_K activations (one ref::BlockQ8_K row per token).
+size_t q8_K_tok_stride(int64_t n_in);
 void q8_K_prepare(PreparedActs& acts, void* scratch);
 void matmul_kquant(DType wt, const MatCtx& c, int64_t r0, int64_t r1);
 

@@ -224,6 +224,10 @@ constexpr Tiles kQ6KTiles = make_tiles<Q6KTile, 4>();
 
 }  // namespace
 
+size_t q8_K_tok_stride(int64_t n_in) {
+  return tok_stride(n_in);
+}
+
 size_t q8_K_acts_bytes(int64_t n_in, int64_t n_tok) {
   return kAlign + tok_stride(n_in) * static_cast<size_t>(n_tok);
 }

@@ -1,5 +1,6 @@
 // NEON KernelTables (AArch64 with the dot-product and half-precision extensions; the second one
-// also with i8mm for repacked Q4_0): matmul dispatch, tile walking and runtime detection. rope, softmax and sigmoid are the scalar reference's (as in
+// also with i8mm for repacked Q4_0 and Q4_K): matmul dispatch, tile walking and runtime
+// detection. rope, softmax and sigmoid are the scalar reference's (as in
 // the AVX2 table), so both SIMD tables evaluate the same float expressions.
 #include <sys/auxv.h>
 
@@ -105,10 +106,11 @@ const KernelTable kTable{
     conv_step,    attention_tile,
 };
 
-// The i8mm table repacks Q4_0 only, as the x86 tables do (their repacked Q4_0 sums in the same
-// float order); Q8_0 and the K-quants keep the file layout and the dotprod kernels.
+// The i8mm table repacks Q4_0 and Q4_K, as the x86 tables do (its smmla kernels sum in their
+// repacked kernels' float order); Q8_0 and the other K-quants keep the file layout and the dotprod
+// kernels.
 size_t repack_bytes_i8mm(DType wt, int64_t n_in, int64_t n_rows) {
-  return wt == DType::Q4_0 ? ref::repack_bytes(wt, n_in, n_rows) : 0;
+  return wt == DType::Q4_0 || wt == DType::Q4_K ? ref::repack_bytes(wt, n_in, n_rows) : 0;
 }
 
 void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_t r1,

@@ -143,8 +143,8 @@ def check_same_as_host(model, tokens_file, logits_file, isa, kv="f32"):
         print(f"INFO: no host ISA to compare LFMD_ISA={isa or '(default)'} with", flush=True)
         return
     # The neon table keeps weights in their file layout; so does the host then (its Q4_0 repack sums
-    # in another order, as llama.cpp's own repacked path does). The i8mm table repacks Q4_0 (same
-    # order as the host's) but not Q4_K, which the host repacks: i8mm cases use Q4_0 mixes only.
+    # in another order, as llama.cpp's own repacked path does). The i8mm table repacks Q4_0 and Q4_K
+    # as the host does, in the host's order.
     repack = "true" if isa == "i8mm" else "false"
     e = dict(os.environ, LFMD_ISA=host_isa, LFMD_REPACK=repack, LFMD_KV_TYPE=kv)
     of = path("host-logits.bin")

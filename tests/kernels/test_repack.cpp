@@ -3,8 +3,8 @@
 // matmul_repacked agrees with it (relative L2 <= 1e-5) on random shapes with tail rows, row ranges
 // starting at any group, 1..9 tokens, misaligned weights / activations / outputs, and extreme
 // codes; each token alone gets the floats it got in the batch, the AVX-512 and AVX-VNNI tables
-// equal the AVX2 one bit for bit, and every repacked Q4_0 kernel (x86 and Arm i8mm) follows one
-// scalar float order bit for bit.
+// equal the AVX2 one bit for bit, and every repacked Q4_0 and Q4_K kernel (x86 and Arm i8mm)
+// follows one scalar float order bit for bit.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -57,20 +57,55 @@ float repacked_q4_0_order(const uint8_t* row, const ref::BlockQ8_0* a, int64_t n
   return acc;
 }
 
-// Repacked Q4_0 of table k bit for bit: full groups in repacked_q4_0_order, tail rows as the
-// table's own file-layout matmul. (x86 and Arm tables thus give the same floats.)
-void check_q4_0_order(const KernelTable* k, const std::vector<uint8_t>& w, int64_t rows, int64_t r0,
-                      int64_t r1, const PreparedActs& acts, const std::vector<float>& y, int64_t ldy) {
-  const int64_t n_in = acts.n_in, nb = n_in / ref::QK, full = rows / kRepackRows * kRepackRows;
-  const size_t rb = row_bytes(DType::Q4_0, n_in);
-  std::vector<ref::BlockQ8_0> a(static_cast<size_t>(nb));
+// The float order of every table's repacked Q4_K kernel (x86 and i8mm), in scalar: per row and
+// token and super-block, exact integers isum = sum_j sc_j (q.a)_j and msum = sum_j m_j sum(a)_j,
+// then acc = fma(float(isum), d_w * d_a, acc) and accm = fma(float(msum), dmin_w * d_a, accm);
+// the result is acc - accm.
+float repacked_q4_K_order(const uint8_t* row, const ref::BlockQ8_K* a, int64_t nb) {
+  float acc = 0.0f, accm = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    ref::BlockQ4_K w;
+    std::memcpy(&w, row + b * sizeof(w), sizeof(w));
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      ref::scale_min_k4(j, w.scales, &sc, &m);
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t byte = w.qs[32 * (j / 2) + l];
+        dot += ((j % 2) ? byte >> 4 : byte & 15) * a[b].qs[32 * j + l];
+      }
+      isum += sc * dot;
+      msum += m * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+    }
+    acc = std::fma(static_cast<float>(isum), fp16_to_fp32(w.d) * a[b].d, acc);
+    accm = std::fma(static_cast<float>(msum), fp16_to_fp32(w.dmin) * a[b].d, accm);
+  }
+  return acc - accm;
+}
+
+// Repacked Q4_0 / Q4_K of table k bit for bit: full groups in the scalar order above, tail rows as
+// the table's own file-layout matmul. (x86 and Arm tables thus give the same floats.)
+void check_repacked_order(const KernelTable* k, DType t, const std::vector<uint8_t>& w,
+                          int64_t rows, int64_t r0, int64_t r1, const PreparedActs& acts,
+                          const std::vector<float>& y, int64_t ldy) {
+  const int64_t n_in = acts.n_in, full = rows / kRepackRows * kRepackRows;
+  const size_t rb = row_bytes(t, n_in);
+  std::vector<ref::BlockQ8_0> a(static_cast<size_t>(n_in / ref::QK));
+  std::vector<ref::BlockQ8_K> ak(static_cast<size_t>(n_in / ref::QK_K));
   std::vector<float> yt(static_cast<size_t>(ldy * acts.n_tok), 7.0f);
-  if (r1 > full) k->matmul(DType::Q4_0, w.data(), rb, std::max(r0, full), r1, acts, yt.data(), ldy);
+  if (r1 > full) k->matmul(t, w.data(), rb, std::max(r0, full), r1, acts, yt.data(), ldy);
   int bad = 0;
   for (int64_t tk = 0; tk < acts.n_tok; ++tk) {
-    ref::quantize_act_q8_0(acts.x + tk * acts.ldx, a.data(), n_in);
+    if (t == DType::Q4_K)
+      ref::quantize_act_q8_K(acts.x + tk * acts.ldx, ak.data(), n_in);
+    else
+      ref::quantize_act_q8_0(acts.x + tk * acts.ldx, a.data(), n_in);
     for (int64_t r = r0; r < r1; ++r) {
-      const float want = r < full ? repacked_q4_0_order(w.data() + r * rb, a.data(), nb) : yt[tk * ldy + r];
+      const uint8_t* row = w.data() + r * rb;
+      const float want = r >= full          ? yt[tk * ldy + r]
+                         : t == DType::Q4_K ? repacked_q4_K_order(row, ak.data(), n_in / ref::QK_K)
+                                            : repacked_q4_0_order(row, a.data(), n_in / ref::QK);
       bad += std::memcmp(&want, &y[tk * ldy + r], sizeof(float)) != 0;
     }
   }
@@ -169,7 +204,8 @@ void check(std::mt19937& rng, DType t, int64_t n_in, int64_t rows, int64_t r0, i
       k->matmul_repacked(t, kp.data(), rows, r0, r1, one, y1.data(), rows);
       CHECK(std::memcmp(y1.data() + r0, y.data() + tk * ldy + r0, (r1 - r0) * sizeof(float)) == 0);
     }
-    if (t == DType::Q4_0 && k->isa != Isa::Scalar) check_q4_0_order(k, w, rows, r0, r1, acts, y, ldy);
+    if (t != DType::Q8_0 && k->isa != Isa::Scalar)
+      check_repacked_order(k, t, w, rows, r0, r1, acts, y, ldy);
     // The AVX-512 and AVX-VNNI kernels repeat the AVX2 kernels' float operations: bit-identical
     // results (the AVX2 kernel handles repacked Q8_0 too, though its table keeps Q8_0 unpacked).
     if (k->isa == Isa::Avx512 || k->isa == Isa::AvxVnni) {
@@ -257,9 +293,10 @@ TEST_CASE("repack: Q4_K matmul on packed rows, random shapes") {
 }
 
 TEST_CASE("repack: ranges over several L2 row chunks (multi-token path)") {
-  // Q8_0 n_in 4096: 3 groups per 128 KiB chunk (the AVX-512 kernel takes pairs: 2); Q4_0: 7 (6).
+  // Q8_0 n_in 4096: 3 groups per 128 KiB chunk (the AVX-512 kernel takes pairs: 2); Q4_0 and
+  // Q4_K: 7 (6).
   std::mt19937 rng(9);
-  for (DType t : {DType::Q4_0, DType::Q8_0})
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K})
     for (int64_t n_tok : {1, 6}) check(rng, t, 4096, 333, 8, 333, n_tok, 1, 2, 0);
 }
 
