@@ -159,6 +159,6 @@ const KernelTable* avxvnni_table();
 #if defined(LFMD_HAVE_NEON)
 // Defined in kernels/neon/; nullptr when the CPU lacks the dot-product or fp16 extensions.
 const KernelTable* neon_table();
-const KernelTable* neon_i8mm_table();  // NEON + i8mm (repacked Q4_0); null without HWCAP2_I8MM
+const KernelTable* neon_i8mm_table();  // NEON + i8mm (repacked Q4_0/Q4_K); null without HWCAP2_I8MM
 #endif
 }  // namespace lfmd::kernels
