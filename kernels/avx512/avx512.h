@@ -12,9 +12,9 @@ void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_
                      const PreparedActs& acts, float* y, int64_t ldy);
 
 // KernelTable::matmul: file-layout Q4_K / Q5_K / Q6_K on zmm (vpmaddubsw + vpdpwssd,
-// kernels/avx512/matmul_kquant.cpp) and F32 / F16 / BF16 prefill (two rows per zmm FMA,
-// matmul_float.cpp); other types, float decode and unprepared activations go to the AVX2 table.
-// Bit-identical to it.
+// kernels/avx512/matmul_kquant.cpp), Q8_0 prefill (vpdpbusd, two rows per zmm, matmul_q8_0.cpp)
+// and F32 / F16 / BF16 prefill (two rows per zmm FMA, matmul_float.cpp); other types, Q8_0 and
+// float decode and unprepared activations go to the AVX2 table. Bit-identical to it.
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
             float* y, int64_t ldy);
 

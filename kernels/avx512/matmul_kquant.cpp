@@ -186,8 +186,10 @@ constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 1, 8>();
 
 }  // namespace
 
-// F32 / F16 / BF16 prefill tiles (kernels/avx512/matmul_float.cpp).
+// F32 / F16 / BF16 prefill tiles (kernels/avx512/matmul_float.cpp) and Q8_0 prefill tiles
+// (kernels/avx512/matmul_q8_0.cpp).
 void float_prefill(DType wt, const avx2::MatCtx& c, int64_t r0, int64_t r1);
+void q8_0_prefill(const avx2::MatCtx& c, int64_t r0, int64_t r1);
 
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
             const PreparedActs& acts, float* y, int64_t ldy) {
@@ -197,6 +199,11 @@ void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1,
   if (fl && acts.n_tok > 1 && r1 > r0 && acts.n_in % 8 == 0) {
     const avx2::MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, nullptr, y, ldy};
     float_prefill(wt, c, r0, r1);
+    return;
+  }
+  if (wt == DType::Q8_0 && acts.q != nullptr && acts.n_tok > 1 && r1 > r0) {
+    const avx2::MatCtx c{static_cast<const uint8_t*>(w), w_row_bytes, &acts, acts.q, y, ldy};
+    q8_0_prefill(c, r0, r1);
     return;
   }
   const bool kq = wt == DType::Q4_K || wt == DType::Q5_K || wt == DType::Q6_K;

@@ -1,5 +1,5 @@
 // AVX-512 KernelTable: a copy of the AVX2 table (so its activations and file-layout matmuls
-// follow any change there) with the repacked integer matmuls and the file-layout K-quant
+// follow any change there) with the repacked integer matmuls, the file-layout K-quant and Q8_0
 // matmuls on AVX-512 VNNI, and attention on zmm (bit-identical to AVX2's).
 #include "kernels/avx512/avx512.h"
 
@@ -14,7 +14,7 @@ KernelTable make_table(const KernelTable& avx2) {
   // in ggml's order: the oracle holds Q8_0 to llama.cpp's spread, which is 0 there (a repacked
   // order measured median rel L2 1.7e-2 on tiny Q8_0, outside it).
   t.matmul_repacked = avx512::matmul_repacked;
-  t.matmul = avx512::matmul;  // K-quants on zmm, the rest forwarded to the AVX2 table
+  t.matmul = avx512::matmul;  // K-quants, Q8_0 / float prefill on zmm; the rest AVX2
   t.attention_tile = avx512::attention_tile;  // same floats as AVX2's, two keys per zmm
   return t;
 }

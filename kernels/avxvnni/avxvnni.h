@@ -13,7 +13,8 @@ void matmul_repacked(DType wt, const void* w, int64_t n_rows, int64_t r0, int64_
                      const PreparedActs& acts, float* y, int64_t ldy);
 
 // KernelTable::matmul: file-layout Q4_K / Q5_K / Q6_K with vpdpwssd (kernels/avxvnni/
-// matmul_kquant.cpp); other types and unprepared activations go to the AVX2 table. Bit-identical.
+// matmul_kquant.cpp) and Q8_0 prefill with vpdpbusd (matmul_q8_0.cpp); other types, Q8_0 decode
+// and unprepared activations go to the AVX2 table. Bit-identical.
 void matmul(DType wt, const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, const PreparedActs& acts,
             float* y, int64_t ldy);
 

@@ -1,6 +1,6 @@
 // AVX-VNNI KernelTable: a copy of the AVX2 table (so its attention, activations and file-layout
 // matmuls follow any change there) with the repacked integer matmuls and the file-layout K-quant
-// matmuls on 256-bit AVX-VNNI.
+// and Q8_0 (prefill) matmuls on 256-bit AVX-VNNI.
 #include <cpuid.h>
 
 #include "kernels/avxvnni/avxvnni.h"
@@ -15,7 +15,7 @@ KernelTable make_table(const KernelTable& avx2) {
   // repack_bytes stays the AVX2 one: Q4_0 and Q4_K (Q8_0 keeps the file layout and ggml's order,
   // as in the AVX-512 table: kernels/avx512/table.cpp).
   t.matmul_repacked = avxvnni::matmul_repacked;
-  t.matmul = avxvnni::matmul;  // K-quants with vpdpwssd, the rest forwarded to the AVX2 table
+  t.matmul = avxvnni::matmul;  // K-quants (vpdpwssd), Q8_0 prefill (vpdpbusd); the rest AVX2
   return t;
 }
 

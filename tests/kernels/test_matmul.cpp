@@ -387,7 +387,7 @@ TEST_CASE("bench: prefill matmul, 64 tokens, n_in=4608, 1024 rows" * doctest::sk
   std::vector<const KernelTable*> tabs;
   for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni})
     if (const KernelTable* k = kernel_table(isa)) tabs.push_back(k);
-  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16}) {
     const size_t rb = row_bytes(t, n_in);
     std::vector<uint8_t> w(rb * rows);
     make_weights(rng, t, rows, n_in, true, w.data());
