@@ -127,13 +127,31 @@ struct KTile {
   };
 };
 
+// Word indices for run_pair's scale vectors: chunk c = 4h + k, word e takes sc16 word
+// 16 (e / 16) + 2c + (e % 16) / 8 (that half's row, sub-blocks 2c and 2c + 1).
+struct PairIdx {
+  alignas(64) int16_t v[8][32];
+};
+constexpr PairIdx make_pair_idx() {
+  PairIdx p{};
+  for (int ch = 0; ch < 8; ++ch)
+    for (int e = 0; e < 32; ++e)
+      p.v[ch][e] = static_cast<int16_t>(16 * (e / 16) + 2 * ch + (e % 16) / 8);
+  return p;
+}
+constexpr PairIdx kPairIdx = make_pair_idx();
+
 // Q6_K, 1 row x NT tokens: unsigned 6-bit codes u (value u - 32), 16 sub-blocks of 16, signed
 // scales; isum = sum_j sc_j (u.a)_j - 32 sum_j sc_j bsum_j. Zmm c covers the 64 values 64c.. =
 // sub-blocks 4c..4c+3 (the AVX2 kernel's chunks (h, k) = (c/2, 2(c%2)) and (c/2, 2(c%2)+1)).
 template <int NR, int NT>
 struct Q6KTile {
   static void run(const avx2::MatCtx& c, int64_t r, int64_t t0) {
-    static_assert(NR == 1);
+    static_assert(NR == 1 || NR == 2);
+    if constexpr (NR == 2) {
+      run_pair(c, r, t0);
+      return;
+    }
     const int64_t nb = c.acts->n_in / ref::QK_K;
     const BlockQ8_K* ab[NT];
     for (int t = 0; t < NT; ++t) ab[t] = tok_blocks(c, t0 + t);
@@ -177,12 +195,75 @@ struct Q6KTile {
     }
     for (int t = 0; t < NT; ++t) c.y[(t0 + t) * c.ldy + r] = hsum8(acc[t]);
   }
+
+  // Rows r and r + 1 x NT tokens: lanes 0..7 hold row r's 8 AVX2 lanes, 8..15 row r + 1's, so
+  // each 32-byte chunk of codes (both rows) meets the token's chunk broadcast to both halves, the
+  // scale step is the AVX2 kernel's madd as one vpdpwssd, and no fold is needed.
+  static void run_pair(const avx2::MatCtx& c, int64_t r, int64_t t0) {
+    const int64_t nb = c.acts->n_in / ref::QK_K;
+    const BlockQ8_K* ab[NT];
+    for (int t = 0; t < NT; ++t) ab[t] = tok_blocks(c, t0 + t);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m03 = _mm512_set1_epi8(0x03),
+                  m0c = _mm512_set1_epi8(0x0C), m30 = _mm512_set1_epi8(0x30),
+                  mc0 = _mm512_set1_epi8(static_cast<char>(0xC0));
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* b0 = c.w + r * c.rb + b * sizeof(ref::BlockQ6_K);
+      const uint8_t* b1 = b0 + c.rb;
+      auto sc_of = [](const uint8_t* blk) {
+        return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
+      };
+      const __m512i sc16 = _mm512_inserti64x4(_mm512_castsi256_si512(sc_of(b0)), sc_of(b1), 1);
+      const __m512 dv =
+          _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(f16(b0 + 208))),
+                                              _mm256_castps_pd(_mm256_set1_ps(f16(b1 + 208))), 1));
+      // -32 (sc_2j bsum_2j + sc_2j+1 bsum_2j+1) in lane j of each half, as the AVX2 kernel starts.
+      const __m512i scm32 = _mm512_sub_epi16(zero, _mm512_slli_epi16(sc16, 5));
+      __m512i sz[NT];
+      for (int t = 0; t < NT; ++t)
+        sz[t] = _mm512_dpwssd_epi32(zero, bcast256(ab[t][b].bsums), scm32);
+      for (int h = 0; h < 2; ++h) {
+        auto both = [&](size_t off) {
+          return _mm512_inserti64x4(_mm512_castsi256_si512(ld256(b0 + off)), ld256(b1 + off), 1);
+        };
+        const __m512i ql0 = both(64 * h), ql1 = both(64 * h + 32), qh = both(128 + 32 * h);
+        __m512i q[4];  // the AVX2 kernel's chunks k = 0..3 of this half, for both rows
+        q[0] = _mm512_or_si512(_mm512_and_si512(ql0, m4),
+                               _mm512_slli_epi16(_mm512_and_si512(qh, m03), 4));
+        q[1] = _mm512_or_si512(_mm512_and_si512(ql1, m4),
+                               _mm512_slli_epi16(_mm512_and_si512(qh, m0c), 2));
+        q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), m4),
+                               _mm512_and_si512(qh, m30));
+        q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), m4),
+                               _mm512_srli_epi16(_mm512_and_si512(qh, mc0), 2));
+        for (int k = 0; k < 4; ++k) {
+          // Words 0..7 / 8..15 of each half: the row's scales of sub-blocks 8h+2k and 8h+2k+1.
+          const __m512i s =
+              _mm512_permutexvar_epi16(_mm512_load_si512(kPairIdx.v[4 * h + k]), sc16);
+          for (int t = 0; t < NT; ++t)
+            sz[t] = _mm512_dpwssd_epi32(
+                sz[t], _mm512_maddubs_epi16(q[k], bcast256(ab[t][b].qs + 128 * h + 32 * k)), s);
+        }
+      }
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sz[t]),
+                                 _mm512_mul_ps(dv, _mm512_set1_ps(ab[t][b].d)), acc[t]);
+    }
+    for (int t = 0; t < NT; ++t) {
+      float* y = c.y + (t0 + t) * c.ldy + r;
+      y[0] = hsum8(_mm512_castps512_ps256(acc[t]));
+      y[1] = hsum8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
+    }
+  }
 };
 
-// Decode: one row. Prefill: 1 row x 8 tokens (8 zmm int32 sums + 8 ymm float sums).
+// Decode: one row. Prefill: 2 rows x 8 tokens for Q6_K (8 zmm int32 sums + 8 zmm float sums), 1
+// row x 8 tokens for Q4_K / Q5_K.
 constexpr avx2::TileSet kQ4KTiles = avx2::make_tiles<KTile<false>::K, 1, 1, 8>();
 constexpr avx2::TileSet kQ5KTiles = avx2::make_tiles<KTile<true>::K, 1, 1, 8>();
-constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 1, 8>();
+constexpr avx2::TileSet kQ6KTiles = avx2::make_tiles<Q6KTile, 1, 2, 8>();
 
 }  // namespace
 
