@@ -2,9 +2,11 @@
 // activations. Per 64 weight bytes and token: vpmaddubsw (u8 codes x s8 acts -> s16 pairs) and
 // vpdpwssd (pairs x the sub-blocks' int16 scales, added into int32 lanes): 2 instructions where the
 // AVX2 kernel (kernels/avx2/matmul_kquant.cpp) spends 3 per 32 bytes. A zmm holds two of the
-// AVX2 kernel's 32-byte chunks; folding its halves gives that kernel's 8 int32 lanes exactly, and
-// the floats then follow its operations one for one: results are bit-identical to the AVX2 table.
-// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of lane_helpers.h (no shared inline code).
+// AVX2 kernel's 32-byte chunks; folding its halves gives that kernel's 8 int32 lanes exactly (Q6_K
+// prefill instead puts two rows' chunks in one zmm, each half one row's 8 lanes), and the floats
+// then follow its operations one for one: results are bit-identical to the AVX2 table.
+// Compiled with AVX-512 flags: only intrinsics, local helpers and the static ones of
+// lane_helpers.h (no shared inline code).
 #include <immintrin.h>
 
 // GCC 12's vinserti64x4 passes _mm512_undefined_epi32 as its unused merge source (as noted in
