@@ -124,7 +124,8 @@ class Writer {
   size_t n_tensors() const { return tensors_.size(); }
   uint64_t tensor_bytes(size_t i) const { return tensors_[i].nbytes; }
 
-  // Writes `path` (via path + ".tmp" and rename, so a crash never leaves a half file behind).
+  // Writes `path` (via a temporary file of this process and call, then rename, so a crash never
+  // leaves a half file behind and concurrent writers of one path do not collide).
   // emit(i, out) must write exactly tensor_bytes(i) bytes for tensor i by calling out(ptr, n).
   using ByteSink = std::function<void(const void*, size_t)>;
   void write(const std::string& path,

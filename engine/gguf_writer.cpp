@@ -1,4 +1,7 @@
 // GGUF v3 writer: metadata is serialised as it is set; tensor data is streamed by a callback.
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -8,11 +11,18 @@
 namespace lfmd::gguf {
 namespace {
 
+// A temporary name of this process and call: two writers of one path (two processes making the
+// demo model at once) each rename a whole file of their own into place.
+std::string temp_name(const std::string& path) {
+  static std::atomic<uint64_t> n_writes{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
+}
+
 template <typename T>
 void put(std::vector<uint8_t>& b, T v) {
-  uint8_t tmp[sizeof(T)];
-  std::memcpy(tmp, &v, sizeof(T));
-  b.insert(b.end(), tmp, tmp + sizeof(T));
+  const size_t n = b.size();
+  b.resize(n + sizeof(T));
+  std::memcpy(b.data() + n, &v, sizeof(T));
 }
 void put_string(std::vector<uint8_t>& b, const std::string& s) {
   put<uint64_t>(b, s.size());
@@ -126,7 +136,7 @@ void Writer::write(const std::string& path,
   }
   head.resize((head.size() + alignment_ - 1) / alignment_ * alignment_, 0);
 
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = temp_name(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp);
   auto check = [&](bool ok) {

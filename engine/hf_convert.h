@@ -26,8 +26,8 @@ struct ConvertStats {
   size_t n_tensors = 0;
 };
 
-// Converts the checkpoint in `dir` into `out` (written as out.tmp, then renamed). Float file types
-// follow the converter (1-D tensors, norms, router, conv kernels and biases stay F32); quantized
+// Converts the checkpoint in `dir` into `out` (written to a temporary file, then renamed). Float
+// file types follow the converter (1-D tensors, norms, router, conv kernels and biases stay F32); quantized
 // ones follow `lfmd quantize`'s mix rules, quantizing straight from the checkpoint's values.
 // Throws std::runtime_error with one line naming the problem.
 ConvertStats convert_checkpoint(const std::string& dir, const std::string& out, quant::FileType ft,

@@ -60,8 +60,8 @@ std::vector<kernels::DType> choose_types(const std::vector<TensorDesc>& tensors,
 void convert_rows(kernels::DType from, const void* src, kernels::DType to, void* dst,
                   int64_t n_per_row, int64_t n_rows, ThreadPool* pool);
 
-// Quantizes the GGUF `in` into `out` (written as out.tmp, then renamed). Metadata is copied, with
-// general.file_type and general.quantization_version set. progress(bytes written, total).
+// Quantizes the GGUF `in` into `out` (written to a temporary file, then renamed). Metadata is
+// copied, with general.file_type and general.quantization_version set. progress(bytes written, total).
 void quantize_file(const std::string& in, const std::string& out, FileType ft, ThreadPool* pool,
                    const std::function<void(uint64_t, uint64_t)>& progress = {});
 

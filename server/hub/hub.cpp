@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -49,7 +50,8 @@ int64_t file_size(const std::string& p) {
 }
 
 void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  static std::atomic<uint64_t> n_writes{0};  // a temporary name per process and call
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
   {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
     o << text;

@@ -1,6 +1,8 @@
 // GGUF writer -> reader round trip, and the reader's refusals (the CLI-level bad-file suite is
 // tests/integration/test_bad_files.py).
 #include <doctest/doctest.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,7 +20,7 @@ std::string temp_path(const char* name) {
   return std::string("/tmp/lfmd-test-") + std::to_string(::getpid()) + "-" + name;
 }
 
-std::string write_sample(const char* name) {
+gguf::Writer sample_writer() {
   gguf::Writer w;
   w.set_string("general.architecture", "lfm2");
   w.set_u32("a.u32", 7);
@@ -30,12 +32,19 @@ std::string write_sample(const char* name) {
   w.set_array_f32("a.floats", {1.5f, -2.0f});
   w.add_tensor("t.f32", kernels::DType::F32, {4, 3});
   w.add_tensor("t.q8", kernels::DType::Q8_0, {64, 2});
+  return w;
+}
+
+void emit_sample(const gguf::Writer& w, size_t i, const gguf::Writer::ByteSink& out) {
+  std::vector<uint8_t> bytes(w.tensor_bytes(i));
+  for (size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<uint8_t>(i * 31 + j);
+  out(bytes.data(), bytes.size());
+}
+
+std::string write_sample(const char* name) {
+  const gguf::Writer w = sample_writer();
   const std::string p = temp_path(name);
-  w.write(p, [&](size_t i, const gguf::Writer::ByteSink& out) {
-    std::vector<uint8_t> bytes(w.tensor_bytes(i));
-    for (size_t j = 0; j < bytes.size(); ++j) bytes[j] = static_cast<uint8_t>(i * 31 + j);
-    out(bytes.data(), bytes.size());
-  });
+  w.write(p, [&](size_t i, const gguf::Writer::ByteSink& out) { emit_sample(w, i, out); });
   return p;
 }
 
@@ -73,6 +82,37 @@ TEST_CASE("gguf: writer output reads back exactly") {
   CHECK_THROWS_AS(r.get_string("a.u32"), gguf::FormatError);  // wrong type is an error
   CHECK_THROWS_WITH_AS(r.get_uint("no.such.key"), "missing metadata key 'no.such.key'", gguf::FormatError);
   ::unlink(p.c_str());
+}
+
+// Two processes that start at once on the demo model both write it: each must rename a whole
+// file of its own into place. Here the second write runs inside the first one's (deterministic).
+TEST_CASE("gguf: two writers of one path at once both succeed, no temporary file left") {
+  const std::string dir = "/tmp/lfmd-test-" + std::to_string(::getpid()) + "-concurrent";
+  REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+  const std::string p = dir + "/model.gguf";
+  const gguf::Writer w = sample_writer();
+  bool nested = false;
+  w.write(p, [&](size_t i, const gguf::Writer::ByteSink& out) {
+    if (!nested) {
+      nested = true;
+      w.write(p, [&](size_t k, const gguf::Writer::ByteSink& o) { emit_sample(w, k, o); });
+    }
+    emit_sample(w, i, out);
+  });
+  CHECK(nested);
+  gguf::Reader r(p);
+  const gguf::TensorInfo* q = r.tensor("t.q8");
+  REQUIRE(q);
+  for (size_t j = 0; j < q->nbytes; ++j) REQUIRE(q->data[j] == static_cast<uint8_t>(31 + j));
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  CHECK(names == std::vector<std::string>{"model.gguf"});
+  ::unlink(p.c_str());
+  ::rmdir(dir.c_str());
 }
 
 TEST_CASE("gguf: every truncation of a valid file is refused cleanly") {
