@@ -307,6 +307,22 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
 }
 
+// Token counts of the repacked GEMV bench: 1, or LFMD_BENCH_NTOK=1,2,3,4,8 (a batched decode step's
+// experts see a few tokens each).
+std::vector<int64_t> bench_token_counts() {
+  std::vector<int64_t> n;
+  if (const char* e = getenv("LFMD_BENCH_NTOK"))
+    for (const char* p = e; *p;) {
+      char* end = nullptr;
+      const long v = std::strtol(p, &end, 10);
+      if (end == p) break;
+      if (v > 0) n.push_back(v);
+      p = *end ? end + 1 : end;
+    }
+  if (n.empty()) n.push_back(1);
+  return n;
+}
+
 // Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2, AVX-512 and
 // AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled over
 // copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs repacked where the table repacks,
@@ -327,13 +343,14 @@ TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
         std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
         if (packs) k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
       }
-      std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in)), y(static_cast<size_t>(rows));
+      for (int64_t n_tok : bench_token_counts()) {
+      std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok)), y(static_cast<size_t>(rows * n_tok));
       PreparedActs acts;
       acts.x = x.data();
       acts.ldx = n_in;
       acts.n_in = n_in;
-      acts.n_tok = 1;
-      std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, 1));
+      acts.n_tok = n_tok;
+      std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, n_tok));
       k->prepare_acts(t, acts, scratch.data());
       for (int repacked = 0; repacked < (packs ? 2 : 1); ++repacked) {
         for (int nth : {1, 2}) {
@@ -354,9 +371,11 @@ TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
             }
             best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           }
-          std::printf("%-6s %-4s %-8s threads=%d %7.3f ms %6.2f GB/s\n", isa_name(isa), type_info(t).name,
-                      repacked ? "repacked" : "file", nth, best * 1e3, static_cast<double>(wbytes) / best * 1e-9);
+          std::printf("%-6s %-4s %-8s n_tok=%lld threads=%d %7.3f ms %6.2f GB/s %6.1f GMAC/s\n", isa_name(isa),
+                      type_info(t).name, repacked ? "repacked" : "file", static_cast<long long>(n_tok), nth, best * 1e3,
+                      static_cast<double>(wbytes) / best * 1e-9, static_cast<double>(n_in * rows * n_tok) / best * 1e-9);
         }
+      }
       }
     }
   }
