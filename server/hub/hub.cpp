@@ -1,6 +1,8 @@
 #include "server/hub/hub.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -257,6 +259,44 @@ std::string fetch_range(const HubConfig& cfg, const std::string& url, const std:
   return r.error;
 }
 
+// An exclusive lock on blobs/<sha256>.lock, so that two processes pulling one file do not both
+// append to its .incomplete: the second waits, then finds the blob whole. The holder removes the
+// lock file; a waiter whose locked file was removed meanwhile (another inode now, or none) retries.
+class BlobLock {
+ public:
+  BlobLock(const std::string& blob, const std::string& name,
+           const std::function<void(const std::string&)>& warn)
+      : path_(blob + ".lock") {
+    for (bool told = false;;) {
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd_ < 0) throw std::runtime_error("cannot create " + path_ + ": " + std::strerror(errno));
+      if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
+        if (!told && warn) warn("another process is downloading " + name + "; waiting for it (" + path_ + ")");
+        told = true;
+        while (::flock(fd_, LOCK_EX) != 0) {
+          if (errno != EINTR) throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
+        }
+      }
+      struct stat held {}, named {};
+      if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+          held.st_dev == named.st_dev)
+        return;
+      ::close(fd_);  // the file we locked was removed by its holder: lock the current one
+    }
+  }
+  ~BlobLock() {
+    ::unlink(path_.c_str());  // while still holding it (see the class comment)
+    ::close(fd_);
+  }
+  BlobLock(const BlobLock&) = delete;
+  BlobLock& operator=(const BlobLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 // Downloads one file into blobs/<sha256> (via .incomplete), verified by size and SHA-256.
 void download(const HubConfig& cfg, const std::string& repo, const std::string& commit,
               const RemoteFile& f, const std::string& blob, const Progress& progress) {
@@ -441,10 +481,15 @@ std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& prog
     if (f.sha256.size() != 64)
       throw std::runtime_error(f.path + ": the Hub gave no SHA-256 (LFS oid) to verify it with");
     const std::string blob = dir + "/blobs/" + f.sha256;
-    if (file_size(blob) != static_cast<int64_t>(f.size))
-      download(cfg, ref.repo, commit, f, blob, progress);
-    else if (progress)
+    if (file_size(blob) != static_cast<int64_t>(f.size)) {
+      BlobLock lock(blob, f.path, warn);
+      if (file_size(blob) != static_cast<int64_t>(f.size))  // another process may have finished it
+        download(cfg, ref.repo, commit, f, blob, progress);
+      else if (progress)
+        progress(f.path, f.size, f.size);
+    } else if (progress) {
       progress(f.path, f.size, f.size);
+    }
     link_snapshot(dir, commit, f.path, f.sha256);
   }
   write_atomic(dir + "/refs/main", commit);

@@ -43,7 +43,8 @@ using Progress = std::function<void(const std::string&, uint64_t, uint64_t)>;
 // its first part. Default quantization: Q4_K_M, else the closest one the repository has; an
 // explicit one that does not exist is an error listing those that do. Throws std::runtime_error
 // with one line; never leaves a partial file under a complete file's name.
-// When the Hub cannot be reached at all, a cached copy is used and warn() told so.
+// When the Hub cannot be reached at all, a cached copy is used and warn() told so. A file that
+// another process is downloading into the same cache is waited for (warn() told), not fetched twice.
 std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& progress = {},
                  const std::function<void(const std::string&)>& warn = {});
 

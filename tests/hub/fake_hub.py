@@ -12,6 +12,8 @@ SPEC: {"repos": {"org/name": {"gated": false, "commit": "<40 hex>",
        "token": "hf_secret"}
   drop_after: the first GET of that file sends the full Content-Length but closes after N bytes.
   corrupt: the storage host serves the file with one byte changed (the tree keeps the true hash).
+  hold_after: the first GET of that file sends N bytes, then waits for GET /_release on the Hub
+  (GET /_held on the Hub returns once such a response is being held).
 Control: GET /_stats on the Hub gives request logs (path, range, whether Authorization came).
 """
 import hashlib
@@ -27,6 +29,9 @@ SPEC = json.load(open(sys.argv[1]))
 LOCK = threading.Lock()
 LOG = []          # {"host": "hub"|"storage", "path", "range", "auth"}
 DROPPED = set()   # files whose one dropped connection has happened
+HELD = set()      # files whose one held response has started
+RELEASE = threading.Event()
+HOLDING = threading.Event()
 BLOBS = {}        # sha256 -> (repo, path, meta)
 STORAGE_PORT = [0]
 
@@ -75,6 +80,11 @@ class Hub(Base):
         if u.path == "/_stats":
             with LOCK:
                 return self.send_json(200, LOG)
+        if u.path == "/_held":
+            return self.send_json(200, {"held": HOLDING.wait(timeout=300)})
+        if u.path == "/_release":
+            RELEASE.set()
+            return self.send_json(200, {})
         if parts[:2] == ["api", "models"] and len(parts) >= 5:
             return self.api(parts[2] + "/" + parts[3], parts[4:])
         if len(parts) >= 5 and parts[2] == "resolve":
@@ -158,6 +168,17 @@ class Storage(Base):
             drop = meta.get("drop_after") is not None and key not in DROPPED
             if drop:
                 DROPPED.add(key)
+        with LOCK:
+            hold = meta.get("hold_after") is not None and key not in HELD
+            if hold:
+                HELD.add(key)
+        if hold:
+            self.wfile.write(body[:meta["hold_after"]])
+            self.wfile.flush()
+            HOLDING.set()
+            RELEASE.wait(timeout=300)
+            self.wfile.write(body[meta["hold_after"]:])
+            return
         if drop:
             self.wfile.write(body[:meta["drop_after"]])
             self.wfile.flush()

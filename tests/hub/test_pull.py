@@ -2,7 +2,8 @@
 """`lfmd pull` against the local Hub stand-in (fake_hub.py, loopback only): download with a
 redirect to a second host, a dropped connection resumed with Range, an earlier interrupted run
 resumed, cache reuse, offline use, a corrupted download refused by its SHA-256, a gated repository
-with and without HF_TOKEN, a missing quantization, the closest default, a multi-part GGUF.
+with and without HF_TOKEN, a missing quantization, the closest default, a multi-part GGUF, two
+pulls of one file at once (the second waits for the first).
 
 usage: test_pull.py LFMD WORK_DIR
 """
@@ -22,7 +23,7 @@ shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 TOKEN = "hf_test_token_123"
 COMMIT = {"tiny": "1" * 40, "gated": "2" * 40, "broken": "3" * 40, "split": "4" * 40, "other": "5" * 40,
-          "resume": "6" * 40, "real": "7" * 40}
+          "resume": "6" * 40, "real": "7" * 40, "busy": "8" * 40}
 failures = []
 
 
@@ -61,6 +62,8 @@ def spec():
             "Other-Q8_0.gguf": f("o1", 100_000, 10), "Other-Q5_K_M.gguf": f("o2", 120_000, 11)}},
         "LiquidAI/Resume-GGUF": {"commit": COMMIT["resume"], "files": {
             "Resume-Q6_K.gguf": f("r", 600_000, 12)}},
+        "LiquidAI/Busy-GGUF": {"commit": COMMIT["busy"], "files": {
+            "Busy-Q4_K_M.gguf": f("busy", 900_000, 14, hold_after=300_000)}},
         "LiquidAI/Real-GGUF": {"commit": COMMIT["real"], "files": {
             "Real-Q8_0.gguf": {"file": real_model()}}},
     }}
@@ -264,9 +267,38 @@ def run_cases(hub, s):
     check(code == 0 and "100%" in text and "/s" in text and "ETA" in text and "KiB" in text,
           f"progress on a terminal: {text.strip().splitlines()[-1] if text.strip() else ''!r}")
 
-    # 12. unknown repository
+    # 12. two pulls of one file at once: the second waits for the first's download, then uses it
+    busy_src = s["repos"]["LiquidAI/Busy-GGUF"]["files"]["Busy-Q4_K_M.gguf"]["file"]
+    two_pulls_at_once(hub, sha(busy_src))
+
+    # 13. unknown repository
     r = pull(hub.url, "LiquidAI/Nope-GGUF")
     check(one_line_error(r) and "not found" in r.stderr, f"unknown repository: {r.stderr.strip()}")
+
+
+def two_pulls_at_once(hub, bh):
+    first = subprocess.Popen([LFMD, "pull", "LiquidAI/Busy-GGUF"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=hub_env(hub.url))
+    second = None
+    try:
+        # The stand-in holds the first's response after 300,000 bytes; /_held returns once it does.
+        with urllib.request.urlopen(hub.url + "/_held", timeout=300) as r:
+            held = json.load(r)["held"]
+        check(held and len(storage_gets(hub.log(), bh)) == 1 and first.poll() is None, "first pull is downloading (held)")
+        second = subprocess.Popen([LFMD, "pull", "LiquidAI/Busy-GGUF"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=hub_env(hub.url))
+        line = second.stderr.readline()  # blocks until the second says it waits (or exits)
+        check("another process is downloading Busy-Q4_K_M.gguf" in line, f"second pull waits: {line.strip()!r}")
+    finally:
+        urllib.request.urlopen(hub.url + "/_release", timeout=30).read()
+        out1, err1 = first.communicate(timeout=300)
+        out2, err2 = second.communicate(timeout=300) if second else ("", "")
+    want = os.path.join(repo_dir("LiquidAI/Busy-GGUF"), "snapshots", COMMIT["busy"], "Busy-Q4_K_M.gguf")
+    check(first.returncode == 0 and out1.strip() == want and sha(want) == bh, f"first pull completes: {err1.strip()}")
+    check(second is not None and second.returncode == 0 and out2.strip() == want, f"second pull completes: {err2.strip()}")
+    check(len(storage_gets(hub.log(), bh)) == 1, f"one download for both: {[g['range'] for g in storage_gets(hub.log(), bh)]}")
+    blobs = os.listdir(os.path.join(repo_dir("LiquidAI/Busy-GGUF"), "blobs"))
+    check(blobs == [bh], f"only the blob is left (no .incomplete or .lock): {blobs}")
 
 
 def tls_cases(spec_path):
