@@ -125,7 +125,7 @@ class Lfm2Model final : public Model {
   };
   std::vector<RowUnit> units_, tail_split_;
   static constexpr int64_t kTailCuts = 8;
-  void split_tails(int n_workers);  // sets shares_ and cuts units_ (see its definition)
+  void split_tails(int n_workers);             // sets shares_ and cuts units_ (see its definition)
   std::vector<std::atomic<uint64_t>> shares_;  // per worker: [next unit, end) of its share
   // fn(b, e) over [0, n) (tokens, or channels in multiples of `align`): from kParallelRows items,
   // one share per thread taken from a shared counter (run_shared: a worker kept off its core is
@@ -348,10 +348,13 @@ void Lfm2Model::split_tails(int n_workers) {
     for (size_t u = lo; u < hi; ++u) {
       const RowUnit ru = units_[u];
       const int64_t rows = ru.r1 - ru.r0;
-      const int64_t piece = u + 1 == hi ? std::max<int64_t>(16, (rows / kTailCuts + 15) / 16 * 16) : rows;
-      for (int64_t r = ru.r0; r < ru.r1; r += piece) tail_split_.push_back({ru.job, r, std::min(ru.r1, r + piece)});
+      const int64_t piece =
+          u + 1 == hi ? std::max<int64_t>(16, (rows / kTailCuts + 15) / 16 * 16) : rows;
+      for (int64_t r = ru.r0; r < ru.r1; r += piece)
+        tail_split_.push_back({ru.job, r, std::min(ru.r1, r + piece)});
     }
-    shares_[w].store(first | (static_cast<uint64_t>(tail_split_.size()) << 32), std::memory_order_relaxed);
+    shares_[w].store(first | (static_cast<uint64_t>(tail_split_.size()) << 32),
+                     std::memory_order_relaxed);
   }
   units_.swap(tail_split_);
 }

@@ -53,7 +53,8 @@ int64_t file_size(const std::string& p) {
 
 void write_atomic(const std::string& path, const std::string& text) {
   static std::atomic<uint64_t> n_writes{0};  // a temporary name per process and call
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
+  const std::string tmp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
   {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
     o << text;
@@ -271,16 +272,20 @@ class BlobLock {
       fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
       if (fd_ < 0) throw std::runtime_error("cannot create " + path_ + ": " + std::strerror(errno));
       if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
-        if (!told && warn) warn("another process is downloading " + name + "; waiting for it (" + path_ + ")");
+        if (errno != EWOULDBLOCK)
+          throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
+        if (!told && warn)
+          warn("another process is downloading " + name + "; waiting for it (" + path_ + ")");
         told = true;
         while (::flock(fd_, LOCK_EX) != 0) {
-          if (errno != EINTR) throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
+          if (errno != EINTR)
+            throw std::runtime_error("cannot lock " + path_ + ": " + std::strerror(errno));
         }
       }
-      struct stat held {}, named {};
-      if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
-          held.st_dev == named.st_dev)
+      struct stat held {};
+      struct stat named {};
+      if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 &&
+          held.st_ino == named.st_ino && held.st_dev == named.st_dev)
         return;
       ::close(fd_);  // the file we locked was removed by its holder: lock the current one
     }

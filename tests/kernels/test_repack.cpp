@@ -307,6 +307,8 @@ TEST_CASE("repack: extreme codes (int16 accumulation bounds)") {
       for (int64_t n_tok : {1, 4, 6}) check(rng, t, 256, 24, 0, 24, n_tok, 3, 1, extreme);
 }
 
+namespace {
+
 // Token counts of the repacked GEMV bench: 1, or LFMD_BENCH_NTOK=1,2,3,4,8 (a batched decode step's
 // experts see a few tokens each).
 std::vector<int64_t> bench_token_counts() {
@@ -323,60 +325,89 @@ std::vector<int64_t> bench_token_counts() {
   return n;
 }
 
+// Weights of one bench case: `copies` copies of one matrix in the file layout and repacked.
+struct BenchWeights {
+  DType t;
+  int64_t n_in, rows;
+  size_t rb, wbytes;
+  int copies;
+  bool packs;
+  std::vector<uint8_t> all, packed;
+};
+
+// Prints the best time of one table, weight layout and token count, 1 and 2 threads splitting the
+// rows (the second thread is started per run, which the 2-thread figures include).
+void bench_gemv(const KernelTable* k, const BenchWeights& bw, bool repacked, int64_t n_tok,
+                std::mt19937& rng) {
+  const DType t = bw.t;
+  const int64_t n_in = bw.n_in, rows = bw.rows;
+  std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok));
+  std::vector<float> y(static_cast<size_t>(rows * n_tok));
+  PreparedActs acts;
+  acts.x = x.data();
+  acts.ldx = n_in;
+  acts.n_in = n_in;
+  acts.n_tok = n_tok;
+  std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, n_tok));
+  k->prepare_acts(t, acts, scratch.data());
+  for (int nth : {1, 2}) {
+    double best = 1e30;
+    for (int rep = 0; rep < (bw.copies == 1 ? 200 : 4 * bw.copies); ++rep) {
+      const size_t o = (rep % bw.copies) * bw.wbytes;
+      auto part = [&](int64_t r0, int64_t r1) {
+        if (repacked)
+          k->matmul_repacked(t, bw.packed.data() + o, rows, r0, r1, acts, y.data(), rows);
+        else
+          k->matmul(t, bw.all.data() + o, bw.rb, r0, r1, acts, y.data(), rows);
+      };
+      const auto t0 = std::chrono::steady_clock::now();
+      if (nth == 1) {
+        part(0, rows);
+      } else {
+        std::thread th([&] { part(rows / 2, rows); });
+        part(0, rows / 2);
+        th.join();
+      }
+      best = std::min(best,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("%-6s %-4s %-8s n_tok=%lld threads=%d %7.3f ms %6.2f GB/s %6.1f GMAC/s\n",
+                isa_name(k->isa), type_info(t).name, repacked ? "repacked" : "file",
+                static_cast<long long>(n_tok), nth, best * 1e3,
+                static_cast<double>(bw.wbytes) / best * 1e-9,
+                static_cast<double>(n_in * rows * n_tok) / best * 1e-9);
+  }
+}
+
+}  // namespace
+
 // Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2, AVX-512 and
-// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled over
-// copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs repacked where the table repacks,
-// 1 and 2 threads splitting the rows; best of several runs.
+// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled
+// over copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs repacked where the
+// table repacks, 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   std::mt19937 rng(1);
-  const int64_t n_in = 2048, rows = 5632;
   for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni}) {
     const KernelTable* k = kernel_table(isa);
     if (!k) continue;
     for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
-      const bool packs = k->repack_bytes(t, n_in, rows) > 0;  // Q6_K: the file layout only
-      const size_t rb = row_bytes(t, n_in), wbytes = rb * rows;
-      const int copies = getenv("LFMD_BENCH_HOT") ? 1 : static_cast<int>(std::max<size_t>(2, (256u << 20) / wbytes));
-      std::vector<uint8_t> w = random_rows(rng, t, rows, n_in, 0);
-      std::vector<uint8_t> all(wbytes * copies), packed(wbytes * copies);
-      for (int c = 0; c < copies; ++c) {
-        std::memcpy(all.data() + c * wbytes, w.data(), wbytes);
-        if (packs) k->repack(t, w.data(), rb, n_in, rows, packed.data() + c * wbytes);
+      BenchWeights bw{t, 2048, 5632, 0, 0, 1, false, {}, {}};
+      bw.packs = k->repack_bytes(t, bw.n_in, bw.rows) > 0;  // Q6_K: the file layout only
+      bw.rb = row_bytes(t, bw.n_in);
+      bw.wbytes = bw.rb * bw.rows;
+      if (!getenv("LFMD_BENCH_HOT"))
+        bw.copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / bw.wbytes));
+      std::vector<uint8_t> w = random_rows(rng, t, bw.rows, bw.n_in, 0);
+      bw.all.resize(bw.wbytes * bw.copies);
+      bw.packed.resize(bw.wbytes * bw.copies);
+      for (int c = 0; c < bw.copies; ++c) {
+        std::memcpy(bw.all.data() + c * bw.wbytes, w.data(), bw.wbytes);
+        if (bw.packs)
+          k->repack(t, w.data(), bw.rb, bw.n_in, bw.rows, bw.packed.data() + c * bw.wbytes);
       }
-      for (int64_t n_tok : bench_token_counts()) {
-      std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok)), y(static_cast<size_t>(rows * n_tok));
-      PreparedActs acts;
-      acts.x = x.data();
-      acts.ldx = n_in;
-      acts.n_in = n_in;
-      acts.n_tok = n_tok;
-      std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, n_tok));
-      k->prepare_acts(t, acts, scratch.data());
-      for (int repacked = 0; repacked < (packs ? 2 : 1); ++repacked) {
-        for (int nth : {1, 2}) {
-          double best = 1e30;
-          for (int rep = 0; rep < (copies == 1 ? 200 : 4 * copies); ++rep) {
-            const size_t o = (rep % copies) * wbytes;
-            auto part = [&](int64_t r0, int64_t r1) {
-              if (repacked) k->matmul_repacked(t, packed.data() + o, rows, r0, r1, acts, y.data(), rows);
-              else k->matmul(t, all.data() + o, rb, r0, r1, acts, y.data(), rows);
-            };
-            const auto t0 = std::chrono::steady_clock::now();
-            if (nth == 1) {
-              part(0, rows);
-            } else {
-              std::thread th([&] { part(rows / 2, rows); });
-              part(0, rows / 2);
-              th.join();
-            }
-            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-          }
-          std::printf("%-6s %-4s %-8s n_tok=%lld threads=%d %7.3f ms %6.2f GB/s %6.1f GMAC/s\n", isa_name(isa),
-                      type_info(t).name, repacked ? "repacked" : "file", static_cast<long long>(n_tok), nth, best * 1e3,
-                      static_cast<double>(wbytes) / best * 1e-9, static_cast<double>(n_in * rows * n_tok) / best * 1e-9);
-        }
-      }
-      }
+      for (int64_t n_tok : bench_token_counts())
+        for (int repacked = 0; repacked < (bw.packs ? 2 : 1); ++repacked)
+          bench_gemv(k, bw, repacked != 0, n_tok, rng);
     }
   }
 }
