@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "engine/temp_path.h"
+
 namespace lfmd {
 namespace {
 
@@ -324,7 +326,7 @@ uint64_t write_entry(const std::string& path, const DiskCacheKey& key,
   h.list_sum = ls.digest();
   h.header_sum = checksum64(&h, offsetof(FileHeader, header_sum), 1);
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = unique_temp_path(path);
   Fd f;
   f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (f.fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + errno_text());

@@ -108,7 +108,7 @@ struct ReadStatus {
   std::string detail;  // one line, for the warning
 };
 
-// Writes `state` (holding exactly `tokens`) to `path` through `path`.tmp.PID, fsync, rename, so
+// Writes `state` (holding exactly `tokens`) to `path` through `path`.tmp.PID.N, fsync, rename, so
 // a reader never sees a half-written entry under `path`. Returns the file's bytes. Throws
 // std::runtime_error naming the failure (the temporary file is removed).
 uint64_t write_entry(const std::string& path, const DiskCacheKey& key,

@@ -1,22 +1,13 @@
 // GGUF v3 writer: metadata is serialised as it is set; tensor data is streamed by a callback.
-#include <unistd.h>
-
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
 #include "engine/gguf.h"
+#include "engine/temp_path.h"
 
 namespace lfmd::gguf {
 namespace {
-
-// A temporary name of this process and call: two writers of one path (two processes making the
-// demo model at once) each rename a whole file of their own into place.
-std::string temp_name(const std::string& path) {
-  static std::atomic<uint64_t> n_writes{0};
-  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
-}
 
 template <typename T>
 void put(std::vector<uint8_t>& b, T v) {
@@ -136,7 +127,7 @@ void Writer::write(const std::string& path,
   }
   head.resize((head.size() + alignment_ - 1) / alignment_ * alignment_, 0);
 
-  const std::string tmp = temp_name(path);
+  const std::string tmp = unique_temp_path(path);  // each writer renames a whole file of its own
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw std::system_error(errno, std::generic_category(), "cannot create " + tmp);
   auto check = [&](bool ok) {

@@ -337,8 +337,8 @@ void Lfm2Model::matmul(const Weight& w, int64_t slab, const float* x, int64_t ld
 
 // Shares of units_ for n_workers threads, each share's last unit cut into kTailCuts pieces of
 // whole 16-row steps: the thread that finishes first then waits for a piece of the other's work
-// (~3 us) rather than a whole ~512 KiB unit (~25 us on one core). 350M and 8B-A1B decode: time
-// spent waiting in the pool 10.5 -> 6.2 % and 10.3 -> 6.9 % of the kernels' time (perf).
+// (~3 us) rather than a whole ~512 KiB unit (~25 us on one core). Time waiting in the pool during
+// decode (perf): 350M 10.5 -> 6.2 % of all samples, 8B-A1B 10.3 -> 6.9 % of kernel samples.
 void Lfm2Model::split_tails(int n_workers) {
   const size_t n = units_.size();
   tail_split_.clear();

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include <thread>
 #include <tuple>
 
+#include "engine/temp_path.h"
 #include "server/http.h"
 #include "server/hub/sha256.h"
 
@@ -52,9 +52,7 @@ int64_t file_size(const std::string& p) {
 }
 
 void write_atomic(const std::string& path, const std::string& text) {
-  static std::atomic<uint64_t> n_writes{0};  // a temporary name per process and call
-  const std::string tmp =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(n_writes++);
+  const std::string tmp = unique_temp_path(path);
   {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
     o << text;
@@ -486,15 +484,16 @@ std::string pull(const ModelRef& ref, const HubConfig& cfg, const Progress& prog
     if (f.sha256.size() != 64)
       throw std::runtime_error(f.path + ": the Hub gave no SHA-256 (LFS oid) to verify it with");
     const std::string blob = dir + "/blobs/" + f.sha256;
-    if (file_size(blob) != static_cast<int64_t>(f.size)) {
+    const auto whole = [&] { return file_size(blob) == static_cast<int64_t>(f.size); };
+    bool fetched = false;
+    if (!whole()) {
       BlobLock lock(blob, f.path, warn);
-      if (file_size(blob) != static_cast<int64_t>(f.size))  // another process may have finished it
+      if (!whole()) {  // else another process finished it while this one waited
         download(cfg, ref.repo, commit, f, blob, progress);
-      else if (progress)
-        progress(f.path, f.size, f.size);
-    } else if (progress) {
-      progress(f.path, f.size, f.size);
+        fetched = true;
+      }
     }
+    if (!fetched && progress) progress(f.path, f.size, f.size);
     link_snapshot(dir, commit, f.path, f.sha256);
   }
   write_atomic(dir + "/refs/main", commit);

@@ -343,11 +343,7 @@ void bench_gemv(const KernelTable* k, const BenchWeights& bw, bool repacked, int
   const int64_t n_in = bw.n_in, rows = bw.rows;
   std::vector<float> x = random_floats(rng, static_cast<size_t>(n_in * n_tok));
   std::vector<float> y(static_cast<size_t>(rows * n_tok));
-  PreparedActs acts;
-  acts.x = x.data();
-  acts.ldx = n_in;
-  acts.n_in = n_in;
-  acts.n_tok = n_tok;
+  PreparedActs acts{x.data(), n_in, n_in, n_tok, nullptr};
   std::vector<uint8_t> scratch(k->acts_bytes(t, n_in, n_tok));
   k->prepare_acts(t, acts, scratch.data());
   for (int nth : {1, 2}) {
