@@ -55,7 +55,9 @@ struct FloatTile {
       __m512 acc[kP][NT];
       for (int p = 0; p < kP; ++p)
         for (int t = 0; t < NT; ++t) acc[p][t] = _mm512_setzero_ps();
+      const x86::RowsAhead ahead(c.w, c.rb, r, NR, WT == DType::F32 ? 32u : 16u, NR > 1 && t0 == 0);
       for (int64_t k = 0; k < n; k += 8) {
+        ahead.at(k / 8);
         __m512 wv[kP];
         for (int p = 0; p < kP; ++p)
           wv[p] = load8x2<WT>(rows[2 * p], rows[NR == 1 ? 0 : 2 * p + 1], k);

@@ -46,7 +46,10 @@ struct Q8_0Tile {
     __m512 acc[NP][NT];
     for (int p = 0; p < NP; ++p)
       for (int t = 0; t < NT; ++t) acc[p][t] = _mm512_setzero_ps();
+    const x86::RowsAhead ahead(c.w, c.rb, r, NR, kBlockBytes, NR > 1 && t0 == 0);
     for (int64_t b = 0; b < l.nb; ++b) {
+      // One core from DRAM, 2048 columns: 2 tokens 9.2 -> 19.8 GB/s, 8 tokens 45 -> 92 GMAC/s.
+      ahead.at(b);
       __m512 dw[NP];
       __m512i w[NP], corr[NP];
       for (int p = 0; p < NP; ++p) {

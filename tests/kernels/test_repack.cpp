@@ -378,17 +378,17 @@ void bench_gemv(const KernelTable* k, const BenchWeights& bw, bool repacked, int
 }  // namespace
 
 // Manual benchmark: ./lfmd_kernel_tests -tc="bench: repacked*" --no-skip. AVX2, AVX-512 and
-// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K GEMV (n_in 2048, 5632 rows) from DRAM (weights cycled
-// over copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs repacked where the
-// table repacks, 1 and 2 threads splitting the rows; best of several runs.
+// AVX-VNNI tables, Q4_0 / Q8_0 / Q4_K / Q6_K / F16 / BF16 GEMV (n_in 2048, 5632 rows) from DRAM
+// (weights cycled over copies > L3; LFMD_BENCH_HOT=1: one copy, from cache), file layout vs
+// repacked where the table repacks, 1 and 2 threads splitting the rows; best of several runs.
 TEST_CASE("bench: repacked GEMV vs file layout" * doctest::skip()) {
   std::mt19937 rng(1);
   for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::AvxVnni}) {
     const KernelTable* k = kernel_table(isa);
     if (!k) continue;
-    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
       BenchWeights bw{t, 2048, 5632, 0, 0, 1, false, {}, {}};
-      bw.packs = k->repack_bytes(t, bw.n_in, bw.rows) > 0;  // Q6_K: the file layout only
+      bw.packs = k->repack_bytes(t, bw.n_in, bw.rows) > 0;  // Q6_K, floats: the file layout only
       bw.rb = row_bytes(t, bw.n_in);
       bw.wbytes = bw.rb * bw.rows;
       if (!getenv("LFMD_BENCH_HOT"))
