@@ -81,6 +81,9 @@ static inline __m256i sub_block_sum_pair(__m256i pairs, int k) {
 // GB/s for the one-row AVX2 tile). Rows are contiguous, so the tiles ahead are one linear stream:
 // in the first token tile of a row chunk (later ones find the chunk in L2), block b prefetches its
 // share of the rows ~kRowsAheadBytes further on (whole tiles), in step with the block loop.
+// In an unnamed namespace: its inline members then have internal linkage like the functions
+// above, so no TU can be handed another ISA's out-of-line copy.
+namespace {
 class RowsAhead {
  public:
   static constexpr int64_t kRowsAheadBytes = 8192;
@@ -101,5 +104,6 @@ class RowsAhead {
   int lines_;
   const char* next_;
 };
+}  // namespace
 
 }  // namespace lfmd::kernels::x86
