@@ -430,7 +430,10 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     if (after) after(j, ru.r0, ru.r1);
   };
   const int n_workers = ctx_.pool ? ctx_.pool->size() : 1;
-  if (n_workers <= 1 || units_.size() <= 1) {
+  // A lone unit too goes to the pool when split_tails can cut it (>= two 16-row pieces): the F32
+  // MoE router (32-64 rows, 256-512 KiB) is one unit, and ran on one core while the other waited.
+  const bool cuttable = units_.size() == 1 && units_[0].r1 - units_[0].r0 >= 32;
+  if (n_workers <= 1 || (units_.size() <= 1 && !cuttable)) {
     for (size_t u = 0; u < units_.size(); ++u) run_unit(u);
     return;
   }
@@ -616,13 +619,20 @@ void Lfm2Model::moe_expert_group(const Layer& L, const std::vector<std::vector<i
   const int64_t D = hp_.n_embd, k_used = hp_.n_expert_used, Fe = hp_.n_ff_exp;
   struct Span { int64_t e, base, n; };
   std::vector<Span> spans;
-  int64_t row = 0;
+  std::vector<int64_t> slot_of_row;  // (token, slot) pair of each grouped row
   for (int64_t e = e0; e < e1; ++e) {
     if (routed[e].empty()) continue;
-    spans.push_back({e, row, static_cast<int64_t>(routed[e].size())});
-    for (int64_t i : routed[e]) std::memcpy(xe_.data() + (row++) * D, a_.data() + (i / k_used) * D, sizeof(float) * D);
+    spans.push_back(
+        {e, static_cast<int64_t>(slot_of_row.size()), static_cast<int64_t>(routed[e].size())});
+    slot_of_row.insert(slot_of_row.end(), routed[e].begin(), routed[e].end());
   }
   if (spans.empty()) return;
+  // Gather and (below) scatter over the pool: a prefill chunk moves ~16 MiB each way per layer.
+  const auto n_rows = static_cast<int64_t>(slot_of_row.size());
+  for_rows(n_rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(xe_.data() + r * D, a_.data() + (slot_of_row[r] / k_used) * D, sizeof(float) * D);
+  });
   jobs_.clear();
   for (const Span& sp : spans) {
     jobs_.push_back({&L.gate_exps, sp.e, xe_.data() + sp.base * D, D, sp.n, ge_.data() + sp.base * Fe, Fe});
@@ -641,11 +651,10 @@ void Lfm2Model::moe_expert_group(const Layer& L, const std::vector<std::vector<i
     jobs_.push_back({&L.down_exps, sp.e, ge_.data() + sp.base * Fe, Fe, sp.n, de_.data() + sp.base * D, D});
   }
   matmul_jobs(jobs_);
-  for (const Span& sp : spans) {
-    for (int64_t r = 0; r < sp.n; ++r) {
-      std::memcpy(expert_out_.data() + routed[sp.e][r] * D, de_.data() + (sp.base + r) * D, sizeof(float) * D);
-    }
-  }
+  for_rows(n_rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(expert_out_.data() + slot_of_row[r] * D, de_.data() + r * D, sizeof(float) * D);
+  });
 }
 
 void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
@@ -685,22 +694,25 @@ void Lfm2Model::moe_ffn(const Layer& L, int64_t T) {
     moe_expert_group(L, routed, e0, e1);
     e0 = e1;
   }
-  // o[t] = ((y0*w0 + y1*w1) + y2*w2) + ...  (slot order, as llama.cpp adds them)
-  for (int64_t t = 0; t < T; ++t) {
-    float* o = o_.data() + t * D;
-    for (int64_t k = 0; k < k_used; ++k) {
-      const float w = sel_w_[t * k_used + k];
-      const float* y = expert_out_.data() + (t * k_used + k) * D;
-      if (k == 0) {
-        for (int64_t c = 0; c < D; ++c) o[c] = y[c] * w;
-      } else {
-        for (int64_t c = 0; c < D; ++c) {
-          const float yw = y[c] * w;
-          o[c] = o[c] + yw;
+  // o[t] = ((y0*w0 + y1*w1) + y2*w2) + ...  (slot order, as llama.cpp adds them); tokens over the
+  // pool.
+  for_rows(T, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* o = o_.data() + t * D;
+      for (int64_t k = 0; k < k_used; ++k) {
+        const float w = sel_w_[t * k_used + k];
+        const float* y = expert_out_.data() + (t * k_used + k) * D;
+        if (k == 0) {
+          for (int64_t c = 0; c < D; ++c) o[c] = y[c] * w;
+        } else {
+          for (int64_t c = 0; c < D; ++c) {
+            const float yw = y[c] * w;
+            o[c] = o[c] + yw;
+          }
         }
       }
     }
-  }
+  });
 }
 
 void Lfm2Model::forward(const Batch& b, float* logits) {
