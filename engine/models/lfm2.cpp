@@ -167,6 +167,7 @@ class Lfm2Model final : public Model {
   std::vector<float> sel_w_;
   std::vector<uint8_t> act_scratch_;
   std::vector<MatJob> jobs_;
+  std::vector<int64_t> group_slots_;  // moe_expert_group: (token, slot) pair of each grouped row
   std::vector<kernels::PreparedActs> job_acts_;
   // Attention work items (plan_attention_tiles) and each batch token's key count.
   struct AttnItem {
@@ -324,7 +325,8 @@ size_t Lfm2Model::scratch_bytes() const {
                         &expert_out_, &xe_, &ge_, &ue_, &de_, &sel_w_}) {
     n += v->capacity() * sizeof(float);
   }
-  n += sel_idx_.capacity() * sizeof(int32_t) + act_scratch_.capacity();
+  n += sel_idx_.capacity() * sizeof(int32_t) + group_slots_.capacity() * sizeof(int64_t) +
+       act_scratch_.capacity();
   return n;
 }
 
@@ -430,19 +432,20 @@ void Lfm2Model::matmul_jobs(const std::vector<MatJob>& jobs,
     if (after) after(j, ru.r0, ru.r1);
   };
   const int n_workers = ctx_.pool ? ctx_.pool->size() : 1;
-  // A lone unit too goes to the pool when split_tails can cut it (>= two 16-row pieces): the F32
-  // MoE router (32-64 rows, 256-512 KiB) is one unit, and ran on one core while the other waited.
-  const bool cuttable = units_.size() == 1 && units_[0].r1 - units_[0].r0 >= 32;
-  if (n_workers <= 1 || (units_.size() <= 1 && !cuttable)) {
-    for (size_t u = 0; u < units_.size(); ++u) run_unit(u);
-    return;
-  }
   // Each worker owns a contiguous share of the units (long sequential weight streams) and takes
   // them from the front; a worker that runs out takes units from the back of another's share.
   // A share is one atomic word: low 32 bits = next unit, high 32 bits = end.
-  if (static_cast<int>(shares_.size()) < n_workers)
-    shares_ = std::vector<std::atomic<uint64_t>>(n_workers);
-  split_tails(n_workers);
+  if (n_workers > 1) {
+    if (static_cast<int>(shares_.size()) < n_workers)
+      shares_ = std::vector<std::atomic<uint64_t>>(n_workers);
+    split_tails(n_workers);
+  }
+  // Inline only when there is nothing to share after the cut: a lone unit of over 16 rows (the F32
+  // MoE router, 256-512 KiB) is cut in 16-row pieces and both cores take part.
+  if (n_workers <= 1 || units_.size() <= 1) {
+    for (size_t u = 0; u < units_.size(); ++u) run_unit(u);
+    return;
+  }
   auto take_front = [&](std::atomic<uint64_t>& sh, uint64_t* u) {
     uint64_t v = sh.load(std::memory_order_relaxed);
     while ((v & 0xffffffffu) < (v >> 32)) {
@@ -619,7 +622,8 @@ void Lfm2Model::moe_expert_group(const Layer& L, const std::vector<std::vector<i
   const int64_t D = hp_.n_embd, k_used = hp_.n_expert_used, Fe = hp_.n_ff_exp;
   struct Span { int64_t e, base, n; };
   std::vector<Span> spans;
-  std::vector<int64_t> slot_of_row;  // (token, slot) pair of each grouped row
+  std::vector<int64_t>& slot_of_row = group_slots_;
+  slot_of_row.clear();
   for (int64_t e = e0; e < e1; ++e) {
     if (routed[e].empty()) continue;
     spans.push_back(
